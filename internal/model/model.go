@@ -1,0 +1,114 @@
+// Package model holds the runtime support that the Go code generated from AWS
+// service models (in the sub-packages, one per service) builds on: the wire
+// timestamp type and validation errors.
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Time is a timestamp as AWS's JSON protocols send it: seconds since the epoch
+// as a JSON number, with fractional milliseconds.
+type Time struct{ time.Time }
+
+// NewTime returns t as a wire timestamp pointer, or nil for the zero time.
+func NewTime(t time.Time) *Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &Time{t}
+}
+
+// MarshalJSON encodes the time as epoch seconds with millisecond precision.
+func (t Time) MarshalJSON() ([]byte, error) {
+	ms := t.UnixMilli()
+	if ms%1000 == 0 {
+		return strconv.AppendInt(nil, ms/1000, 10), nil
+	}
+	return strconv.AppendFloat(nil, float64(ms)/1000, 'f', 3, 64), nil
+}
+
+// UnmarshalJSON accepts epoch seconds (integer or fractional) and, as AWS
+// does, an RFC 3339 string.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		p, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return fmt.Errorf("invalid timestamp %q", s)
+		}
+		t.Time = p
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("invalid timestamp %s", b)
+	}
+	sec, frac := math.Modf(f)
+	t.Time = time.Unix(int64(sec), int64(math.Round(frac*1e3))*int64(time.Millisecond)).UTC()
+	return nil
+}
+
+// ParamError is one invalid input member.
+type ParamError struct {
+	// Path is the member's location in the input, such as
+	// "containerDefinitions[0].name".
+	Path string
+	// Reason says what is wrong, such as "is required" or "must be one of ...".
+	Reason string
+}
+
+// ValidationError lists every invalid member of an input. Generated Validate
+// methods return it (never another error type).
+type ValidationError struct {
+	Params []ParamError
+}
+
+// Add records one invalid member.
+func (e *ValidationError) Add(path, reason string) {
+	e.Params = append(e.Params, ParamError{Path: path, Reason: reason})
+}
+
+// Err returns e when it holds at least one problem and nil otherwise.
+func (e *ValidationError) Err() error {
+	if e == nil || len(e.Params) == 0 {
+		return nil
+	}
+	return e
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Params))
+	for i, p := range e.Params {
+		parts[i] = p.Path + " " + p.Reason
+	}
+	return strings.Join(parts, "; ")
+}
+
+// JoinPath builds the path of a nested member for ParamError.
+func JoinPath(parent, member string) string {
+	if parent == "" {
+		return member
+	}
+	return parent + "." + member
+}
+
+// IndexPath builds the path of a list element for ParamError.
+func IndexPath(parent string, i int) string {
+	return parent + "[" + strconv.Itoa(i) + "]"
+}
+
+// KeyPath builds the path of a map value for ParamError.
+func KeyPath(parent, key string) string {
+	return parent + "[" + strconv.Quote(key) + "]"
+}
