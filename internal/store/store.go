@@ -92,12 +92,16 @@ type Store interface {
 	// Txn applies the transaction atomically and durably: when it returns nil,
 	// the write is on disk. It returns the new revision, or ErrConflict when a
 	// comparison failed (nothing was written). A Txn with no Ops returns the
-	// current revision after checking the comparisons.
+	// current revision after checking the comparisons; so does a Txn whose
+	// ops change nothing (deletes of missing keys only), as in etcd.
 	Txn(ctx context.Context, txn Txn) (rev int64, err error)
 	// Watch streams the events on keys with the given prefix, starting with
 	// the first event after revision fromRev (fromRev 0 means from now). The
-	// channel is closed when ctx ends or the store closes. Watch returns
-	// ErrCompacted when fromRev is older than the kept history.
+	// channel is closed when ctx ends or the store closes, and may be closed
+	// when the receiver falls too far behind: a receiver whose channel closes
+	// while its ctx is live must list again and watch from the list's
+	// revision. Watch returns ErrCompacted when fromRev is older than the
+	// kept history.
 	Watch(ctx context.Context, prefix string, fromRev int64) (<-chan Event, error)
 	// Rev returns the current store revision.
 	Rev(ctx context.Context) (int64, error)

@@ -1,0 +1,31 @@
+# Flotilla's build and test entry points. `make test` is the command the
+# README gives and CI runs.
+
+GO ?= go
+FUZZTIME ?= 20s
+
+.PHONY: build test unit fuzz bench generate deps
+
+build:
+	$(GO) build -o bin/flotilla ./cmd/flotilla
+
+# test: every test, Docker and the aws CLI included, then the bounded fuzzers.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) fuzz
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONRequest$$' -fuzztime $(FUZZTIME) ./internal/api
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+generate:
+	$(GO) generate ./...
+
+# deps: what the tests need beyond Go: the aws CLI and boto3.
+deps:
+	@command -v aws >/dev/null 2>&1 && python3 -c 'import boto3' 2>/dev/null || { \
+		echo "installing awscli and python3-boto3"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli python3-boto3; }

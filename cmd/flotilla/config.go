@@ -1,0 +1,133 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/flotilla/flotilla"
+)
+
+// Config is everything a server needs, filled from flags and the environment.
+type Config struct {
+	Listen          string
+	DataDir         string
+	Region          string
+	AccountID       string
+	AccessKeyID     string
+	SecretAccessKey string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults a new user starts with.
+func DefaultConfig() Config {
+	dir := ".flotilla"
+	if home, err := os.UserHomeDir(); err == nil {
+		dir = filepath.Join(home, ".flotilla")
+	}
+	return Config{
+		Listen:          "127.0.0.1:9400",
+		DataDir:         dir,
+		Region:          "us-east-1",
+		AccountID:       "123456789012",
+		LogLevel:        "info",
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// RegisterFlags binds the config to a flag set; environment variables give
+// the credentials when the flags do not.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address the API listens on")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the state file and generated credentials")
+	fs.StringVar(&c.Region, "region", c.Region, "region named in ARNs and expected in signatures")
+	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id named in ARNs")
+	fs.StringVar(&c.AccessKeyID, "access-key-id", os.Getenv("FLOTILLA_ACCESS_KEY_ID"), "access key id clients sign with (env FLOTILLA_ACCESS_KEY_ID)")
+	fs.StringVar(&c.SecretAccessKey, "secret-access-key", os.Getenv("FLOTILLA_SECRET_ACCESS_KEY"), "secret access key (env FLOTILLA_SECRET_ACCESS_KEY)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen %q: %w", c.Listen, err)
+	}
+	if c.DataDir == "" {
+		return errors.New("--data-dir must be set")
+	}
+	if err := (flotilla.Account{Region: c.Region, ID: c.AccountID}).Validate(); err != nil {
+		return err
+	}
+	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		return errors.New("give both --access-key-id and --secret-access-key, or neither")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// Credentials is an access key pair clients sign requests with.
+type Credentials struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+}
+
+const credentialsFile = "credentials.json"
+
+// LoadOrCreateCredentials returns the pair kept in dir, generating and saving
+// one on first start. generated says whether it was made now.
+func LoadOrCreateCredentials(dir string) (c Credentials, generated bool, err error) {
+	path := filepath.Join(dir, credentialsFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			return c, false, fmt.Errorf("read %s: malformed credentials file", path)
+		}
+		return c, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return c, false, fmt.Errorf("read credentials: %w", err)
+	}
+	c = Credentials{
+		AccessKeyID:     "AKIA" + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+		SecretAccessKey: randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"),
+	}
+	b, _ = json.MarshalIndent(c, "", "  ")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return c, false, fmt.Errorf("write credentials: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return c, false, fmt.Errorf("write credentials: %w", err)
+	}
+	return c, true, nil
+}
+
+func randomString(n int, alphabet string) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// ExportLines are the shell lines that point the aws CLI and SDKs at a
+// server.
+func ExportLines(c Credentials, region, endpoint string) string {
+	return fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=%s\nexport AWS_REGION=%s\nexport AWS_ENDPOINT_URL=%s\n",
+		c.AccessKeyID, c.SecretAccessKey, region, region, endpoint)
+}

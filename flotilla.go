@@ -1,0 +1,96 @@
+// Package flotilla holds Flotilla's domain: the records the control plane
+// keeps (clusters, container instances, task definitions, account settings),
+// their ARNs and store keys, their validation rules, and the domain errors
+// that the API layer maps to AWS error codes.
+package flotilla
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Version is the Flotilla release, set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+// AgentVersion is the ECS agent version Flotilla's agent reports.
+const AgentVersion = "1.0.0"
+
+// Partition is the AWS partition in every ARN Flotilla builds.
+const Partition = "aws"
+
+// Account names where resources live: ARNs are built from it.
+type Account struct {
+	Region string
+	ID     string
+}
+
+var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// Validate reports a malformed region or account id.
+func (a Account) Validate() error {
+	if !accountIDPattern.MatchString(a.ID) {
+		return fmt.Errorf("account id %q must be 12 digits", a.ID)
+	}
+	if a.Region == "" || strings.ContainsAny(a.Region, ":/ ") {
+		return fmt.Errorf("invalid region %q", a.Region)
+	}
+	return nil
+}
+
+// ARN builds an ECS ARN for a resource path such as "cluster/demo".
+func (a Account) ARN(resource string) string {
+	return "arn:" + Partition + ":ecs:" + a.Region + ":" + a.ID + ":" + resource
+}
+
+// ClusterARN is the ARN of the named cluster.
+func (a Account) ClusterARN(name string) string { return a.ARN("cluster/" + name) }
+
+// ContainerInstanceARN is the ARN of a container instance in the long format.
+func (a Account) ContainerInstanceARN(cluster, id string) string {
+	return a.ARN("container-instance/" + cluster + "/" + id)
+}
+
+// TaskDefinitionARN is the ARN of one revision of a family.
+func (a Account) TaskDefinitionARN(family string, revision int) string {
+	return a.ARN(fmt.Sprintf("task-definition/%s:%d", family, revision))
+}
+
+// RootPrincipal is the ARN of the account's root user, the principal every
+// credential acts as.
+func (a Account) RootPrincipal() string { return "arn:" + Partition + ":iam::" + a.ID + ":root" }
+
+// ParsedARN is an ECS ARN split into its parts.
+type ParsedARN struct {
+	Region, Account string
+	// Type is the resource type: cluster, container-instance, task-definition, task, service.
+	Type string
+	// Path is what follows the type: "demo", "demo/abc123", "web:3".
+	Path string
+}
+
+// ParseARN splits an ECS ARN. ok is false when s is not one.
+func ParseARN(s string) (p ParsedARN, ok bool) {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ecs" {
+		return p, false
+	}
+	res := parts[5]
+	i := strings.IndexByte(res, '/')
+	if i <= 0 || i == len(res)-1 {
+		return p, false
+	}
+	return ParsedARN{Region: parts[3], Account: parts[4], Type: res[:i], Path: res[i+1:]}, true
+}
+
+// NewID returns a random 32-hex-digit id, the form ECS uses for container
+// instances and tasks.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,145 @@
+package flotilla
+
+import (
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Container instance statuses, as ECS names them.
+const (
+	InstanceActive        = "ACTIVE"
+	InstanceDraining      = "DRAINING"
+	InstanceRegistering   = "REGISTERING"
+	InstanceDeregistering = "DEREGISTERING"
+	InstanceInactive      = "INACTIVE"
+)
+
+// Resource is one kind of capacity of a container instance: CPU and MEMORY
+// (INTEGER), PORTS and PORTS_UDP (STRINGSET of reserved port numbers).
+type Resource struct {
+	Name           string   `json:"name"`
+	Type           string   `json:"type"`
+	IntegerValue   int32    `json:"integerValue,omitempty"`
+	LongValue      int64    `json:"longValue,omitempty"`
+	DoubleValue    float64  `json:"doubleValue,omitempty"`
+	StringSetValue []string `json:"stringSetValue,omitempty"`
+}
+
+// Attribute is a name (and optional value) attached to a container instance,
+// used by placement constraints.
+type Attribute struct {
+	Name  string  `json:"name"`
+	Value *string `json:"value,omitempty"`
+}
+
+// VersionInfo names the agent and Docker versions of an instance.
+type VersionInfo struct {
+	AgentVersion  string `json:"agentVersion,omitempty"`
+	AgentHash     string `json:"agentHash,omitempty"`
+	DockerVersion string `json:"dockerVersion,omitempty"`
+}
+
+// ContainerInstance is a host running the agent, registered in a cluster.
+type ContainerInstance struct {
+	ID                  string      `json:"id"`
+	ARN                 string      `json:"arn"`
+	Cluster             string      `json:"cluster"`
+	EC2InstanceID       string      `json:"ec2InstanceId,omitempty"`
+	Status              string      `json:"status"`
+	StatusReason        string      `json:"statusReason,omitempty"`
+	AgentConnected      bool        `json:"agentConnected"`
+	RegisteredResources []Resource  `json:"registeredResources,omitempty"`
+	RemainingResources  []Resource  `json:"remainingResources,omitempty"`
+	Attributes          []Attribute `json:"attributes,omitempty"`
+	VersionInfo         VersionInfo `json:"versionInfo"`
+	Tags                []Tag       `json:"tags,omitempty"`
+	RegisteredAt        time.Time   `json:"registeredAt"`
+	// Version counts changes to the instance, as ECS's version field does.
+	Version              int64  `json:"version"`
+	RunningTasksCount    int32  `json:"runningTasksCount"`
+	PendingTasksCount    int32  `json:"pendingTasksCount"`
+	CapacityProviderName string `json:"capacityProviderName,omitempty"`
+}
+
+// InstancesPrefix is the store prefix of all container instances.
+const InstancesPrefix = "/ecs/instances/"
+
+// InstanceKey is the store key of a container instance.
+func InstanceKey(cluster, id string) string { return InstancesPrefix + cluster + "/" + id }
+
+// ClusterInstancesPrefix is the store prefix of one cluster's instances.
+func ClusterInstancesPrefix(cluster string) string { return InstancesPrefix + cluster + "/" }
+
+// DefaultReservedPorts are the TCP ports ECS reserves on every instance.
+var DefaultReservedPorts = []string{"22", "2375", "2376", "51678", "51679", "51680"}
+
+// MaxCustomAttributes is the most custom (non "ecs.") attributes a resource
+// may carry.
+const MaxCustomAttributes = 10
+
+var (
+	attrNamePattern  = regexp.MustCompile(`^[a-zA-Z0-9_./\\-]{1,128}$`)
+	attrValuePattern = regexp.MustCompile(`^[a-zA-Z0-9_.@/\\: -]{1,128}$`)
+)
+
+// ValidateAttribute checks an attribute's name and value against ECS's rules.
+func ValidateAttribute(a Attribute) error {
+	if !attrNamePattern.MatchString(a.Name) {
+		return Errorf(EInvalid, "Attribute name %q is invalid: attribute names must contain 1-128 characters: letters, numbers, hyphens, underscores, forward slashes, back slashes, or periods.", a.Name)
+	}
+	if a.Value != nil {
+		v := *a.Value
+		if !attrValuePattern.MatchString(v) || strings.TrimSpace(v) != v {
+			return Errorf(EInvalid, "Attribute value %q is invalid: attribute values must contain 1-128 characters: letters, numbers, hyphens, underscores, periods, at signs, forward slashes, back slashes, colons, or spaces, and cannot start or end with a space.", v)
+		}
+	}
+	return nil
+}
+
+// PutAttributes sets attributes by name, replacing values of existing ones,
+// and enforces the custom attribute limit.
+func (ci *ContainerInstance) PutAttributes(attrs []Attribute) error {
+	for _, a := range attrs {
+		found := false
+		for i := range ci.Attributes {
+			if ci.Attributes[i].Name == a.Name {
+				ci.Attributes[i].Value = a.Value
+				found = true
+				break
+			}
+		}
+		if !found {
+			ci.Attributes = append(ci.Attributes, a)
+		}
+	}
+	custom := 0
+	for _, a := range ci.Attributes {
+		if !strings.HasPrefix(a.Name, "ecs.") {
+			custom++
+		}
+	}
+	if custom > MaxCustomAttributes {
+		return Errorf(EAttributeLimitExceeded, "You can apply up to %d custom attributes per resource.", MaxCustomAttributes)
+	}
+	return nil
+}
+
+// DeleteAttributes removes the named attributes; it reports the first name
+// that the instance does not carry.
+func (ci *ContainerInstance) DeleteAttributes(names []string) error {
+	for _, n := range names {
+		idx := -1
+		for i := range ci.Attributes {
+			if ci.Attributes[i].Name == n {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			return Errorf(ETargetNotFound, "Attribute %s was not found on target %s.", n, ci.ARN)
+		}
+		ci.Attributes = append(ci.Attributes[:idx], ci.Attributes[idx+1:]...)
+	}
+	return nil
+}

@@ -1,0 +1,33 @@
+// Package api serves Flotilla's AWS-compatible APIs over HTTP: one listener
+// for every service, requests authenticated with AWS Signature Version 4
+// (package sigv4), routed the way AWS routes them, and answered in AWS's wire
+// shapes so that the aws CLI, boto3 and the AWS SDKs work unchanged.
+//
+// A JSON 1.1 service (ECS, Application Auto Scaling, Cloud Map, CloudWatch
+// Logs) is a JSONService: a target prefix, a SigV4 signing name, a table of
+// operations made with the generic adapter JSON, and the service's one
+// error table. The server dispatches POST requests by X-Amz-Target:
+//
+//	srv := api.NewServer(api.Config{Credentials: creds, Region: "us-east-1", Logger: log})
+//	srv.HandleJSON(api.JSONService{
+//		TargetPrefix:        "AmazonEC2ContainerServiceV20141113",
+//		SigningName:         "ecs",
+//		Operations:          map[string]api.Operation{"CreateCluster": api.JSON(ecs.CreateCluster)},
+//		ValidationErrorCode: "InvalidParameterException",
+//		MapError:            mapError,
+//	})
+//	http.ListenAndServe(addr, srv.Handler())
+//
+// Every request goes through the same steps, and the first failure is the
+// answer: SigV4 header checks (no body read yet), the body (at most
+// Config.MaxBodyBytes), the signature over the body, the route (X-Amz-Target,
+// then the credential scope's service and region), JSON decoding, Validate,
+// the handler, the error table. Errors are {"__type": code, "message": ...}
+// with x-amzn-ErrorType; everything unexpected is a ServerException (HTTP
+// 500) whose cause is logged and never shown. Every response carries
+// x-amzn-RequestId and Date. GET /healthz and GET /metrics need no
+// signature.
+//
+// Query-protocol services (form Action=, XML) are the planned second
+// protocol; query.go describes where they plug in.
+package api

@@ -1,0 +1,109 @@
+package ecs
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/flotilla/flotilla"
+	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/store"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func i32(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func boolv(p *bool) bool { return p != nil && *p }
+
+func tagsFromWire(in []wire.Tag) []flotilla.Tag {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]flotilla.Tag, len(in))
+	for i, t := range in {
+		out[i] = flotilla.Tag{Key: str(t.Key), Value: str(t.Value)}
+	}
+	return out
+}
+
+func tagsToWire(in []flotilla.Tag) []wire.Tag {
+	out := make([]wire.Tag, len(in))
+	for i, t := range in {
+		out[i] = wire.Tag{Key: ptr(t.Key), Value: ptr(t.Value)}
+	}
+	return out
+}
+
+// rawJSON encodes v for a domain record's pass-through field; nil stays nil.
+func rawJSON(v any) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil || string(b) == "null" || string(b) == "[]" || string(b) == "{}" {
+		return nil
+	}
+	return b
+}
+
+// fromRaw decodes a pass-through field into its wire type.
+func fromRaw[T any](raw json.RawMessage) T {
+	var v T
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &v) // written by rawJSON from the same type
+	}
+	return v
+}
+
+func resourcesFromWire(in []wire.Resource) []flotilla.Resource {
+	out := make([]flotilla.Resource, len(in))
+	for i, r := range in {
+		out[i] = flotilla.Resource{Name: str(r.Name), Type: str(r.Type), StringSetValue: r.StringSetValue}
+		if r.IntegerValue != nil {
+			out[i].IntegerValue = *r.IntegerValue
+		}
+		if r.LongValue != nil {
+			out[i].LongValue = *r.LongValue
+		}
+		if r.DoubleValue != nil {
+			out[i].DoubleValue = *r.DoubleValue
+		}
+	}
+	return out
+}
+
+func resourcesToWire(in []flotilla.Resource) []wire.Resource {
+	out := make([]wire.Resource, len(in))
+	for i, r := range in {
+		w := wire.Resource{Name: ptr(r.Name), Type: ptr(r.Type), IntegerValue: ptr(r.IntegerValue),
+			LongValue: ptr(r.LongValue), DoubleValue: ptr(r.DoubleValue)}
+		if r.Type == "STRINGSET" {
+			w.StringSetValue = append([]string{}, r.StringSetValue...)
+		}
+		out[i] = w
+	}
+	return out
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// putJSON is a store put of v encoded as JSON; domain records always encode.
+func putJSON(key string, v any) store.Op {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("encode " + key + ": " + err.Error())
+	}
+	return store.Op{Key: key, Value: b}
+}

@@ -1,0 +1,398 @@
+package ecs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/model"
+	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/store"
+)
+
+// RegisterContainerInstance registers a host as a container instance, or
+// re-registers the one named by containerInstanceArn (an agent restarting).
+func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.RegisterContainerInstanceRequest) (*wire.RegisterContainerInstanceResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, flotilla.Errorf(flotilla.EClient, "Cluster not found.")
+	}
+	res, err := checkResources(in.TotalResources)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := attributesFromWire(in.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	tags := tagsFromWire(in.Tags)
+	if err := flotilla.ValidateTags(tags); err != nil {
+		return nil, err
+	}
+	ec2ID := ""
+	if doc := str(in.InstanceIdentityDocument); doc != "" {
+		var id struct {
+			InstanceID string `json:"instanceId"`
+		}
+		if err := json.Unmarshal([]byte(doc), &id); err != nil {
+			return nil, flotilla.Errorf(flotilla.EInvalid, "instanceIdentityDocument is not a valid JSON document.")
+		}
+		ec2ID = id.InstanceID
+	}
+	id := flotilla.NewID()
+	if arn := str(in.ContainerInstanceArn); arn != "" {
+		c, iid, err := s.instanceRef(cluster, arn)
+		if err != nil {
+			return nil, err
+		}
+		if c != cluster {
+			return nil, flotilla.Errorf(flotilla.EInvalid, "containerInstanceArn %s belongs to cluster %s.", arn, c)
+		}
+		id = iid
+	}
+	if ec2ID == "" {
+		ec2ID = "i-" + id[:17]
+	}
+	key := flotilla.InstanceKey(cluster, id)
+	for {
+		old, rev, err := store.GetJSON[flotilla.ContainerInstance](ctx, s.store, key)
+		if errors.Is(err, store.ErrNotFound) {
+			if str(in.ContainerInstanceArn) != "" {
+				return nil, flotilla.Errorf(flotilla.EInvalid, "Container instance %s not found.", str(in.ContainerInstanceArn))
+			}
+			old, rev, err = nil, 0, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		ci := flotilla.ContainerInstance{
+			ID: id, ARN: s.acct.ContainerInstanceARN(cluster, id), Cluster: cluster, EC2InstanceID: ec2ID,
+			Status: flotilla.InstanceActive, RegisteredResources: res, RemainingResources: res,
+			VersionInfo: versionFromWire(in.VersionInfo), Tags: tags, RegisteredAt: s.now().UTC(), Version: 1,
+		}
+		if old != nil {
+			ci.RegisteredAt, ci.Version, ci.Tags = old.RegisteredAt, old.Version+1, flotilla.MergeTags(old.Tags, tags)
+			ci.Attributes, ci.AgentConnected = old.Attributes, old.AgentConnected
+			if old.Status == flotilla.InstanceDraining {
+				ci.Status = old.Status
+			}
+		}
+		if err := ci.PutAttributes(attrs); err != nil {
+			return nil, err
+		}
+		_, err = s.store.Txn(ctx, store.Txn{
+			Compares: []store.Compare{{Key: key, ModRevision: rev}},
+			Ops:      []store.Op{putJSON(key, ci)},
+		})
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &wire.RegisterContainerInstanceResponse{ContainerInstance: instanceToWire(&ci, true)}, nil
+	}
+}
+
+// DeregisterContainerInstance marks an instance INACTIVE; it stays
+// describable.
+func (s *Service) DeregisterContainerInstance(ctx context.Context, in *wire.DeregisterContainerInstanceRequest) (*wire.DeregisterContainerInstanceResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	ci, err := s.updateInstance(ctx, cluster, str(in.ContainerInstance), func(ci *flotilla.ContainerInstance) error {
+		if ci.Status == flotilla.InstanceInactive {
+			return flotilla.Errorf(flotilla.EInvalid, "Container instance %s is already deregistered.", ci.ARN)
+		}
+		if ci.RunningTasksCount+ci.PendingTasksCount > 0 && !boolv(in.Force) {
+			return flotilla.Errorf(flotilla.EInvalid, "Found running tasks on the instance. Use force to deregister it anyway.")
+		}
+		ci.Status = flotilla.InstanceInactive
+		ci.AgentConnected = false
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DeregisterContainerInstanceResponse{ContainerInstance: instanceToWire(ci, true)}, nil
+}
+
+// DescribeContainerInstances describes instances by id or ARN; unknown ones
+// come back in failures with reason MISSING.
+func (s *Service) DescribeContainerInstances(ctx context.Context, in *wire.DescribeContainerInstancesRequest) (*wire.DescribeContainerInstancesResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	if len(in.ContainerInstances) > 100 {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "containerInstances can have at most 100 items.")
+	}
+	withTags := hasInclude(in.Include, wire.ContainerInstanceFieldTags)
+	out := &wire.DescribeContainerInstancesResponse{ContainerInstances: []wire.ContainerInstance{}, Failures: []wire.Failure{}}
+	for _, ref := range in.ContainerInstances {
+		ci, _, err := s.getInstance(ctx, cluster, ref)
+		var de *flotilla.Error
+		if errors.As(err, &de) {
+			arn := ref
+			if _, ok := flotilla.ParseARN(ref); !ok {
+				arn = s.acct.ContainerInstanceARN(cluster, ref)
+			}
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.ContainerInstances = append(out.ContainerInstances, *instanceToWire(ci, withTags))
+	}
+	return out, nil
+}
+
+// ListContainerInstances lists instance ARNs, by status; without one, every
+// status but INACTIVE.
+func (s *Service) ListContainerInstances(ctx context.Context, in *wire.ListContainerInstancesRequest) (*wire.ListContainerInstancesResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if str(in.Filter) != "" {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "The filter parameter (cluster query language) is not supported by this Flotilla server yet; list without a filter.")
+	}
+	p, err := parsePage(in.NextToken, in.MaxResults, 100)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	items, _, err := store.ListJSON[flotilla.ContainerInstance](ctx, s.store, flotilla.ClusterInstancesPrefix(cluster), store.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var keep []flotilla.ContainerInstance
+	for _, it := range items {
+		st := it.Value.Status
+		if (in.Status == "" && st != flotilla.InstanceInactive) || st == string(in.Status) {
+			keep = append(keep, it.Value)
+		}
+	}
+	pageItems, next := paginate(keep, func(c flotilla.ContainerInstance) string { return c.ID }, p)
+	out := &wire.ListContainerInstancesResponse{ContainerInstanceArns: []string{}, NextToken: next}
+	for _, c := range pageItems {
+		out.ContainerInstanceArns = append(out.ContainerInstanceArns, c.ARN)
+	}
+	return out, nil
+}
+
+// UpdateContainerInstancesState sets instances ACTIVE or DRAINING.
+func (s *Service) UpdateContainerInstancesState(ctx context.Context, in *wire.UpdateContainerInstancesStateRequest) (*wire.UpdateContainerInstancesStateResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if in.Status != wire.ContainerInstanceStatusActive && in.Status != wire.ContainerInstanceStatusDraining {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "Container instances can only be set to ACTIVE or DRAINING.")
+	}
+	if len(in.ContainerInstances) > 10 {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "containerInstances can have at most 10 items.")
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	out := &wire.UpdateContainerInstancesStateResponse{ContainerInstances: []wire.ContainerInstance{}, Failures: []wire.Failure{}}
+	for _, ref := range in.ContainerInstances {
+		ci, err := s.updateInstance(ctx, cluster, ref, func(ci *flotilla.ContainerInstance) error {
+			if ci.Status != flotilla.InstanceActive && ci.Status != flotilla.InstanceDraining {
+				return flotilla.Errorf(flotilla.EInvalid, "INACTIVE")
+			}
+			ci.Status = string(in.Status)
+			return nil
+		})
+		var de *flotilla.Error
+		if errors.As(err, &de) {
+			reason := "MISSING"
+			if de.Code == flotilla.EInvalid {
+				reason = de.Message
+			}
+			arn := ref
+			if _, ok := flotilla.ParseARN(ref); !ok {
+				arn = s.acct.ContainerInstanceARN(cluster, ref)
+			}
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr(reason)})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.ContainerInstances = append(out.ContainerInstances, *instanceToWire(ci, false))
+	}
+	return out, nil
+}
+
+// instanceRef resolves an instance id or ARN to its cluster and id.
+func (s *Service) instanceRef(cluster, ref string) (string, string, error) {
+	if p, ok := flotilla.ParseARN(ref); ok {
+		if p.Type != "container-instance" {
+			return "", "", flotilla.Errorf(flotilla.EInvalid, "Invalid container instance ARN: %s", ref)
+		}
+		c, id, found := strings.Cut(p.Path, "/")
+		if !found {
+			id, c = c, cluster // the short ARN format has no cluster
+		}
+		return c, id, nil
+	}
+	if ref == "" || strings.ContainsAny(ref, "/:") {
+		return "", "", flotilla.Errorf(flotilla.EInvalid, "Invalid container instance id: %q", ref)
+	}
+	return cluster, ref, nil
+}
+
+func (s *Service) getInstance(ctx context.Context, cluster, ref string) (*flotilla.ContainerInstance, int64, error) {
+	c, id, err := s.instanceRef(cluster, ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	if c != cluster {
+		return nil, 0, flotilla.Errorf(flotilla.ETargetNotFound, "Container instance %s is not in cluster %s.", ref, cluster)
+	}
+	ci, rev, err := store.GetJSON[flotilla.ContainerInstance](ctx, s.store, flotilla.InstanceKey(cluster, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, flotilla.Errorf(flotilla.ETargetNotFound, "Container instance %s not found.", ref)
+	}
+	return ci, rev, err
+}
+
+// updateInstance applies mutate to an instance with compare-and-swap and
+// bumps its version.
+func (s *Service) updateInstance(ctx context.Context, cluster, ref string, mutate func(*flotilla.ContainerInstance) error) (*flotilla.ContainerInstance, error) {
+	for {
+		ci, rev, err := s.getInstance(ctx, cluster, ref)
+		if err != nil {
+			return nil, err
+		}
+		if err := mutate(ci); err != nil {
+			return nil, err
+		}
+		ci.Version++
+		key := flotilla.InstanceKey(ci.Cluster, ci.ID)
+		_, err = s.store.Txn(ctx, store.Txn{
+			Compares: []store.Compare{{Key: key, ModRevision: rev}},
+			Ops:      []store.Op{putJSON(key, ci)},
+		})
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return ci, nil
+	}
+}
+
+// checkResources validates an agent's totalResources: CPU and MEMORY as
+// INTEGER; PORTS and PORTS_UDP as STRINGSET (defaulting PORTS to ECS's
+// reserved ports).
+func checkResources(in []wire.Resource) ([]flotilla.Resource, error) {
+	res := resourcesFromWire(in)
+	have := map[string]bool{}
+	for i, r := range res {
+		if have[r.Name] {
+			return nil, flotilla.Errorf(flotilla.EInvalid, "Duplicate resource %s in totalResources.", r.Name)
+		}
+		have[r.Name] = true
+		switch r.Name {
+		case "CPU", "MEMORY":
+			if r.Type != "INTEGER" || r.IntegerValue < 0 {
+				return nil, flotilla.Errorf(flotilla.EInvalid, "Resource %s must be of type INTEGER with a non-negative integerValue.", r.Name)
+			}
+		case "PORTS", "PORTS_UDP":
+			if r.Type != "STRINGSET" {
+				return nil, flotilla.Errorf(flotilla.EInvalid, "Resource %s must be of type STRINGSET.", r.Name)
+			}
+			for _, p := range r.StringSetValue {
+				var n int
+				if _, err := fmt.Sscanf(p, "%d", &n); err != nil || n < 1 || n > 65535 || fmt.Sprint(n) != p {
+					return nil, flotilla.Errorf(flotilla.EInvalid, "Invalid port %q in resource %s.", p, r.Name)
+				}
+			}
+		}
+		res[i] = r
+	}
+	if !have["CPU"] {
+		res = append(res, flotilla.Resource{Name: "CPU", Type: "INTEGER"})
+	}
+	if !have["MEMORY"] {
+		res = append(res, flotilla.Resource{Name: "MEMORY", Type: "INTEGER"})
+	}
+	if !have["PORTS"] {
+		res = append(res, flotilla.Resource{Name: "PORTS", Type: "STRINGSET", StringSetValue: flotilla.DefaultReservedPorts})
+	}
+	if !have["PORTS_UDP"] {
+		res = append(res, flotilla.Resource{Name: "PORTS_UDP", Type: "STRINGSET", StringSetValue: []string{}})
+	}
+	return res, nil
+}
+
+func attributesFromWire(in []wire.Attribute) ([]flotilla.Attribute, error) {
+	out := make([]flotilla.Attribute, 0, len(in))
+	for _, a := range in {
+		fa := flotilla.Attribute{Name: str(a.Name), Value: a.Value}
+		if err := flotilla.ValidateAttribute(fa); err != nil {
+			return nil, err
+		}
+		out = append(out, fa)
+	}
+	return out, nil
+}
+
+func versionFromWire(v *wire.VersionInfo) flotilla.VersionInfo {
+	if v == nil {
+		return flotilla.VersionInfo{}
+	}
+	return flotilla.VersionInfo{AgentVersion: str(v.AgentVersion), AgentHash: str(v.AgentHash), DockerVersion: str(v.DockerVersion)}
+}
+
+func instanceToWire(ci *flotilla.ContainerInstance, withTags bool) *wire.ContainerInstance {
+	w := &wire.ContainerInstance{
+		ContainerInstanceArn: ptr(ci.ARN),
+		Ec2InstanceId:        ptr(ci.EC2InstanceID),
+		Version:              ptr(ci.Version),
+		VersionInfo: &wire.VersionInfo{AgentVersion: ptr(ci.VersionInfo.AgentVersion),
+			AgentHash: ptr(ci.VersionInfo.AgentHash), DockerVersion: ptr(ci.VersionInfo.DockerVersion)},
+		RemainingResources:  resourcesToWire(ci.RemainingResources),
+		RegisteredResources: resourcesToWire(ci.RegisteredResources),
+		Status:              ptr(ci.Status),
+		AgentConnected:      ptr(ci.AgentConnected),
+		RunningTasksCount:   ptr(ci.RunningTasksCount),
+		PendingTasksCount:   ptr(ci.PendingTasksCount),
+		Attributes:          []wire.Attribute{},
+		RegisteredAt:        model.NewTime(ci.RegisteredAt),
+		Attachments:         []wire.Attachment{},
+	}
+	if ci.StatusReason != "" {
+		w.StatusReason = ptr(ci.StatusReason)
+	}
+	if ci.CapacityProviderName != "" {
+		w.CapacityProviderName = ptr(ci.CapacityProviderName)
+	}
+	for _, a := range ci.Attributes {
+		w.Attributes = append(w.Attributes, wire.Attribute{Name: ptr(a.Name), Value: a.Value})
+	}
+	if withTags {
+		w.Tags = tagsToWire(ci.Tags)
+	}
+	return w
+}

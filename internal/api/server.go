@@ -1,0 +1,423 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/flotilla/flotilla/internal/api/sigv4"
+)
+
+// DefaultMaxBodyBytes is the default limit of a request body.
+const DefaultMaxBodyBytes = 4 << 20
+
+// Config configures a Server. The zero value of every field but Credentials
+// has a default.
+type Config struct {
+	// Credentials are the access keys requests are signed with. Required.
+	Credentials sigv4.Credentials
+	// Region, when set, is the only region requests may be signed for (as an
+	// AWS endpoint serves one region).
+	Region string
+	// Logger receives request logs, with component=api; slog.Default() when nil.
+	Logger *slog.Logger
+	// Registerer registers the request metrics; a new registry when nil.
+	Registerer prometheus.Registerer
+	// Gatherer is served on GET /metrics; when nil, the Registerer if it is
+	// also a Gatherer (as *prometheus.Registry is), and no /metrics otherwise.
+	Gatherer prometheus.Gatherer
+	// Clock is the time for SigV4's clock skew window and the Date header;
+	// time.Now when nil.
+	Clock func() time.Time
+	// MaxBodyBytes limits request bodies; DefaultMaxBodyBytes when 0.
+	MaxBodyBytes int64
+}
+
+// Validate reports whether c can make a Server.
+func (c Config) Validate() error {
+	if c.Credentials == nil {
+		return errors.New("api: config: credentials are required")
+	}
+	if c.MaxBodyBytes < 0 {
+		return fmt.Errorf("api: config: max body bytes %d is negative", c.MaxBodyBytes)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		c.Registerer = reg
+		if c.Gatherer == nil {
+			c.Gatherer = reg
+		}
+	}
+	if c.Gatherer == nil {
+		c.Gatherer, _ = c.Registerer.(prometheus.Gatherer)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return c
+}
+
+// Server serves every AWS-compatible API of Flotilla on one HTTP handler. It
+// authenticates each request with SigV4, routes it by protocol (X-Amz-Target
+// for JSON services), and answers errors in AWS's shapes. Register services
+// with HandleJSON before serving Handler.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	verifier *sigv4.Verifier
+	metrics  *metrics
+	unknown  *opMetrics // service and operation both unknown
+	metricsH http.Handler
+
+	mu       sync.Mutex                            // serializes HandleJSON
+	services atomic.Pointer[map[string]*jsonRoute] // by TargetPrefix, copied on write
+	date     atomic.Pointer[httpDate]
+}
+
+// jsonRoute is a registered JSONService.
+type jsonRoute struct {
+	svc     JSONService
+	ops     map[string]*jsonOp
+	unknown *opMetrics // service known, operation not
+}
+
+type jsonOp struct {
+	name    string
+	op      Operation
+	metrics *opMetrics
+}
+
+// NewServer returns a Server with no services. It panics if cfg.Validate
+// fails.
+func NewServer(cfg Config) *Server {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "api"),
+		verifier: sigv4.NewVerifier(cfg.Credentials, cfg.Clock),
+		metrics:  newMetrics(cfg.Registerer),
+	}
+	s.unknown = s.metrics.forOperation(unknownLabel, unknownLabel)
+	if cfg.Gatherer != nil {
+		s.metricsH = promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})
+	}
+	s.services.Store(&map[string]*jsonRoute{})
+	return s
+}
+
+// HandleJSON registers a JSON 1.1 service. It panics, as http.ServeMux does,
+// when svc lacks its TargetPrefix or SigningName, when the prefix is already
+// registered, or when an operation was not made with JSON. It is safe to call
+// while serving.
+func (s *Server) HandleJSON(svc JSONService) {
+	if svc.TargetPrefix == "" || svc.SigningName == "" {
+		panic("api: HandleJSON: TargetPrefix and SigningName are required")
+	}
+	if svc.ValidationErrorCode == "" {
+		svc.ValidationErrorCode = CodeValidation
+	}
+	rt := &jsonRoute{
+		svc:     svc,
+		ops:     make(map[string]*jsonOp, len(svc.Operations)),
+		unknown: s.metrics.forOperation(svc.SigningName, unknownLabel),
+	}
+	for name, op := range svc.Operations {
+		if op.invoke == nil {
+			panic(fmt.Sprintf("api: HandleJSON: operation %s.%s was not made with api.JSON", svc.TargetPrefix, name))
+		}
+		rt.ops[name] = &jsonOp{name: name, op: op, metrics: s.metrics.forOperation(svc.SigningName, name)}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := *s.services.Load()
+	if _, dup := old[svc.TargetPrefix]; dup {
+		panic("api: HandleJSON: target prefix " + svc.TargetPrefix + " registered twice")
+	}
+	next := make(map[string]*jsonRoute, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[svc.TargetPrefix] = rt
+	s.services.Store(&next)
+}
+
+// Handler returns the HTTP handler of every route: GET /healthz and GET
+// /metrics without authentication, and the AWS APIs, authenticated, on POST.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := newRequestID()
+	h := w.Header()
+	h[headerRequestID] = []string{id}
+	h["Date"] = []string{s.httpDate()}
+
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		switch r.URL.Path {
+		case "/healthz":
+			h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+			io.WriteString(w, "ok")
+			return
+		case "/metrics":
+			if s.metricsH != nil {
+				s.metricsH.ServeHTTP(w, r)
+				return
+			}
+		}
+	}
+	s.serveAPI(w, r, &request{id: id, start: start})
+}
+
+// request is the state of one API request, for its response, log line and
+// metrics.
+type request struct {
+	id, accessKeyID string
+	start           time.Time
+	metrics         *opMetrics
+	cause           error  // the real error of a 5xx, for the log only
+	internal        bool   // the cause is a server fault (log at error level)
+	stack           []byte // of a recovered panic
+}
+
+// Headers the AWS protocols define, in AWS's own spelling (net/http writes
+// map keys as they are).
+const (
+	headerRequestID = "x-amzn-RequestId"
+	headerErrorType = "x-amzn-ErrorType"
+)
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *request) {
+	// Routing needs no body, and the route's labels count even rejected
+	// requests; its errors are answered after authentication, as AWS does.
+	rt, op, routeErr := s.route(r)
+	req.metrics = s.unknown
+	switch {
+	case op != nil:
+		req.metrics = op.metrics
+	case rt != nil:
+		req.metrics = rt.unknown
+	}
+
+	auth, err := s.verifier.Parse(r)
+	if err != nil {
+		s.fail(w, r, req, err)
+		return
+	}
+	body, bp, err := s.readBody(r)
+	defer releaseBody(bp)
+	if err != nil {
+		s.fail(w, r, req, err)
+		return
+	}
+	ident, err := auth.Verify(body)
+	if err != nil {
+		s.fail(w, r, req, err)
+		return
+	}
+	req.accessKeyID = ident.AccessKeyID
+	if routeErr != nil {
+		s.fail(w, r, req, routeErr)
+		return
+	}
+	if ident.Service != rt.svc.SigningName {
+		s.fail(w, r, req, Errorf(sigv4.CodeInvalidSignature, "Credential should be scoped to correct service: '%s'.", rt.svc.SigningName))
+		return
+	}
+	if s.cfg.Region != "" && ident.Region != s.cfg.Region {
+		s.fail(w, r, req, Errorf(sigv4.CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'.", ident.Region))
+		return
+	}
+
+	ctx := context.WithValue(r.Context(), ctxKey{}, &requestInfo{requestID: req.id, accessKeyID: ident.AccessKeyID, region: ident.Region})
+	enc, e := s.call(ctx, rt, op, body, req)
+	if e != nil {
+		s.writeError(w, r, req, e)
+		return
+	}
+	s.finish(r, req, http.StatusOK, nil)
+	writeJSON(w, http.StatusOK, enc.bytes())
+	enc.release()
+}
+
+// route finds the JSON operation X-Amz-Target names. It returns the service
+// even when the operation is unknown, for the metrics.
+//
+// Query-protocol services (form Action= and Version=, XML answers) will be
+// routed here too; see queryService.
+func (s *Server) route(r *http.Request) (*jsonRoute, *jsonOp, *Error) {
+	t := r.Header["X-Amz-Target"]
+	if len(t) == 0 || t[0] == "" {
+		return nil, nil, errMissingTarget
+	}
+	target := t[0]
+	i := strings.LastIndexByte(target, '.')
+	if i < 0 {
+		return nil, nil, Errorf(CodeUnknownOperation, "Unknown operation %q: X-Amz-Target must be <service>.<operation>.", target)
+	}
+	rt := (*s.services.Load())[target[:i]]
+	if rt == nil {
+		return nil, nil, Errorf(CodeUnknownOperation, "Unknown operation %q: no service has the target prefix %q.", target, target[:i])
+	}
+	op := rt.ops[target[i+1:]]
+	if op == nil {
+		return rt, nil, Errorf(CodeUnknownOperation, "Unknown operation %q.", target)
+	}
+	if r.Method != http.MethodPost {
+		return rt, op, Errorf(CodeUnknownOperation, "Operation %q must be called with POST, not %s.", target, r.Method)
+	}
+	return rt, op, nil
+}
+
+var errMissingTarget = &Error{Code: CodeUnknownOperation, Message: "Missing X-Amz-Target header: AWS JSON requests name their operation there, as <service>.<operation>."}
+
+// call runs op, recovering a panic anywhere in decoding, validation, the
+// handler, the error mapping or the encoding.
+func (s *Server) call(ctx context.Context, rt *jsonRoute, op *jsonOp, body []byte, req *request) (enc *encoder, e *Error) {
+	defer func() {
+		if p := recover(); p != nil {
+			req.cause, req.internal, req.stack = fmt.Errorf("panic: %v", p), true, debug.Stack()
+			enc, e = nil, serverError
+		}
+	}()
+	out, err := op.op.invoke(ctx, body)
+	if err != nil {
+		e, req.internal = toError(err, rt.svc.ValidationErrorCode, rt.svc.MapError)
+		if req.internal || e.HTTPStatus() >= 500 {
+			req.cause = err
+		}
+		return nil, e
+	}
+	enc = getEncoder()
+	if err := enc.encode(out); err != nil {
+		enc.release()
+		req.cause, req.internal = fmt.Errorf("encode %s output: %w", op.name, err), true
+		return nil, serverError
+	}
+	return enc, nil
+}
+
+// fail answers err, which is an *Error, a *sigv4.Error, or a failure of the
+// server (a credentials lookup).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, req *request, err error) {
+	e, internal := toError(err, CodeValidation, nil)
+	if internal {
+		req.cause, req.internal = err, true
+	}
+	s.writeError(w, r, req, e)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, req *request, e *Error) {
+	status := e.HTTPStatus()
+	w.Header()[headerErrorType] = []string{e.Code}
+	enc := getEncoder()
+	if err := enc.encode(errorBody{Type: e.Code, Message: e.Message}); err != nil {
+		panic(err) // two strings always encode
+	}
+	s.finish(r, req, status, e)
+	writeJSON(w, status, enc.bytes())
+	enc.release()
+}
+
+// errorBody is the error shape of AWS's JSON protocols.
+type errorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{JSONContentType}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// finish logs the request and counts it, just before its response is
+// written (so that the response is never seen before its metrics).
+func (s *Server) finish(r *http.Request, req *request, status int, e *Error) {
+	d := time.Since(req.start)
+	code := codeOK
+	if e != nil {
+		code = e.Code
+	}
+	req.metrics.observe(code, d)
+
+	level := slog.LevelDebug
+	switch {
+	case req.internal:
+		level = slog.LevelError
+	case status >= 500:
+		level = slog.LevelWarn
+	case status >= 400:
+		level = slog.LevelInfo
+	}
+	ctx := r.Context()
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 11)
+	attrs = append(attrs,
+		slog.String("request_id", req.id),
+		slog.String("service", req.metrics.service),
+		slog.String("operation", req.metrics.operation),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		slog.String("remote_addr", r.RemoteAddr),
+	)
+	if req.accessKeyID != "" {
+		attrs = append(attrs, slog.String("access_key_id", req.accessKeyID))
+	}
+	if e != nil {
+		attrs = append(attrs, slog.String("error_code", e.Code), slog.String("error_message", e.Message))
+	}
+	if req.cause != nil {
+		attrs = append(attrs, slog.String("error", req.cause.Error()))
+	}
+	if req.stack != nil {
+		attrs = append(attrs, slog.String("stack", string(req.stack)))
+	}
+	s.log.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// httpDate returns the Date header value of now, formatted once a second.
+func (s *Server) httpDate() string {
+	now := s.cfg.Clock()
+	sec := now.Unix()
+	if d := s.date.Load(); d != nil && d.sec == sec {
+		return d.value
+	}
+	d := &httpDate{sec: sec, value: now.UTC().Format(http.TimeFormat)}
+	s.date.Store(d)
+	return d.value
+}
+
+type httpDate struct {
+	sec   int64
+	value string
+}
