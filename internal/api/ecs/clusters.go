@@ -351,5 +351,3 @@ func validateCapacityProviders(providers []string, strategy []wire.CapacityProvi
 	}
 	return nil
 }
-
-

@@ -33,6 +33,12 @@ const (
 // returns an aws-sdk-go-v2 ECS client for it.
 func newClient(t testing.TB) *sdk.Client {
 	t.Helper()
+	return sdkClient(startServer(t))
+}
+
+// startServer starts the real server stack and returns its URL.
+func startServer(t testing.TB) string {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +47,13 @@ func newClient(t testing.TB) *sdk.Client {
 	srv.HandleJSON(ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: account}}).JSONService())
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { ts.Close(); st.Close() })
+	return ts.URL
+}
+
+func sdkClient(url string) *sdk.Client {
 	return sdk.New(sdk.Options{
 		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(ts.URL),
+		BaseEndpoint:     aws.String(url),
 		Credentials:      credentials.NewStaticCredentialsProvider(testKey, testSecret, ""),
 		RetryMaxAttempts: 1,
 	})
@@ -220,7 +230,9 @@ func TestRegisterTaskDefinitionRules(t *testing.T) {
 			in.ContainerDefinitions[0].Memory = nil
 			in.ContainerDefinitions[0].MemoryReservation = aws.Int32(32)
 		}), ""},
-		{"memory below reservation", ok(func(in *sdk.RegisterTaskDefinitionInput) { in.ContainerDefinitions[0].MemoryReservation = aws.Int32(128) }), "ClientException"},
+		{"memory below reservation", ok(func(in *sdk.RegisterTaskDefinitionInput) {
+			in.ContainerDefinitions[0].MemoryReservation = aws.Int32(128)
+		}), "ClientException"},
 		{"memory too small", ok(func(in *sdk.RegisterTaskDefinitionInput) { in.ContainerDefinitions[0].Memory = aws.Int32(4) }), "ClientException"},
 		{"task memory instead", ok(func(in *sdk.RegisterTaskDefinitionInput) {
 			in.ContainerDefinitions[0].Memory = nil
