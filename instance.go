@@ -78,6 +78,12 @@ var DefaultReservedPorts = []string{"22", "2375", "2376", "51678", "51679", "516
 // may carry.
 const MaxCustomAttributes = 10
 
+// BuiltinAttribute reports whether an attribute is one ECS and its agents
+// set (ecs.* and com.amazonaws.ecs.*) rather than a custom one.
+func BuiltinAttribute(name string) bool {
+	return strings.HasPrefix(name, "ecs.") || strings.HasPrefix(name, "com.amazonaws.ecs.")
+}
+
 var (
 	attrNamePattern  = regexp.MustCompile(`^[a-zA-Z0-9_./\\-]{1,128}$`)
 	attrValuePattern = regexp.MustCompile(`^[a-zA-Z0-9_.@/\\: -]{1,128}$`)
@@ -115,7 +121,7 @@ func (ci *ContainerInstance) PutAttributes(attrs []Attribute) error {
 	}
 	custom := 0
 	for _, a := range ci.Attributes {
-		if !strings.HasPrefix(a.Name, "ecs.") {
+		if !BuiltinAttribute(a.Name) {
 			custom++
 		}
 	}
@@ -142,4 +148,91 @@ func (ci *ContainerInstance) DeleteAttributes(names []string) error {
 		ci.Attributes = append(ci.Attributes[:idx], ci.Attributes[idx+1:]...)
 	}
 	return nil
+}
+
+// Placement failure reasons, as ECS reports them.
+const (
+	ReasonCPU      = "RESOURCE:CPU"
+	ReasonMemory   = "RESOURCE:MEMORY"
+	ReasonPorts    = "RESOURCE:PORTS"
+	ReasonPortsUDP = "RESOURCE:PORTS_UDP"
+	ReasonAgent    = "AGENT"
+	ReasonMissing  = "MISSING"
+	ReasonInactive = "INACTIVE"
+)
+
+func (ci *ContainerInstance) remaining(name string) *Resource {
+	for i := range ci.RemainingResources {
+		if ci.RemainingResources[i].Name == name {
+			return &ci.RemainingResources[i]
+		}
+	}
+	ci.RemainingResources = append(ci.RemainingResources, Resource{Name: name, Type: "INTEGER"})
+	if name == "PORTS" || name == "PORTS_UDP" {
+		ci.RemainingResources[len(ci.RemainingResources)-1].Type = "STRINGSET"
+	}
+	return &ci.RemainingResources[len(ci.RemainingResources)-1]
+}
+
+// Fit returns "" when the reservation fits the instance's remaining
+// resources, and otherwise the ECS reason it does not.
+func (ci *ContainerInstance) Fit(r Reservation) string {
+	if int(ci.remaining("CPU").IntegerValue) < r.CPU {
+		return ReasonCPU
+	}
+	if int(ci.remaining("MEMORY").IntegerValue) < r.MemoryMiB {
+		return ReasonMemory
+	}
+	if overlaps(ci.remaining("PORTS").StringSetValue, r.Ports) {
+		return ReasonPorts
+	}
+	if overlaps(ci.remaining("PORTS_UDP").StringSetValue, r.UDPPorts) {
+		return ReasonPortsUDP
+	}
+	return ""
+}
+
+// Reserve takes a reservation out of the remaining resources.
+func (ci *ContainerInstance) Reserve(r Reservation) {
+	ci.remaining("CPU").IntegerValue -= int32(r.CPU)
+	ci.remaining("MEMORY").IntegerValue -= int32(r.MemoryMiB)
+	p := ci.remaining("PORTS")
+	p.StringSetValue = append(append([]string{}, p.StringSetValue...), r.Ports...)
+	u := ci.remaining("PORTS_UDP")
+	u.StringSetValue = append(append([]string{}, u.StringSetValue...), r.UDPPorts...)
+}
+
+// Release gives a reservation back.
+func (ci *ContainerInstance) Release(r Reservation) {
+	ci.remaining("CPU").IntegerValue += int32(r.CPU)
+	ci.remaining("MEMORY").IntegerValue += int32(r.MemoryMiB)
+	p := ci.remaining("PORTS")
+	p.StringSetValue = without(p.StringSetValue, r.Ports)
+	u := ci.remaining("PORTS_UDP")
+	u.StringSetValue = without(u.StringSetValue, r.UDPPorts)
+}
+
+func overlaps(have, want []string) bool {
+	for _, w := range want {
+		for _, h := range have {
+			if h == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// without removes one occurrence of each of drop from have.
+func without(have, drop []string) []string {
+	out := append([]string{}, have...)
+	for _, d := range drop {
+		for i, h := range out {
+			if h == d {
+				out = append(out[:i], out[i+1:]...)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -15,8 +15,9 @@ import (
 const usage = `flotilla: a self-hosted container orchestrator that speaks Amazon ECS's API.
 
 Usage:
-  flotilla up       [flags]   run everything on this machine (today: the server)
+  flotilla up       [flags]   run everything on this machine: the server and an agent
   flotilla server   [flags]   run the control plane: the ECS API over a durable store
+  flotilla agent    [flags]   make this host a container instance of a cluster
   flotilla version            print the version
 
 Run 'flotilla server -h' for the flags.
@@ -29,10 +30,16 @@ func run(ctx context.Context, args []string) error {
 		return errors.New("no command given")
 	}
 	switch args[0] {
+	case "agent":
+		return runAgent(ctx, args[1:], os.Stderr)
 	case "server", "up":
 		cfg := DefaultConfig()
 		fs := flag.NewFlagSet("flotilla "+args[0], flag.ContinueOnError)
 		cfg.RegisterFlags(fs)
+		acfg := DefaultAgentConfig()
+		if args[0] == "up" {
+			acfg.RegisterFlags(fs, false)
+		}
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
@@ -46,6 +53,9 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		m := NewMain(cfg, os.Stdout, os.Stderr)
+		if args[0] == "up" {
+			m.Agent = &acfg
+		}
 		return m.Run(ctx)
 	case "version", "--version", "-v":
 		printVersion(os.Stdout)

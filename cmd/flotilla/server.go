@@ -10,15 +10,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/agent"
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/api/ecs"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
+	"github.com/flotilla/flotilla/internal/link"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
 
@@ -27,15 +30,15 @@ type Main struct {
 	cfg    Config
 	stdout io.Writer
 	log    *slog.Logger
+	// Agent, when set, runs an agent in the same process (flotilla up),
+	// joining the cluster "default", created if missing.
+	Agent *AgentConfig
 }
 
 // NewMain returns a Main that prints user-facing lines to stdout and logs to
 // stderr.
 func NewMain(cfg Config, stdout, stderr io.Writer) *Main {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	return &Main{cfg: cfg, stdout: stdout, log: log}
+	return &Main{cfg: cfg, stdout: stdout, log: newLogger(stderr, cfg.LogLevel)}
 }
 
 // Run serves until ctx ends, then shuts down gracefully.
@@ -63,6 +66,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer st.Close()
 
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	endpoint := "http://" + ln.Addr().String()
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	account := flotilla.Account{Region: cfg.Region, ID: cfg.AccountID}
@@ -73,32 +82,65 @@ func (m *Main) Run(ctx context.Context) error {
 		Registerer:  reg,
 		Gatherer:    reg,
 	})
-	srv.HandleJSON(ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log}).JSONService())
+	ecsSvc := ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log, Endpoint: endpoint})
+	srv.HandleJSON(ecsSvc.JSONService())
+	srv.HandleAuthenticated(link.Path, ecsSvc.LinkHandler())
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	endpoint := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	errs := make(chan error, 3)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := ecsSvc.Run(ctx); err != nil {
+			errs <- fmt.Errorf("ecs housekeeping: %w", err)
+		}
+	}()
+
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { errs <- fmt.Errorf("serve: %w", hs.Serve(ln)) }()
 
 	m.log.Info("serving", "component", "main", "endpoint", endpoint, "data_dir", cfg.DataDir,
 		"region", cfg.Region, "account_id", cfg.AccountID, "version", flotilla.Version)
 	fmt.Fprintf(m.stdout, "Flotilla %s is serving the ECS API at %s\nPoint the aws CLI at it with:\n\n%s\n",
 		flotilla.Version, endpoint, ExportLines(creds, cfg.Region, endpoint))
 
+	if m.Agent != nil {
+		ac := *m.Agent
+		ac.Server, ac.Region, ac.Cluster = endpoint, cfg.Region, flotilla.DefaultClusterName
+		ac.AccessKeyID, ac.SecretAccessKey = creds.AccessKeyID, creds.SecretAccessKey
+		ac.DataDir = filepath.Join(cfg.DataDir, "agent")
+		client := agent.NewClient(endpoint, cfg.Region, creds.AccessKeyID, creds.SecretAccessKey)
+		if err := client.Call(ctx, "CreateCluster", map[string]string{"clusterName": ac.Cluster}, nil); err != nil {
+			return fmt.Errorf("create the default cluster: %w", err)
+		}
+		a, err := newAgent(ac, m.log)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Run(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("agent: %w", err)
+			}
+		}()
+	}
+
+	var runErr error
 	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
+	case runErr = <-errs:
+		m.log.Error("stopping", "component", "main", "err", runErr)
 	case <-ctx.Done():
 	}
+	cancel()
 	m.log.Info("shutting down", "component", "main")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) && runErr == nil {
+		runErr = fmt.Errorf("shutdown: %w", err)
 	}
-	return nil
+	return runErr
 }

@@ -94,7 +94,8 @@ func toyMapError(err error) *api.Error {
 }
 
 // toyService returns the toy service; with faults it also has operations
-// that fail as servers fail (an unmapped error, a panic).
+// that fail as servers fail (an unmapped error, a panic) and one answering
+// an error with a status other than 400.
 func toyService(faults bool) api.JSONService {
 	ops := map[string]api.Operation{
 		"Echo": api.JSON(echo),
@@ -107,11 +108,11 @@ func toyService(faults bool) api.JSONService {
 		"Limit": api.JSON(func(context.Context, *empty) (*empty, error) {
 			return nil, api.Errorf("LimitExceededException", "Too many things: at most %d.", 10)
 		}),
-		"Wrapped": api.JSON(func(context.Context, *empty) (*empty, error) {
-			return nil, errors.Join(errors.New("context"), &api.Error{Code: "ConflictException", Message: "Try again.", Status: http.StatusConflict})
-		}),
 	}
 	if faults {
+		ops["Wrapped"] = api.JSON(func(context.Context, *empty) (*empty, error) {
+			return nil, errors.Join(errors.New("context"), &api.Error{Code: "ConflictException", Message: "Try again.", Status: http.StatusConflict})
+		})
 		ops["Fail"] = api.JSON(func(context.Context, *empty) (*empty, error) {
 			return nil, errors.New("bolt: database file /var/lib/flotilla/state.db is corrupt")
 		})

@@ -32,7 +32,6 @@ func (in *listClustersIn) Validate() error {
 
 type listClustersOut struct {
 	ClusterArns []string `json:"clusterArns"`
-	RequestID   string   `json:"nextToken"` // smuggles api.RequestID out
 }
 
 type describeClustersIn struct {
@@ -46,7 +45,8 @@ func toyECS() api.JSONService {
 		SigningName:  "ecs",
 		Operations: map[string]api.Operation{
 			"ListClusters": api.JSON(func(ctx context.Context, in *listClustersIn) (*listClustersOut, error) {
-				return &listClustersOut{ClusterArns: []string{"arn:aws:ecs:us-east-1:123456789012:cluster/default"}, RequestID: api.RequestID(ctx)}, nil
+				// The second "ARN" smuggles api.RequestID out.
+				return &listClustersOut{ClusterArns: []string{"arn:aws:ecs:us-east-1:123456789012:cluster/default", api.RequestID(ctx)}}, nil
 			}),
 			"DescribeClusters": api.JSON(func(ctx context.Context, in *describeClustersIn) (*struct{}, error) {
 				return nil, api.Errorf("ClusterNotFoundException", "Cluster not found.")
@@ -80,11 +80,11 @@ func TestAWSSDKForGo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListClusters: %v", err)
 	}
-	if len(out.ClusterArns) != 1 {
-		t.Errorf("clusterArns = %v", out.ClusterArns)
+	if len(out.ClusterArns) != 2 {
+		t.Fatalf("clusterArns = %v", out.ClusterArns)
 	}
-	if id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata); id == "" || id != aws.ToString(out.NextToken) {
-		t.Errorf("SDK request id %q, handler's %q", id, aws.ToString(out.NextToken))
+	if id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata); id == "" || id != out.ClusterArns[1] {
+		t.Errorf("SDK request id %q, handler's %q", id, out.ClusterArns[1])
 	}
 
 	tests := []struct {

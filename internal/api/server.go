@@ -94,6 +94,7 @@ type Server struct {
 	mu       sync.Mutex                            // serializes HandleJSON
 	services atomic.Pointer[map[string]*jsonRoute] // by TargetPrefix, copied on write
 	date     atomic.Pointer[httpDate]
+	raw      map[string]http.Handler // HandleAuthenticated, by path
 }
 
 // jsonRoute is a registered JSONService.
@@ -172,11 +173,13 @@ func (s *Server) HandleJSON(svc JSONService) {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	id := newRequestID()
+	req := &request{start: time.Now()}
+	req.info.requestID = newRequestID()
+	// One allocation for the header values of the response.
+	req.hdr = [...]string{req.info.requestID, s.httpDate(), JSONContentType, "", ""}
 	h := w.Header()
-	h[headerRequestID] = []string{id}
-	h["Date"] = []string{s.httpDate()}
+	h[headerRequestID] = req.hdr[0:1:1]
+	h["Date"] = req.hdr[1:2:2]
 
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		switch r.URL.Path {
@@ -190,19 +193,23 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		if s.serveRaw(w, r, req) {
+			return
+		}
 	}
-	s.serveAPI(w, r, &request{id: id, start: start})
+	s.serveAPI(w, r, req)
 }
 
 // request is the state of one API request, for its response, log line and
 // metrics.
 type request struct {
-	id, accessKeyID string
-	start           time.Time
-	metrics         *opMetrics
-	cause           error  // the real error of a 5xx, for the log only
-	internal        bool   // the cause is a server fault (log at error level)
-	stack           []byte // of a recovered panic
+	info     requestInfo // what handlers see through the context
+	start    time.Time
+	hdr      [5]string // response header values: request id, date, content type, length, error type
+	metrics  *opMetrics
+	cause    error  // the real error of a 5xx, for the log only
+	internal bool   // the cause is a server fault (log at error level)
+	stack    []byte // of a recovered panic
 }
 
 // Headers the AWS protocols define, in AWS's own spelling (net/http writes
@@ -240,7 +247,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *request) 
 		s.fail(w, r, req, err)
 		return
 	}
-	req.accessKeyID = ident.AccessKeyID
+	req.info.accessKeyID, req.info.region = ident.AccessKeyID, ident.Region
 	if routeErr != nil {
 		s.fail(w, r, req, routeErr)
 		return
@@ -254,14 +261,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *request) 
 		return
 	}
 
-	ctx := context.WithValue(r.Context(), ctxKey{}, &requestInfo{requestID: req.id, accessKeyID: ident.AccessKeyID, region: ident.Region})
+	ctx := context.WithValue(r.Context(), ctxKey{}, &req.info)
 	enc, e := s.call(ctx, rt, op, body, req)
 	if e != nil {
 		s.writeError(w, r, req, e)
 		return
 	}
 	s.finish(r, req, http.StatusOK, nil)
-	writeJSON(w, http.StatusOK, enc.bytes())
+	writeJSON(w, req, http.StatusOK, enc.bytes())
 	enc.release()
 }
 
@@ -334,13 +341,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, req *request, err 
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, req *request, e *Error) {
 	status := e.HTTPStatus()
-	w.Header()[headerErrorType] = []string{e.Code}
+	req.hdr[4] = e.Code
+	w.Header()[headerErrorType] = req.hdr[4:5:5]
 	enc := getEncoder()
 	if err := enc.encode(errorBody{Type: e.Code, Message: e.Message}); err != nil {
 		panic(err) // two strings always encode
 	}
 	s.finish(r, req, status, e)
-	writeJSON(w, status, enc.bytes())
+	writeJSON(w, req, status, enc.bytes())
 	enc.release()
 }
 
@@ -350,10 +358,11 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
+func writeJSON(w http.ResponseWriter, req *request, status int, body []byte) {
+	req.hdr[3] = strconv.Itoa(len(body))
 	h := w.Header()
-	h["Content-Type"] = []string{JSONContentType}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Type"] = req.hdr[2:3:3]
+	h["Content-Length"] = req.hdr[3:4:4]
 	w.WriteHeader(status)
 	w.Write(body)
 }
@@ -383,15 +392,15 @@ func (s *Server) finish(r *http.Request, req *request, status int, e *Error) {
 	}
 	attrs := make([]slog.Attr, 0, 11)
 	attrs = append(attrs,
-		slog.String("request_id", req.id),
+		slog.String("request_id", req.info.requestID),
 		slog.String("service", req.metrics.service),
 		slog.String("operation", req.metrics.operation),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 		slog.String("remote_addr", r.RemoteAddr),
 	)
-	if req.accessKeyID != "" {
-		attrs = append(attrs, slog.String("access_key_id", req.accessKeyID))
+	if req.info.accessKeyID != "" {
+		attrs = append(attrs, slog.String("access_key_id", req.info.accessKeyID))
 	}
 	if e != nil {
 		attrs = append(attrs, slog.String("error_code", e.Code), slog.String("error_message", e.Message))

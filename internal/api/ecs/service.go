@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flotilla/flotilla"
@@ -24,19 +25,25 @@ type Config struct {
 	// Clock returns the current time; time.Now when nil.
 	Clock  func() time.Time
 	Logger *slog.Logger
+	// Endpoint is the URL agents reach this server at (DiscoverPollEndpoint).
+	Endpoint string
 }
 
 // Service implements the ECS operations.
 type Service struct {
-	store store.Store
-	acct  flotilla.Account
-	now   func() time.Time
-	log   *slog.Logger
+	store    store.Store
+	acct     flotilla.Account
+	now      func() time.Time
+	log      *slog.Logger
+	endpoint string
+	links    links
+	defs     sync.Map // task definition ARN → json.RawMessage
 }
 
 // New returns the ECS service over cfg.Store.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, acct: cfg.Account, now: cfg.Clock, log: cfg.Logger}
+	s := &Service{store: cfg.Store, acct: cfg.Account, now: cfg.Clock, log: cfg.Logger, endpoint: cfg.Endpoint,
+		links: links{conns: map[string]*linkConn{}}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -73,6 +80,15 @@ func (s *Service) JSONService() api.JSONService {
 		"DescribeContainerInstances":    api.JSON(s.DescribeContainerInstances),
 		"ListContainerInstances":        api.JSON(s.ListContainerInstances),
 		"UpdateContainerInstancesState": api.JSON(s.UpdateContainerInstancesState),
+		// tasks
+		"RunTask":                    api.JSON(s.RunTask),
+		"StartTask":                  api.JSON(s.StartTask),
+		"StopTask":                   api.JSON(s.StopTask),
+		"DescribeTasks":              api.JSON(s.DescribeTasks),
+		"ListTasks":                  api.JSON(s.ListTasks),
+		"SubmitTaskStateChange":      api.JSON(s.SubmitTaskStateChange),
+		"SubmitContainerStateChange": api.JSON(s.SubmitContainerStateChange),
+		"DiscoverPollEndpoint":       api.JSON(s.DiscoverPollEndpoint),
 		// attributes, tags, account settings
 		"PutAttributes":            api.JSON(s.PutAttributes),
 		"DeleteAttributes":         api.JSON(s.DeleteAttributes),

@@ -1,0 +1,103 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	wire "github.com/flotilla/flotilla/internal/model/ecs"
+)
+
+// Client calls the server's ECS API with SigV4-signed JSON 1.1 requests,
+// speaking the generated wire types.
+type Client struct {
+	Endpoint string // e.g. http://127.0.0.1:9400
+	Region   string
+	Creds    aws.Credentials
+	HTTP     *http.Client
+	signer   *v4.Signer
+}
+
+// NewClient returns a client for the server at endpoint.
+func NewClient(endpoint, region, accessKeyID, secretAccessKey string) *Client {
+	return &Client{
+		Endpoint: strings.TrimRight(endpoint, "/"),
+		Region:   region,
+		Creds:    aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey},
+		HTTP:     &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute}},
+		signer:   v4.NewSigner(),
+	}
+}
+
+// APIError is an error answered by the server.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
+
+// Retryable reports whether the call may succeed if repeated: server errors
+// and throttling, not client errors.
+func (e *APIError) Retryable() bool { return e.Status >= 500 || e.Code == "ThrottlingException" }
+
+// Call invokes an ECS operation.
+func (c *Client) Call(ctx context.Context, op string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("%s: encode: %w", op, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint+"/", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", wire.TargetPrefix+"."+op)
+	sum := sha256.Sum256(body)
+	if err := c.signer.SignHTTP(ctx, c.Creds, req, hex.EncodeToString(sum[:]), wire.SigningName, c.Region, time.Now()); err != nil {
+		return fmt.Errorf("%s: sign: %w", op, err)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s: read: %w", op, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(b, &e)
+		if i := strings.LastIndexByte(e.Type, '#'); i >= 0 {
+			e.Type = e.Type[i+1:]
+		}
+		return &APIError{Status: resp.StatusCode, Code: e.Type, Message: e.Message}
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s: decode: %w", op, err)
+		}
+	}
+	return nil
+}
+
+// SignRequest signs a request without a body (the link's WebSocket upgrade).
+func (c *Client) SignRequest(ctx context.Context, req *http.Request) error {
+	sum := sha256.Sum256(nil)
+	return c.signer.SignHTTP(ctx, c.Creds, req, hex.EncodeToString(sum[:]), wire.SigningName, c.Region, time.Now())
+}
