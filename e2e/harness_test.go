@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"github.com/flotilla/flotilla/internal/testimage"
 )
 
 // binary is the flotilla binary built once for all tests.
@@ -36,6 +38,13 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build flotilla:", err)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	err = testimage.Ensure(ctx, testimage.Tag)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "build the test image:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

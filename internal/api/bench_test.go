@@ -68,8 +68,10 @@ func BenchmarkRoundTrip(b *testing.B) {
 		client := ecs.New(ecs.Options{
 			Region:       region,
 			BaseEndpoint: aws.String(hs.URL),
-			Credentials:  aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret}, nil }),
-			HTTPClient:   &http.Client{Transport: transport},
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret}, nil
+			}),
+			HTTPClient: &http.Client{Transport: transport},
 		})
 		b.ReportAllocs()
 		b.SetParallelism(4)

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"testing"
 
@@ -69,7 +70,7 @@ func newECSClient(url, key, secret string) *ecs.Client {
 }
 
 func TestAWSSDKForGo(t *testing.T) {
-	s := api.NewServer(api.Config{Credentials: credentials, Region: region})
+	s := api.NewServer(api.Config{Credentials: credentials, Region: region, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleJSON(toyECS())
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/flotilla/flotilla"
@@ -133,7 +134,7 @@ func Compile(constraints []Constraint, strategies []Strategy) (*Plan, error) {
 			if err != nil {
 				var qe *QueryError
 				if errors.As(err, &qe) {
-					return nil, &QueryError{Expr: qe.Expr, Pos: qe.Pos, Msg: "placement constraint " + itoa(i+1) + ": " + qe.Msg}
+					return nil, &QueryError{Expr: qe.Expr, Pos: qe.Pos, Msg: "placement constraint " + strconv.Itoa(i+1) + ": " + qe.Msg}
 				}
 				return nil, err
 			}
@@ -255,10 +256,3 @@ func (p *Plan) String() string {
 }
 
 func invalid(format string, args ...any) error { return flotilla.Errorf(flotilla.EInvalid, format, args...) }
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
-}

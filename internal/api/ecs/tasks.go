@@ -346,7 +346,7 @@ func (s *Service) advanceTask(t *flotilla.Task, status, reason string) {
 	}
 	now := s.now().UTC()
 	t.LastStatus = status
-	if flotilla.TaskStatusAfter(status, flotilla.TaskActivating) && t.StartedAt.IsZero() && status != flotilla.TaskStopped {
+	if status == flotilla.TaskRunning {
 		t.StartedAt = now
 	}
 	if flotilla.TaskStatusAfter(status, flotilla.TaskRunning) {
