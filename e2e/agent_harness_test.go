@@ -75,12 +75,22 @@ func newCluster(t *testing.T, c *ecs.Client) string {
 	if _, err := c.CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: aws.String(name)}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeContainers(t, name) })
+	t.Cleanup(func() { removeContainers(t, name, nil) })
 	return name
 }
 
-// removeContainers removes every container of a test's cluster.
-func removeContainers(t *testing.T, cluster string) {
+// removeContainers removes every container of a test's cluster; with s,
+// only those of s's container instances.
+func removeContainers(t *testing.T, cluster string, s *server) {
+	var mine map[string]bool
+	if s != nil {
+		mine = map[string]bool{}
+		if out, err := s.ECS().ListContainerInstances(context.Background(), &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster)}); err == nil {
+			for _, arn := range out.ContainerInstanceArns {
+				mine[arn] = true
+			}
+		}
+	}
 	rt, err := docker.New(docker.Options{})
 	if err != nil {
 		t.Log(err)
@@ -92,6 +102,9 @@ func removeContainers(t *testing.T, cluster string) {
 		return
 	}
 	for _, c := range cs {
+		if mine != nil && !mine[c.Labels["io.flotilla.container-instance"]] {
+			continue
+		}
 		if arn := c.Labels["com.amazonaws.ecs.cluster"]; arn != "" && arn == "arn:aws:ecs:us-east-1:123456789012:cluster/"+cluster {
 			rt.Stop(ctx, c.ID, time.Second)
 			rt.Remove(ctx, c.ID)

@@ -66,7 +66,18 @@ type server struct {
 // and waits until it prints the export lines.
 func startServer(t *testing.T, dataDir string, args ...string) *server {
 	t.Helper()
-	cmdArgs := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)
+	return start(t, "server", dataDir, args...)
+}
+
+// startUp runs `flotilla up` (server and agent in one process).
+func startUp(t *testing.T, dataDir string, args ...string) *server {
+	t.Helper()
+	return start(t, "up", dataDir, args...)
+}
+
+func start(t *testing.T, command, dataDir string, args ...string) *server {
+	t.Helper()
+	cmdArgs := append([]string{command, "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)
 	cmd := exec.Command(binary, cmdArgs...)
 	cmd.Env = append(os.Environ(), "FLOTILLA_ACCESS_KEY_ID=", "FLOTILLA_SECRET_ACCESS_KEY=")
 	stdout, err := cmd.StdoutPipe()

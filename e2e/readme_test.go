@@ -21,12 +21,19 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatal("README has no walk-through section")
 	}
 	section = section[i:]
-	block := regexp.MustCompile("(?s)```sh\n(.*?)```").FindStringSubmatch(section)
-	if block == nil {
-		t.Fatal("walk-through has no sh block")
+	if j := strings.Index(section, "\n## Running it"); j > 0 {
+		section = section[:j]
 	}
-	s := startServer(t, t.TempDir())
-	script := "trap 'echo \"FAILED: $BASH_COMMAND\" >&2' ERR\n" + block[1]
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(section, -1)
+	if len(blocks) < 2 {
+		t.Fatal("walk-through has fewer than two sh blocks")
+	}
+	s := startUp(t, t.TempDir(), "--cpu", "2048", "--memory", "2048")
+	t.Cleanup(func() { removeContainers(t, "default", s) })
+	script := "trap 'echo \"FAILED: $BASH_COMMAND\" >&2' ERR\n"
+	for _, b := range blocks {
+		script += b[1]
+	}
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = ".."
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1"}
@@ -46,7 +53,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if len(failed) != 1 || failed[0] != "aws ecs delete-cluster --cluster demo" {
 		t.Fatalf("failed commands %q, want only the first delete-cluster\n%s", failed, out)
 	}
-	if !strings.Contains(string(out), "ClusterContainsContainerInstancesException") {
-		t.Fatalf("the README's error example did not show its error:\n%s", out)
+	for _, want := range []string{"ClusterContainsContainerInstancesException", "host=", "UserInitiated", "done for today"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("the walk-through's output lacks %q:\n%s", want, out)
+		}
 	}
 }

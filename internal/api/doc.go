@@ -26,7 +26,8 @@
 // with x-amzn-ErrorType; everything unexpected is a ServerException (HTTP
 // 500) whose cause is logged and never shown. Every response carries
 // x-amzn-RequestId and Date. GET /healthz and GET /metrics need no
-// signature.
+// signature; plain handlers that do (the agents' link) are registered with
+// HandleAuthenticated.
 //
 // Query-protocol services (form Action=, XML) are the planned second
 // protocol; query.go describes where they plug in.

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"context"
 	"net/http"
+
+	"github.com/flotilla/flotilla/internal/api/sigv4"
 )
 
 // HandleAuthenticated registers a plain HTTP handler for GET requests on
@@ -30,10 +33,10 @@ func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, req *request) 
 		return true
 	}
 	if s.cfg.Region != "" && ident.Region != s.cfg.Region {
-		s.fail(w, r, req, Errorf("InvalidSignatureException", "Credential should be scoped to a valid region, not '%s'.", ident.Region))
+		s.fail(w, r, req, Errorf(sigv4.CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'.", ident.Region))
 		return true
 	}
 	req.info.accessKeyID, req.info.region = ident.AccessKeyID, ident.Region
-	h.ServeHTTP(w, r.WithContext(NewContext(r.Context(), req.info.requestID, ident.AccessKeyID)))
+	h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &req.info)))
 	return true
 }

@@ -169,7 +169,8 @@ func (s *Server) HandleJSON(svc JSONService) {
 }
 
 // Handler returns the HTTP handler of every route: GET /healthz and GET
-// /metrics without authentication, and the AWS APIs, authenticated, on POST.
+// /metrics without authentication, the GET handlers of HandleAuthenticated
+// and the AWS APIs (POST) with it.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
@@ -379,3 +383,35 @@ func TestConcurrentRequests(t *testing.T) {
 }
 
 var _ sigv4.Credentials = brokenCredentials{}
+
+func TestHandleAuthenticated(t *testing.T) {
+	s := api.NewServer(api.Config{Credentials: credentials, Region: region, Logger: slog.New(slog.DiscardHandler)})
+	s.HandleAuthenticated("/link", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, api.AccessKeyID(r.Context())+" "+api.SigningRegion(r.Context()))
+	}))
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+
+	resp, body := do(t, mustRequest(t, http.MethodGet, hs.URL+"/link"))
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("X-Amzn-Errortype") != sigv4.CodeMissingAuthenticationToken {
+		t.Errorf("unsigned: %d %s", resp.StatusCode, body)
+	}
+	req := mustRequest(t, http.MethodGet, hs.URL+"/link")
+	c := aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret}
+	if err := v4.NewSigner().SignHTTP(context.Background(), c, req, hashHex(nil), "ecs", region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = do(t, req)
+	if resp.StatusCode != http.StatusOK || string(body) != akid+" "+region {
+		t.Errorf("signed: %d %s", resp.StatusCode, body)
+	}
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
