@@ -60,6 +60,8 @@ type ContainerInstance struct {
 	RunningTasksCount    int32  `json:"runningTasksCount"`
 	PendingTasksCount    int32  `json:"pendingTasksCount"`
 	CapacityProviderName string `json:"capacityProviderName,omitempty"`
+	// AgentKeyID names the credentials issued to the instance's agent.
+	AgentKeyID string `json:"agentKeyId,omitempty"`
 }
 
 // InstancesPrefix is the store prefix of all container instances.

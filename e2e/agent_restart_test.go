@@ -1,8 +1,15 @@
 package e2e
 
 import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -106,7 +113,8 @@ func TestTwoAgents(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	c := s.ECS()
 	cluster := newCluster(t, c)
-	startAgent(t, s, cluster, t.TempDir(), "--attribute", "ecs.availability-zone=us-east-1a")
+	dirA := t.TempDir()
+	startAgent(t, s, cluster, dirA, "--attribute", "ecs.availability-zone=us-east-1a")
 	startAgent(t, s, cluster, t.TempDir(), "--attribute", "ecs.availability-zone=us-east-1b", "--attribute", "stack=blue")
 	instances := waitInstances(t, c, cluster, 2)
 	d, err := c.DescribeContainerInstances(bg, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(cluster), ContainerInstances: instances})
@@ -136,5 +144,49 @@ func TestTwoAgents(t *testing.T) {
 	}
 	if len(on) != 2 {
 		t.Fatalf("tasks ran on %v, want both instances", on)
+	}
+
+	// Agent A signs with its instance's own credentials, which reach only
+	// its own instance's tasks and only the agent operations.
+	var state struct {
+		InstanceARN string `json:"instanceArn"`
+		Credentials struct {
+			AccessKeyID     string `json:"accessKeyId"`
+			SecretAccessKey string `json:"secretAccessKey"`
+		} `json:"credentials"`
+	}
+	b, err := os.ReadFile(filepath.Join(dirA, "agent-state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &state); err != nil || state.Credentials.AccessKeyID == "" {
+		t.Fatalf("agent A holds no instance credentials: %v %s", err, b)
+	}
+	asA := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(state.Credentials.AccessKeyID, state.Credentials.SecretAccessKey, "")})
+	var own, other string
+	for _, task := range st.Tasks {
+		if aws.ToString(task.ContainerInstanceArn) == state.InstanceARN {
+			own = aws.ToString(task.TaskArn)
+		} else {
+			other = aws.ToString(task.TaskArn)
+		}
+	}
+	change := func(task string) error {
+		_, err := asA.SubmitTaskStateChange(bg, &ecs.SubmitTaskStateChangeInput{Cluster: aws.String(cluster), Task: aws.String(task), Status: aws.String("RUNNING")})
+		return err
+	}
+	if err := change(own); err != nil {
+		t.Fatalf("agent A reporting its own task: %v", err)
+	}
+	var ae smithy.APIError
+	if err := change(other); !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" {
+		t.Fatalf("agent A reporting agent B's task: %v", err)
+	}
+	if _, err := asA.CreateCluster(bg, &ecs.CreateClusterInput{ClusterName: aws.String("nope")}); !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" {
+		t.Fatalf("instance credentials creating a cluster: %v", err)
+	}
+	if _, err := asA.StopTask(bg, &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(other)}); !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" {
+		t.Fatalf("instance credentials stopping a task: %v", err)
 	}
 }

@@ -151,14 +151,14 @@ func (s *server) Kill() {
 	<-s.waited
 }
 
-// ECS returns an aws-sdk-go-v2 ECS client for the server, without retries so
-// that every outcome is seen.
+// ECS returns an aws-sdk-go-v2 ECS client for the server with the SDK's
+// default retryer, as users run it (it retries transport errors such as a
+// pooled connection closed under it, never a 400).
 func (s *server) ECS() *ecs.Client {
 	return ecs.New(ecs.Options{
-		Region:           s.Env["AWS_REGION"],
-		BaseEndpoint:     aws.String(s.Endpoint),
-		Credentials:      credentials.NewStaticCredentialsProvider(s.Env["AWS_ACCESS_KEY_ID"], s.Env["AWS_SECRET_ACCESS_KEY"], ""),
-		RetryMaxAttempts: 1,
+		Region:       s.Env["AWS_REGION"],
+		BaseEndpoint: aws.String(s.Endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(s.Env["AWS_ACCESS_KEY_ID"], s.Env["AWS_SECRET_ACCESS_KEY"], ""),
 	})
 }
 

@@ -75,14 +75,15 @@ func (m *Main) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	account := flotilla.Account{Region: cfg.Region, ID: cfg.AccountID}
+	ecsSvc := ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log, Endpoint: endpoint})
 	srv := api.NewServer(api.Config{
-		Credentials: sigv4.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey},
+		// The account's key pair, then the keys issued to container instances.
+		Credentials: sigv4.Chain{sigv4.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey}, ecsSvc},
 		Region:      cfg.Region,
 		Logger:      m.log,
 		Registerer:  reg,
 		Gatherer:    reg,
 	})
-	ecsSvc := ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log, Endpoint: endpoint})
 	srv.HandleJSON(ecsSvc.JSONService())
 	srv.HandleAuthenticated(link.Path, ecsSvc.LinkHandler())
 

@@ -61,7 +61,8 @@ func (c *Config) Validate() error {
 type Agent struct {
 	cfg      Config
 	rt       Runtime
-	client   *Client
+	client   *Client // signs with the instance's credentials once the link gave them
+	boot     *Client // signs with the credentials the agent was started with
 	state    *stateFile
 	reporter *reporter
 	log      *slog.Logger
@@ -103,7 +104,13 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	client := NewClient(cfg.Server, cfg.Region, cfg.AccessKeyID, cfg.SecretAccessKey)
-	return &Agent{cfg: cfg, rt: cfg.Runtime, client: client, state: st, log: log,
+	st.view(func(s *State) {
+		if s.Credentials != nil {
+			client.SetCredentials(s.Credentials.AccessKeyID, s.Credentials.SecretAccessKey)
+		}
+	})
+	boot := NewClient(cfg.Server, cfg.Region, cfg.AccessKeyID, cfg.SecretAccessKey)
+	return &Agent{cfg: cfg, rt: cfg.Runtime, client: client, boot: boot, state: st, log: log,
 		reporter: newReporter(st, client, log), runners: map[string]*taskRunner{}, healthQ: make(chan string, 1024)}, nil
 }
 
@@ -158,7 +165,7 @@ func (a *Agent) register(ctx context.Context) error {
 	bo := newBackoff(200*time.Millisecond, 10*time.Second)
 	for {
 		var out wire.RegisterContainerInstanceResponse
-		err := a.client.Call(ctx, "RegisterContainerInstance", in, &out)
+		err := a.boot.Call(ctx, "RegisterContainerInstance", in, &out)
 		var ae *APIError
 		if errors.As(err, &ae) && in.ContainerInstanceArn != nil && ae.Code == "InvalidParameterException" {
 			// The server no longer knows our instance: register anew.
@@ -168,6 +175,13 @@ func (a *Agent) register(ctx context.Context) error {
 		}
 		if err == nil {
 			arn := str(out.ContainerInstance.ContainerInstanceArn)
+			var old string
+			a.state.view(func(s *State) { old = s.InstanceARN })
+			if old != arn {
+				// A new instance: credentials of another one are useless.
+				a.client.SetCredentials(a.cfg.AccessKeyID, a.cfg.SecretAccessKey)
+				_ = a.state.update(func(s *State) { s.Credentials = nil })
+			}
 			a.mu.Lock()
 			a.instanceARN = arn
 			a.instanceID = arn[strings.LastIndexByte(arn, '/')+1:]

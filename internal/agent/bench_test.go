@@ -49,10 +49,10 @@ func BenchmarkRunTaskToRunning(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	srv := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{benchKey: benchSecret}, Region: "us-east-1"})
+	svc := ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: "123456789012"}})
+	srv := api.NewServer(api.Config{Credentials: sigv4.Chain{sigv4.StaticCredentials{benchKey: benchSecret}, svc}, Region: "us-east-1"})
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
-	svc := ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: "123456789012"}, Endpoint: ts.URL})
 	srv.HandleJSON(svc.JSONService())
 	srv.HandleAuthenticated(link.Path, svc.LinkHandler())
 	go svc.Run(ctx)

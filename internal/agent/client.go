@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,9 +24,11 @@ import (
 type Client struct {
 	Endpoint string // e.g. http://127.0.0.1:9400
 	Region   string
-	Creds    aws.Credentials
 	HTTP     *http.Client
 	signer   *v4.Signer
+
+	mu    sync.Mutex
+	creds aws.Credentials
 }
 
 // NewClient returns a client for the server at endpoint.
@@ -33,10 +36,30 @@ func NewClient(endpoint, region, accessKeyID, secretAccessKey string) *Client {
 	return &Client{
 		Endpoint: strings.TrimRight(endpoint, "/"),
 		Region:   region,
-		Creds:    aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey},
+		creds:    aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey},
 		HTTP:     &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute}},
 		signer:   v4.NewSigner(),
 	}
+}
+
+// SetCredentials changes the key pair later calls sign with.
+func (c *Client) SetCredentials(accessKeyID, secretAccessKey string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.creds = aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey}
+}
+
+// AccessKeyID is the key later calls sign with.
+func (c *Client) AccessKeyID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.creds.AccessKeyID
+}
+
+func (c *Client) credentials() aws.Credentials {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.creds
 }
 
 // APIError is an error answered by the server.
@@ -65,7 +88,7 @@ func (c *Client) Call(ctx context.Context, op string, in, out any) error {
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", wire.TargetPrefix+"."+op)
 	sum := sha256.Sum256(body)
-	if err := c.signer.SignHTTP(ctx, c.Creds, req, hex.EncodeToString(sum[:]), wire.SigningName, c.Region, time.Now()); err != nil {
+	if err := c.signer.SignHTTP(ctx, c.credentials(), req, hex.EncodeToString(sum[:]), wire.SigningName, c.Region, time.Now()); err != nil {
 		return fmt.Errorf("%s: sign: %w", op, err)
 	}
 	resp, err := c.HTTP.Do(req)
@@ -99,5 +122,5 @@ func (c *Client) Call(ctx context.Context, op string, in, out any) error {
 // SignRequest signs a request without a body (the link's WebSocket upgrade).
 func (c *Client) SignRequest(ctx context.Context, req *http.Request) error {
 	sum := sha256.Sum256(nil)
-	return c.signer.SignHTTP(ctx, c.Creds, req, hex.EncodeToString(sum[:]), wire.SigningName, c.Region, time.Now())
+	return c.signer.SignHTTP(ctx, c.credentials(), req, hex.EncodeToString(sum[:]), wire.SigningName, c.Region, time.Now())
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -50,6 +51,12 @@ func (a *Agent) linkOnce(ctx context.Context) error {
 	var disc wire.DiscoverPollEndpointResponse
 	if err := a.client.Call(ctx, "DiscoverPollEndpoint", &wire.DiscoverPollEndpointRequest{
 		Cluster: ptr(clusterARN), ContainerInstance: ptr(instanceARN)}, &disc); err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && (ae.Code == "UnrecognizedClientException" || ae.Code == "AccessDeniedException") {
+			// The instance's credentials are gone: start again from ours.
+			a.client.SetCredentials(a.cfg.AccessKeyID, a.cfg.SecretAccessKey)
+			_ = a.state.update(func(s *State) { s.Credentials = nil })
+		}
 		return fmt.Errorf("discover poll endpoint: %w", err)
 	}
 	endpoint := str(disc.Endpoint)
@@ -139,6 +146,14 @@ func (a *Agent) linkOnce(ctx context.Context) error {
 			return fmt.Errorf("read link: %w", err)
 		}
 		switch m.Type {
+		case link.TypeCredentials:
+			if c := m.Credentials; c != nil && c.AccessKeyID != a.client.AccessKeyID() {
+				if err := a.state.update(func(s *State) { s.Credentials = c }); err != nil {
+					return err
+				}
+				a.client.SetCredentials(c.AccessKeyID, c.SecretAccessKey)
+				a.log.Info("using the instance's own credentials", "access_key_id", c.AccessKeyID)
+			}
 		case link.TypeTasks:
 			a.applyTasks(ctx, m.Seq, m.Tasks)
 			if err := send(link.Message{Type: link.TypeAck, Seq: m.Seq}); err != nil {

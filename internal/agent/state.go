@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/flotilla/flotilla/internal/link"
 )
 
 // State is what the agent keeps on disk so that a restart loses nothing: its
@@ -17,6 +19,8 @@ import (
 type State struct {
 	ClusterARN  string `json:"clusterArn,omitempty"`
 	InstanceARN string `json:"instanceArn,omitempty"`
+	// Credentials are the instance's own, from the server.
+	Credentials *link.Credentials `json:"credentials,omitempty"`
 	// Seq is the newest task set applied.
 	Seq   int64                 `json:"seq"`
 	Tasks map[string]*TaskState `json:"tasks"`

@@ -36,6 +36,10 @@ const (
 	TypeHeartbeat = "heartbeat" // both ways
 	TypeError     = "error"     // server → agent before closing
 	TypeHealth    = "health"    // agent → server: container health of a task
+	// TypeCredentials (server → agent, first on every link) carries the
+	// instance's own credentials: the agent signs with them from then on,
+	// and they allow only the agent operations, on this instance's tasks.
+	TypeCredentials = "credentials"
 )
 
 // Message is one frame on the link, JSON-encoded.
@@ -47,6 +51,8 @@ type Message struct {
 	Tasks []Task `json:"tasks,omitempty"`
 	// Message explains an error.
 	Message string `json:"message,omitempty"`
+	// Credentials carries a TypeCredentials message.
+	Credentials *Credentials `json:"credentials,omitempty"`
 	// Health carries a TypeHealth report.
 	Health *Health `json:"health,omitempty"`
 	// Time is the sender's clock.
@@ -76,4 +82,10 @@ type Task struct {
 	Overrides json.RawMessage `json:"overrides,omitempty"`
 	// StopReason is why the server wants the task stopped.
 	StopReason string `json:"stopReason,omitempty"`
+}
+
+// Credentials is an access key pair.
+type Credentials struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
 }

@@ -52,10 +52,9 @@ func startServer(t testing.TB) string {
 
 func sdkClient(url string) *sdk.Client {
 	return sdk.New(sdk.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider(testKey, testSecret, ""),
-		RetryMaxAttempts: 1,
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(url),
+		Credentials:  credentials.NewStaticCredentialsProvider(testKey, testSecret, ""),
 	})
 }
 

@@ -56,6 +56,11 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 		}
 		id = iid
 	}
+	if k, err := s.callerInstance(ctx); err != nil {
+		return nil, err
+	} else if k != nil && (str(in.ContainerInstanceArn) == "" || k.Cluster != cluster || k.InstanceID != id) {
+		return nil, flotilla.Errorf(flotilla.EAccessDenied, "Instance credentials may only re-register their own container instance.")
+	}
 	if ec2ID == "" {
 		ec2ID = "i-" + id[:17]
 	}
@@ -86,9 +91,17 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 		if err := ci.PutAttributes(attrs); err != nil {
 			return nil, err
 		}
+		var ops []store.Op
+		if old != nil && old.AgentKeyID != "" {
+			ci.AgentKeyID = old.AgentKeyID
+		} else {
+			k, op := issueInstanceKey(cluster, id)
+			ci.AgentKeyID = k.AccessKeyID
+			ops = append(ops, op)
+		}
 		_, err = s.store.Txn(ctx, store.Txn{
 			Compares: []store.Compare{{Key: key, ModRevision: rev}},
-			Ops:      []store.Op{putJSON(key, ci)},
+			Ops:      append(ops, putJSON(key, ci)),
 		})
 		if errors.Is(err, store.ErrConflict) {
 			continue
@@ -123,6 +136,12 @@ func (s *Service) DeregisterContainerInstance(ctx context.Context, in *wire.Dere
 	})
 	if err != nil {
 		return nil, err
+	}
+	if ci.AgentKeyID != "" {
+		// The instance's credentials end with it.
+		if _, err := s.store.Txn(ctx, store.Txn{Ops: []store.Op{{Key: instanceKeyKey(ci.AgentKeyID), Delete: true}}}); err != nil {
+			return nil, err
+		}
 	}
 	return &wire.DeregisterContainerInstanceResponse{ContainerInstance: instanceToWire(ci, true)}, nil
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/flotilla/flotilla"
-	wire "github.com/flotilla/flotilla/internal/model/ecs"
 	"github.com/flotilla/flotilla/internal/link"
+	wire "github.com/flotilla/flotilla/internal/model/ecs"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -61,6 +61,10 @@ func (s *Service) LinkHandler() http.Handler {
 		ci, _, err := s.getInstance(r.Context(), cluster, q.Get(link.ParamInstance))
 		if err != nil || ci.Status == flotilla.InstanceInactive {
 			http.Error(w, "container instance not found or inactive", http.StatusNotFound)
+			return
+		}
+		if err := s.authorizeInstance(r.Context(), ci.Cluster, ci.ID); err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
 		ws, err := upgrader.Upgrade(w, r, nil)
@@ -126,6 +130,17 @@ func (s *Service) serveLink(ws *websocket.Conn, ci *flotilla.ContainerInstance) 
 	if err != nil {
 		log.Warn("watch tasks", "err", err)
 		return
+	}
+	if ci.AgentKeyID != "" {
+		k, _, err := store.GetJSON[instanceKey](ctx, s.store, instanceKeyKey(ci.AgentKeyID))
+		if err != nil {
+			log.Warn("read instance credentials", "err", err)
+			return
+		}
+		if conn.send(link.Message{Type: link.TypeCredentials, Credentials: &link.Credentials{
+			AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, Time: s.now().UTC()}) != nil {
+			return
+		}
 	}
 	send := func() bool {
 		set, err := s.desiredTasks(ctx, ci.Cluster, ci.ID)
@@ -339,5 +354,3 @@ func (s *Service) forgetStoppedTasks(ctx context.Context) error {
 	}
 	return nil
 }
-
-

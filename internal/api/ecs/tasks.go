@@ -276,6 +276,9 @@ func (s *Service) changeTaskState(ctx context.Context, cluster, ref string, appl
 		if err != nil {
 			return nil, err
 		}
+		if err := s.authorizeInstance(ctx, cluster, t.InstanceID); err != nil {
+			return nil, err
+		}
 		before := t.LastStatus
 		apply(t)
 		t.Version++
