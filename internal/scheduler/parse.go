@@ -26,7 +26,9 @@ func (e *QueryError) Error() string {
 }
 
 // Unwrap returns the domain error the API layer maps.
-func (e *QueryError) Unwrap() error { return &flotilla.Error{Code: flotilla.EInvalid, Message: e.Error()} }
+func (e *QueryError) Unwrap() error {
+	return &flotilla.Error{Code: flotilla.EInvalid, Message: e.Error()}
+}
 
 // maxDepth bounds nesting of parentheses and not, so that a hostile
 // expression cannot exhaust the stack.
@@ -423,8 +425,8 @@ func (p *parser) compile(c *Cond, start int) error {
 		c.nums = make([]float64, len(c.Args))
 		c.isNum = true
 		for i, a := range c.Args {
-			f, err := strconv.ParseFloat(a, 64)
-			if err != nil {
+			f, ok := number(a)
+			if !ok {
 				c.isNum, c.nums = false, nil
 				break
 			}

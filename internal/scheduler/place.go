@@ -57,10 +57,13 @@ func (s *Snapshot) Place(p *Plan, req Request, n int) ([]Placement, []Failure) {
 	r := newRequest(req.Reservation)
 	g := s.groupID(req.Group)
 	gr := s.groups[g]
-	v := s.view(p)
-	if !v.generic {
-		v.begin(s, &call{g: gr, distinct: p.distinct, spreadInst: p.spreadInst, ports: r.ports})
-		defer v.finish(s)
+	v := s.keyedView(p, gr, r)
+	if v == nil {
+		v = s.view(p)
+		if !v.generic {
+			v.begin(s, &call{g: gr, distinct: p.distinct, spreadInst: p.spreadInst, ports: r.ports})
+			defer v.finish(s)
+		}
 	}
 	var out []Placement
 	for range n {
@@ -112,16 +115,17 @@ func (s *Snapshot) pickFast(v *view, p *Plan, gr *group, r *request) int32 {
 		return nilNode
 	}
 	if len(v.spread) == 0 || len(v.leaves) == 1 {
-		return s.bestIn(v, p, r, allLeaves(len(v.leaves)))
+		s.class = s.class[:0]
+		for l := range v.leaves {
+			s.class = append(s.class, int32(l))
+		}
+		return s.bestIn(v, p, r, s.class)
 	}
-	type ranked struct {
-		key  [MaxStrategies]int32
-		leaf int32
-	}
-	rank := make([]ranked, len(v.leaves))
+	rank := s.rank[:0]
 	for l := range v.leaves {
-		rank[l].leaf = int32(l)
+		rank = append(rank, ranked{leaf: int32(l)})
 	}
+	s.rank = rank
 	for j, a := range v.spread {
 		counts := s.spreadCounts(gr, a)
 		for l := range rank {
@@ -136,7 +140,8 @@ func (s *Snapshot) pickFast(v *view, p *Plan, gr *group, r *request) int32 {
 		}
 		return int(a.leaf - b.leaf)
 	})
-	class := make([]int32, 0, len(rank))
+	class := s.class
+	defer func() { s.class = class }()
 	for a := 0; a < len(rank); {
 		b := a + 1
 		for b < len(rank) && rank[b].key == rank[a].key {
@@ -154,12 +159,10 @@ func (s *Snapshot) pickFast(v *view, p *Plan, gr *group, r *request) int32 {
 	return nilNode
 }
 
-func allLeaves(n int) []int32 {
-	l := make([]int32, n)
-	for i := range l {
-		l[i] = int32(i)
-	}
-	return l
+// ranked is a leaf with the group's task counts on its spread values.
+type ranked struct {
+	key  [MaxStrategies]int32
+	leaf int32
 }
 
 // bestIn returns the first instance in key order of the given leaves'
@@ -171,7 +174,14 @@ func (s *Snapshot) bestIn(v *view, p *Plan, r *request, leaves []int32) int32 {
 	best := int32(nilNode)
 	for _, l := range leaves {
 		lf := &v.leaves[l]
-		if x := v.f.first(lf.base, r.mem, r.cpu); x != nilNode && (best == nilNode || v.f.less(x, best)) {
+		x := v.f.first(lf.base, r.mem, r.cpu)
+		// In a keyed view, the first instance where the task fits is the
+		// best one; when even that one has the port taken, or a task of
+		// the group under distinctInstance, none will do.
+		if x != nilNode && (v.f.n[x].k[0] >= portPenalty || p.distinct && v.group != nil && v.f.n[x].k[0] > 0) {
+			x = nilNode
+		}
+		if x != nilNode && (best == nilNode || v.f.less(x, best)) {
 			best = x
 		}
 		if p.spreadInst {
@@ -239,7 +249,7 @@ func (s *Snapshot) pickGeneric(v *view, p *Plan, gr *group, r *request) int32 {
 			continue
 		}
 		in := &s.insts[i]
-		if in.cpu < r.cpu || in.mem < r.mem || takenAny(in, r) || p.distinct && gr.per[int32(i)] > 0 {
+		if in.cpu < r.cpu || in.mem < r.mem || takenAny(in, r.ports) || p.distinct && gr.per[int32(i)] > 0 {
 			continue
 		}
 		for j, st := range p.strategies {
@@ -261,8 +271,9 @@ func (s *Snapshot) pickGeneric(v *view, p *Plan, gr *group, r *request) int32 {
 	return best
 }
 
-func takenAny(in *inst, r *request) bool {
-	for proto, ports := range r.ports {
+// takenAny reports whether one of ports is taken on the instance.
+func takenAny(in *inst, ports [2][]string) bool {
+	for proto, ports := range ports {
 		for _, p := range ports {
 			if hasPort(in.ports[proto], p) {
 				return true

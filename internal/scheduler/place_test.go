@@ -480,3 +480,52 @@ func TestGroupsByInstance(t *testing.T) {
 		t.Errorf("GroupsByInstance = %v", got)
 	}
 }
+
+func TestMemberOfInstanceSubjects(t *testing.T) {
+	old := instance("old", 1024, 1024)
+	old.VersionInfo.AgentVersion = "1.9.0"
+	old.RegisteredAt = time.Date(2018, 2, 1, 0, 0, 0, 0, time.UTC)
+	old.RunningTasksCount = 5
+	gone := instance("gone", 1024, 1024)
+	gone.AgentConnected = false
+	s := NewSnapshot([]flotilla.ContainerInstance{old, instance("new", 1024, 1024), gone}, nil)
+	for expr, want := range map[string]string{
+		"agentVersion < 1.14.5":     "old",
+		"agentVersion >= 1.14.5":    "new",
+		"registeredAt < 2018-02-13": "old",
+		"registeredAt > 2020-01-01": "new",
+		"runningTasksCount > 1":     "old",
+		"agentConnected == false":   "", // such instances are never candidates
+	} {
+		p := mustCompile(t, []Constraint{memberOf(expr)}, nil)
+		got, _ := s.Place(p, Request{Group: "g", Reservation: flotilla.Reservation{MemoryMiB: 1}}, 1)
+		if want == "" && len(got) != 0 || want != "" && !slices.Equal(ids(got), []string{want}) {
+			t.Errorf("%s: placed on %v, want %q", expr, ids(got), want)
+		}
+	}
+}
+
+func TestManyPlans(t *testing.T) {
+	// More plans than the snapshot keeps views for: the least recently used
+	// views go and come back, and answers do not change.
+	var cis []flotilla.ContainerInstance
+	for i := range 20 {
+		cis = append(cis, instance(fmt.Sprintf("i%02d", i), 100000, 100000, "az="+azs[i%3]))
+	}
+	fast, slow := NewSnapshot(cis, nil), NewSnapshot(cis, nil)
+	for round := range 3 {
+		for k := range maxViews + 8 {
+			p := mustCompile(t, []Constraint{memberOf(fmt.Sprintf("ec2InstanceId != i-i%02d or agentVersion != %d", k%20, k))},
+				[]Strategy{spreadAZ, binpackMemory})
+			req := Request{Group: fmt.Sprintf("g%d", k%5), Reservation: flotilla.Reservation{MemoryMiB: 1 + k}}
+			got, _ := fast.Place(p, req, 3)
+			want, _ := slow.Place(forceGeneric(p), req, 3)
+			if !slices.Equal(ids(got), ids(want)) {
+				t.Fatalf("round %d plan %d: placed on %v, want %v", round, k, ids(got), ids(want))
+			}
+		}
+	}
+	if len(fast.viewList) != maxViews || len(fast.views) != maxViews {
+		t.Errorf("%d views kept, want %d", len(fast.viewList), maxViews)
+	}
+}

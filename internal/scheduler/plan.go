@@ -255,4 +255,6 @@ func (p *Plan) String() string {
 	return strings.Join(parts, " ")
 }
 
-func invalid(format string, args ...any) error { return flotilla.Errorf(flotilla.EInvalid, format, args...) }
+func invalid(format string, args ...any) error {
+	return flotilla.Errorf(flotilla.EInvalid, format, args...)
+}

@@ -105,9 +105,17 @@ func forceGeneric(p *Plan) *Plan {
 // instance, and checks that they place every task on the same instance and
 // fail with the same reasons.
 func TestIndexesAgreeWithScan(t *testing.T) {
-	for seed := range uint64(60) {
+	defer func(k int) { keyedShare = k }(keyedShare)
+	for _, share := range []int{0, 8, 1 << 30} { // never, sometimes, always keyed views
+		keyedShare = share
+		t.Run(fmt.Sprintf("keyedShare=%d", share), testIndexesAgreeWithScan)
+	}
+}
+
+func testIndexesAgreeWithScan(t *testing.T) {
+	for seed := range uint64(100) {
 		rng := rand.New(rand.NewPCG(seed, 1))
-		cis, groups := randomCluster(rng, 5+rng.IntN(60))
+		cis, groups := randomCluster(rng, 5+rng.IntN(100))
 		fast, slow := NewSnapshot(cis, groups), NewSnapshot(cis, groups)
 		var plans []*Plan
 		for range 4 {

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -272,7 +273,7 @@ func (c *Cond) compareString(v string, numeric bool) bool {
 		return !c.re.MatchString(v)
 	case OpGt, OpGe, OpLt, OpLe:
 		if numeric && c.isNum {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
+			if f, ok := number(v); ok {
 				return c.ordered(cmpFloat(f, c.nums[0]))
 			}
 		}
@@ -299,6 +300,12 @@ func (c *Cond) ordered(cmp int) bool {
 		return cmp <= 0
 	}
 	return false
+}
+
+// number reads a finite decimal number.
+func number(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
 }
 
 func cmpInt(a, b int) int {

@@ -93,8 +93,10 @@ func TestQueryMatch(t *testing.T) {
 		{"attribute:weight <= 10", true},
 		{"attribute:weight less_than_equal 9", false},
 		{"attribute:weight > 9.5", true},
-		{"attribute:weight < 9", false}, // numbers compare as numbers: "10" < "9" as strings
-		{"attribute:stack > pro", true}, // strings compare as strings
+		{"attribute:weight < 9", false},  // numbers compare as numbers: "10" < "9" as strings
+		{"attribute:stack > pro", true},  // strings compare as strings
+		{"attribute:weight < Inf", true}, // "10" < "Inf" as strings: Inf is no number here
+		{"attribute:weight > NaN", false},
 		{"attribute:stack < pro", false},
 		{"attribute:stack exists", true},
 		{"attribute:nope exists", false},

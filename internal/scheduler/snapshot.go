@@ -29,14 +29,18 @@ type Snapshot struct {
 	groupIDs map[string]int32
 	groups   []*group
 
-	views map[string]*view
-	tick  uint64
+	views    map[string]*view
+	viewList []*view // the same views, to visit in a fixed order
+	tick     uint64
 
 	// ports[proto][port] are the instances where the port is taken, built
 	// the first time a task asks for that port.
 	ports [2]map[string]map[int32]struct{}
 
 	rng *rand.Rand
+
+	rank  []ranked // scratch of pickFast
+	class []int32
 }
 
 // inst is a snapshot's copy of a container instance.
@@ -77,7 +81,13 @@ type valueTable struct {
 type group struct {
 	name   string
 	per    map[int32]int32
-	byAttr map[int32][]int32 // attribute id -> tasks per value id
+	byAttr []attrCounts
+}
+
+// attrCounts are a group's tasks per value id of one attribute.
+type attrCounts struct {
+	attr   int32
+	counts []int32
 }
 
 const (
@@ -228,7 +238,7 @@ func (s *Snapshot) reserve(i, g int32, r *request) {
 
 // index puts instance i in every view it belongs to.
 func (s *Snapshot) index(i int32) {
-	for _, v := range s.views {
+	for _, v := range s.viewList {
 		v.grow(len(s.insts))
 		v.refresh(s, i)
 	}
@@ -243,7 +253,7 @@ func (s *Snapshot) index(i int32) {
 
 // unindex takes instance i out of every view, group and port index.
 func (s *Snapshot) unindex(i int32) {
-	for _, v := range s.views {
+	for _, v := range s.viewList {
 		v.drop(i)
 	}
 	in := &s.insts[i]
@@ -260,7 +270,7 @@ func (s *Snapshot) unindex(i int32) {
 // unlinkAll takes instance i out of the trees of every view before its
 // resources or groups change.
 func (s *Snapshot) unlinkAll(i int32) {
-	for _, v := range s.views {
+	for _, v := range s.viewList {
 		v.unlink(i)
 	}
 }
@@ -268,7 +278,7 @@ func (s *Snapshot) unlinkAll(i int32) {
 // relinkAll puts instance i back after a change; groupsChanged says whether
 // the set of its groups changed, which memberOf on task:group looks at.
 func (s *Snapshot) relinkAll(i int32, groupsChanged bool) {
-	for _, v := range s.views {
+	for _, v := range s.viewList {
 		if v.dynamic && groupsChanged {
 			v.refresh(s, i)
 		} else if v.loc[i] != locAbsent {
@@ -289,7 +299,8 @@ func (s *Snapshot) addTask(i, g int32, n int32) bool {
 	} else {
 		gr.per[i] = after
 	}
-	for a := range gr.byAttr {
+	for k := range gr.byAttr {
+		a := gr.byAttr[k].attr
 		s.spreadCounts(gr, a)[s.insts[i].value(a)] += after - before
 	}
 	in := &s.insts[i]
@@ -311,7 +322,7 @@ func (s *Snapshot) groupID(name string) int32 {
 	}
 	g := int32(len(s.groups))
 	s.groupIDs[name] = g
-	s.groups = append(s.groups, &group{name: name, per: map[int32]int32{}, byAttr: map[int32][]int32{}})
+	s.groups = append(s.groups, &group{name: name, per: map[int32]int32{}})
 	return g
 }
 
@@ -349,19 +360,20 @@ func (in *inst) value(a int32) int32 {
 // spreadCounts returns how many tasks of group g run on instances with each
 // value of attribute a, indexed by value id.
 func (s *Snapshot) spreadCounts(g *group, a int32) []int32 {
-	counts, ok := g.byAttr[a]
-	if !ok {
-		counts = make([]int32, len(s.attrVals[a].names))
+	k := slices.IndexFunc(g.byAttr, func(ac attrCounts) bool { return ac.attr == a })
+	if k < 0 {
+		counts := make([]int32, len(s.attrVals[a].names))
 		for i, n := range g.per {
 			counts[s.insts[i].value(a)] += n
 		}
-		g.byAttr[a] = counts
+		g.byAttr = append(g.byAttr, attrCounts{attr: a, counts: counts})
+		k = len(g.byAttr) - 1
 	}
-	if n := len(s.attrVals[a].names); len(counts) < n {
-		counts = append(counts, make([]int32, n-len(counts))...)
-		g.byAttr[a] = counts
+	ac := &g.byAttr[k]
+	if n := len(s.attrVals[a].names); len(ac.counts) < n {
+		ac.counts = append(ac.counts, make([]int32, n-len(ac.counts))...)
 	}
-	return counts
+	return ac.counts
 }
 
 // portHolders returns the instances where port is taken.

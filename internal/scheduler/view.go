@@ -1,5 +1,10 @@
 package scheduler
 
+import (
+	"slices"
+	"strings"
+)
+
 // A view indexes the candidates of one kind of plan: the ACTIVE instances
 // with a connected agent that satisfy its memberOf constraints, split into
 // leaves by their values of the attributes the plan spreads on, each leaf a
@@ -7,6 +12,11 @@ package scheduler
 // expressions, spread attributes and binpack fields share a view. A
 // snapshot keeps the views of the plans it places with and keeps them up to
 // date as instances change.
+//
+// A keyed view also orders its trees first by how many tasks of one group
+// each instance runs (for distinctInstance and spread on instanceId) and by
+// whether a port the task asks for is taken there, so that the first
+// instance of a tree where the task fits is the answer, or there is none.
 type view struct {
 	key     string
 	queries []*Query
@@ -14,6 +24,8 @@ type view struct {
 	generic bool // no trees: the plan is answered by a scan
 	spread  []int32
 	binpack []resource
+	group   *group      // keyed by this group's tasks per instance
+	ports   [2][]string // keyed by whether one of these ports is taken
 
 	f      forest
 	loc    []uint8 // by ordinal
@@ -54,24 +66,79 @@ type call struct {
 // maxViews bounds the views a snapshot keeps; the least recently used goes.
 const maxViews = 32
 
+// keyedShare is the inverse of the share of the cluster a group's or a
+// port's instances must exceed for Place to keep a keyed view for them
+// rather than move them for each call.
+var keyedShare = 8
+
+// portPenalty is added to the key of instances where a port the task asks
+// for is taken: they sort after every instance where it is free.
+const portPenalty = 1 << 40
+
 // view returns the view that answers plan p, building it on first use.
 func (s *Snapshot) view(p *Plan) *view {
-	s.tick++
-	if v, ok := s.views[p.viewKey]; ok {
+	return s.viewKeyed(p, p.viewKey, nil, [2][]string{})
+}
+
+// keyedView returns the view that answers plan p for a task of group g
+// asking for ports, when one is kept, or when building one costs less than
+// moving the instances the group and the ports occupy out of the shared
+// view's trees: when they are more than an eighth of the cluster. Otherwise
+// it returns nil.
+func (s *Snapshot) keyedView(p *Plan, g *group, r *request) *view {
+	sensitive := p.distinct || p.spreadInst
+	if !p.fast || p.random || !sensitive && len(r.ports[tcp])+len(r.ports[udp]) == 0 {
+		return nil
+	}
+	var key strings.Builder
+	key.WriteString(p.viewKey)
+	if sensitive {
+		key.WriteString("\x03g:" + g.name)
+	} else {
+		g = nil
+	}
+	for proto, ports := range r.ports {
+		key.WriteString("\x03p" + string(rune('0'+proto)) + ":" + strings.Join(ports, ","))
+	}
+	if v, ok := s.views[key.String()]; ok {
+		s.tick++
 		v.used = s.tick
 		return v
 	}
-	if len(s.views) >= maxViews {
-		var oldest *view
-		for _, v := range s.views {
-			if oldest == nil || v.used < oldest.used {
-				oldest = v
+	occupied := 0
+	if g != nil {
+		occupied = len(g.per)
+	}
+	for proto, ports := range r.ports {
+		for _, port := range ports {
+			occupied += len(s.portHolders(proto, port))
+		}
+	}
+	if occupied*keyedShare <= len(s.byID) {
+		return nil
+	}
+	return s.viewKeyed(p, key.String(), g, r.ports)
+}
+
+func (s *Snapshot) viewKeyed(p *Plan, key string, g *group, ports [2][]string) *view {
+	s.tick++
+	if v, ok := s.views[key]; ok {
+		v.used = s.tick
+		return v
+	}
+	if len(s.viewList) >= maxViews {
+		k := 0
+		for j, v := range s.viewList {
+			if v.used < s.viewList[k].used {
+				k = j
 			}
 		}
-		delete(s.views, oldest.key)
+		delete(s.views, s.viewList[k].key)
+		s.viewList = slices.Delete(s.viewList, k, k+1)
 	}
-	v := &view{key: p.viewKey, queries: p.queries, dynamic: p.dynamic, generic: !p.fast,
-		binpack: p.binpack, leafByVals: map[[MaxStrategies]int32]int32{}, used: s.tick}
+	v := &view{key: key, queries: p.queries, dynamic: p.dynamic, generic: !p.fast,
+		binpack: p.binpack, group: g, ports: ports,
+		leafByVals: map[[MaxStrategies]int32]int32{}, used: s.tick}
 	for _, a := range p.spread {
 		v.spread = append(v.spread, s.attrID(a))
 	}
@@ -80,6 +147,7 @@ func (s *Snapshot) view(p *Plan) *view {
 		v.refresh(s, int32(i))
 	}
 	s.views[v.key] = v
+	s.viewList = append(s.viewList, v)
 	return v
 }
 
@@ -176,8 +244,14 @@ func (v *view) link(s *Snapshot, i int32) {
 	in := &s.insts[i]
 	n := &v.f.n[i]
 	n.k = [3]int64{}
-	if st == locTemp {
+	switch {
+	case st == locTemp:
 		n.k[0] = int64(v.call.g.per[i])
+	case v.group != nil:
+		n.k[0] = int64(v.group.per[i])
+	}
+	if takenAny(in, v.ports) {
+		n.k[0] += portPenalty
 	}
 	for j, r := range v.binpack {
 		n.k[1+j] = in.amount(r)
@@ -203,13 +277,8 @@ func (c *call) classify(s *Snapshot, i int32) uint8 {
 	if c.distinct && n > 0 {
 		return locOut
 	}
-	in := &s.insts[i]
-	for proto, ports := range c.ports {
-		for _, p := range ports {
-			if hasPort(in.ports[proto], p) {
-				return locOut
-			}
-		}
+	if takenAny(&s.insts[i], c.ports) {
+		return locOut
 	}
 	if c.spreadInst && n > 0 {
 		return locTemp

@@ -506,9 +506,20 @@ func TestContainerInstancesAttributesTags(t *testing.T) {
 	if len(l.ContainerInstanceArns) != 1 {
 		t.Fatalf("default list: %v", l.ContainerInstanceArns)
 	}
-	_, err = c.ListContainerInstances(ctx, &sdk.ListContainerInstancesInput{Cluster: aws.String("prod"), Filter: aws.String("attribute:stack == blue")})
+	for filter, want := range map[string]int{
+		"attribute:stack == blue":                                     1,
+		"attribute:stack == green":                                    0,
+		"attribute:ecs.availability-zone in [us-east-1a, us-east-1b]": 1,
+		"not(attribute:stack exists)":                                 0,
+	} {
+		l = must(c.ListContainerInstances(ctx, &sdk.ListContainerInstancesInput{Cluster: aws.String("prod"), Filter: aws.String(filter)}))(t)
+		if len(l.ContainerInstanceArns) != want {
+			t.Fatalf("filter %q: %v, want %d", filter, l.ContainerInstanceArns, want)
+		}
+	}
+	_, err = c.ListContainerInstances(ctx, &sdk.ListContainerInstancesInput{Cluster: aws.String("prod"), Filter: aws.String("attribute:stack == ")})
 	if code := errCode(t, err); code != "InvalidParameterException" {
-		t.Fatalf("filter before the scheduler: %v", err)
+		t.Fatalf("malformed filter: %v", err)
 	}
 
 	// Tags on every taggable resource.

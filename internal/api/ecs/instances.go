@@ -10,6 +10,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -187,8 +188,13 @@ func (s *Service) ListContainerInstances(ctx context.Context, in *wire.ListConta
 	if err != nil {
 		return nil, err
 	}
-	if str(in.Filter) != "" {
-		return nil, flotilla.Errorf(flotilla.EInvalid, "The filter parameter (cluster query language) is not supported by this Flotilla server yet; list without a filter.")
+	var filter *scheduler.Query
+	if f := str(in.Filter); f != "" {
+		q, err := scheduler.ParseQuery(f)
+		if err != nil {
+			return nil, err
+		}
+		filter = q
 	}
 	p, err := parsePage(in.NextToken, in.MaxResults, 100)
 	if err != nil {
@@ -201,11 +207,25 @@ func (s *Service) ListContainerInstances(ctx context.Context, in *wire.ListConta
 	if err != nil {
 		return nil, err
 	}
+	var groups map[string][]string
+	if filter != nil {
+		tasks, _, err := store.ListJSON[flotilla.Task](ctx, s.store, flotilla.ClusterTasksPrefix(cluster), store.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		all := make([]flotilla.Task, len(tasks))
+		for i := range tasks {
+			all[i] = tasks[i].Value
+		}
+		groups = scheduler.GroupsByInstance(all)
+	}
 	var keep []flotilla.ContainerInstance
 	for _, it := range items {
 		st := it.Value.Status
 		if (in.Status == "" && st != flotilla.InstanceInactive) || st == string(in.Status) {
-			keep = append(keep, it.Value)
+			if filter == nil || filter.Match(&it.Value, groups[it.Value.ID]) {
+				keep = append(keep, it.Value)
+			}
 		}
 	}
 	pageItems, next := paginate(keep, func(c flotilla.ContainerInstance) string { return c.ID }, p)

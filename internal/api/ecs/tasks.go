@@ -15,6 +15,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -49,7 +50,11 @@ func (s *Service) RunTask(ctx context.Context, in *wire.RunTaskRequest) (*wire.R
 			return out, err
 		}
 	}
-	tasks, failures, err := s.place(ctx, req, count, nil, token, requestHash(in))
+	plan, err := placementPlan(req.td, in.PlacementConstraints, in.PlacementStrategy)
+	if err != nil {
+		return nil, err
+	}
+	tasks, failures, err := s.place(ctx, req, plan, count, nil, token, requestHash(in))
 	if err != nil {
 		if errors.Is(err, errTokenRace) {
 			return s.replayRunTask(ctx, cluster, token, requestHash(in))
@@ -83,7 +88,7 @@ func (s *Service) StartTask(ctx context.Context, in *wire.StartTaskRequest) (*wi
 		}
 		ids = append(ids, id)
 	}
-	tasks, failures, err := s.place(ctx, req, len(ids), ids, "", "")
+	tasks, failures, err := s.place(ctx, req, nil, len(ids), ids, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -614,72 +619,76 @@ func (s *Service) newTask(r *taskRequest, ci *flotilla.ContainerInstance) flotil
 
 var errTokenRace = errors.New("client token written concurrently")
 
-// place puts count tasks on instances (the named ones, in order, or first
-// fit over the cluster) and commits tasks and reservations in one
-// transaction. With a client token, the token's record is created in the
-// same transaction.
-func (s *Service) place(ctx context.Context, r *taskRequest, count int, named []string, token, hash string) ([]flotilla.Task, []wire.Failure, error) {
+// place puts count tasks on instances, by the plan's constraints and
+// strategies (or on the named instances, one each, as StartTask does), and
+// commits the tasks and the instances' reservations in one compare-and-swap
+// transaction, placing again when an instance changed underneath. With a
+// client token, the token's record is created in the same transaction.
+func (s *Service) place(ctx context.Context, r *taskRequest, plan *scheduler.Plan, count int, named []string, token, hash string) ([]flotilla.Task, []wire.Failure, error) {
+	required := requiredAttributes(r.td)
 	for attempt := 0; attempt < maxPlaceAttempts; attempt++ {
 		items, _, err := store.ListJSON[flotilla.ContainerInstance](ctx, s.store, flotilla.ClusterInstancesPrefix(r.cluster), store.ListOptions{})
 		if err != nil {
 			return nil, nil, err
 		}
+		tasks, _, err := store.ListJSON[flotilla.Task](ctx, s.store, flotilla.ClusterTasksPrefix(r.cluster), store.ListOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
+		running := make([]flotilla.Task, len(tasks))
+		for i := range tasks {
+			running[i] = tasks[i].Value
+		}
 		byID := map[string]int{}
+		var eligible []flotilla.ContainerInstance
+		var failures []wire.Failure
 		for i, it := range items {
 			byID[it.Value.ID] = i
+			if missing := missingAttribute(&it.Value, required); missing != "" {
+				failures = append(failures, wire.Failure{Arn: ptr(it.Value.ARN), Reason: ptr("ATTRIBUTE"), Detail: ptr("missing attribute " + missing)})
+				continue
+			}
+			eligible = append(eligible, it.Value)
 		}
-		var tasks []flotilla.Task
-		var failures []wire.Failure
-		touched := map[int]bool{}
-		tryOn := func(i int) string {
-			ci := &items[i].Value
+		snap := scheduler.NewSnapshot(eligible, scheduler.GroupsByInstance(running))
+		req := scheduler.Request{Group: r.group, Reservation: r.res}
+		var placements []scheduler.Placement
+		var pf []scheduler.Failure
+		if named != nil {
+			var ids []string
+			for _, id := range named {
+				if i, ok := byID[id]; ok && missingAttribute(&items[i].Value, required) != "" {
+					continue // already failed with ATTRIBUTE
+				}
+				ids = append(ids, id)
+			}
+			placements, pf = snap.PlaceOn(req, ids)
+		} else {
+			placements, pf = snap.Place(plan, req, count)
+		}
+		for _, f := range pf {
+			arn := f.InstanceARN
 			switch {
-			case ci.Status != flotilla.InstanceActive:
-				return flotilla.ReasonInactive
-			case !ci.AgentConnected:
-				return flotilla.ReasonAgent
+			case f.InstanceID == "" && f.Reason == scheduler.ReasonNoInstances:
+				arn = s.acct.ClusterARN(r.cluster)
+			case arn == "":
+				arn = s.acct.ContainerInstanceARN(r.cluster, f.InstanceID)
 			}
-			if reason := ci.Fit(r.res); reason != "" {
-				return reason
-			}
+			failures = append(failures, wire.Failure{Arn: ptr(arn), Reason: ptr(f.Reason)})
+		}
+		if len(placements) == count && named == nil {
+			failures = nil // every task placed: the instances that were passed over are no failures
+		}
+		var placed []flotilla.Task
+		touched := map[int]bool{}
+		for _, p := range placements {
+			i := byID[p.InstanceID]
+			ci := &items[i].Value
 			ci.Reserve(r.res)
 			ci.PendingTasksCount++
 			ci.Version++
 			touched[i] = true
-			tasks = append(tasks, s.newTask(r, ci))
-			return ""
-		}
-		if named != nil {
-			for _, id := range named {
-				i, ok := byID[id]
-				if !ok {
-					failures = append(failures, wire.Failure{Arn: ptr(s.acct.ContainerInstanceARN(r.cluster, id)), Reason: ptr(flotilla.ReasonMissing)})
-					continue
-				}
-				if reason := tryOn(i); reason != "" {
-					failures = append(failures, wire.Failure{Arn: ptr(items[i].Value.ARN), Reason: ptr(reason)})
-				}
-			}
-		} else {
-			for n := 0; n < count; n++ {
-				var reasons []wire.Failure
-				placed := false
-				for i := range items {
-					reason := tryOn(i)
-					if reason == "" {
-						placed = true
-						break
-					}
-					reasons = append(reasons, wire.Failure{Arn: ptr(items[i].Value.ARN), Reason: ptr(reason)})
-				}
-				if !placed {
-					failures = reasons
-					if len(items) == 0 {
-						failures = []wire.Failure{{Arn: ptr(s.acct.ClusterARN(r.cluster)), Reason: ptr("No Container Instances were found in your cluster.")}}
-					}
-					break
-				}
-			}
+			placed = append(placed, s.newTask(r, ci))
 		}
 		txn := store.Txn{}
 		for i := range touched {
@@ -687,12 +696,12 @@ func (s *Service) place(ctx context.Context, r *taskRequest, count int, named []
 			txn.Compares = append(txn.Compares, store.Compare{Key: key, ModRevision: items[i].ModRevision})
 			txn.Ops = append(txn.Ops, putJSON(key, items[i].Value))
 		}
-		for _, t := range tasks {
+		for _, t := range placed {
 			txn.Ops = append(txn.Ops, putJSON(flotilla.TaskKey(r.cluster, t.ID), t))
 		}
 		if token != "" {
 			rec := clientTokenRecord{Hash: hash}
-			for _, t := range tasks {
+			for _, t := range placed {
 				rec.TaskIDs = append(rec.TaskIDs, t.ID)
 			}
 			for _, f := range failures {
@@ -701,8 +710,11 @@ func (s *Service) place(ctx context.Context, r *taskRequest, count int, named []
 			txn.Compares = append(txn.Compares, store.Compare{Key: clientTokenKey(r.cluster, token), ModRevision: 0})
 			txn.Ops = append(txn.Ops, putJSON(clientTokenKey(r.cluster, token), rec))
 		}
+		if failures == nil {
+			failures = []wire.Failure{}
+		}
 		if len(txn.Ops) == 0 {
-			return tasks, failures, nil
+			return placed, failures, nil
 		}
 		_, err = s.store.Txn(ctx, txn)
 		if errors.Is(err, store.ErrConflict) {
@@ -716,12 +728,51 @@ func (s *Service) place(ctx context.Context, r *taskRequest, count int, named []
 		if err != nil {
 			return nil, nil, err
 		}
-		if failures == nil {
-			failures = []wire.Failure{}
-		}
-		return tasks, failures, nil
+		return placed, failures, nil
 	}
 	return nil, nil, fmt.Errorf("place tasks: %w after %d attempts", store.ErrConflict, maxPlaceAttempts)
+}
+
+// requiredAttributes lists the attributes a task definition requires of an
+// instance (requiresAttributes, ECS's capabilities).
+func requiredAttributes(td *wire.TaskDefinition) []wire.Attribute { return td.RequiresAttributes }
+
+// missingAttribute names the first required attribute the instance lacks.
+func missingAttribute(ci *flotilla.ContainerInstance, required []wire.Attribute) string {
+	for _, req := range required {
+		found := false
+		for _, a := range ci.Attributes {
+			if a.Name == str(req.Name) && (req.Value == nil || (a.Value != nil && *a.Value == *req.Value)) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return str(req.Name)
+		}
+	}
+	return ""
+}
+
+// placementPlan compiles the constraints of the task definition and of the
+// request, and the request's strategies (random when none is given, as for
+// ECS's standalone tasks).
+func placementPlan(td *wire.TaskDefinition, constraints []wire.PlacementConstraint, strategies []wire.PlacementStrategy) (*scheduler.Plan, error) {
+	var cs []scheduler.Constraint
+	for _, c := range td.PlacementConstraints {
+		cs = append(cs, scheduler.Constraint{Type: string(c.Type), Expression: str(c.Expression)})
+	}
+	for _, c := range constraints {
+		cs = append(cs, scheduler.Constraint{Type: string(c.Type), Expression: str(c.Expression)})
+	}
+	var ss []scheduler.Strategy
+	for _, st := range strategies {
+		ss = append(ss, scheduler.Strategy{Type: string(st.Type), Field: str(st.Field)})
+	}
+	if len(ss) == 0 {
+		ss = []scheduler.Strategy{{Type: "random"}}
+	}
+	return scheduler.Compile(cs, ss)
 }
 
 // clientTokenRecord remembers what a RunTask with a client token did, so
