@@ -325,6 +325,8 @@ func (s *Snapshot) failures(v *view, p *Plan, gr *group, r *request) []Failure {
 		reason := s.refusal(int32(i), r)
 		switch {
 		case reason != "":
+		case v.loc[i] == locAbsent && p.requires != nil && !p.requires.Root.eval(instTarget{s: s, i: in}):
+			reason = ReasonAttribute
 		case v.loc[i] == locAbsent:
 			reason = ReasonMemberOf
 		case p.distinct && gr.per[int32(i)] > 0:

@@ -78,6 +78,10 @@ type Plan struct {
 
 	dynamic bool   // some memberOf looks at task:group
 	viewKey string // what the snapshot indexes this plan's candidates by
+
+	// requires holds the attributes a task definition requires
+	// (requiresAttributes); an instance lacking one fails with ATTRIBUTE.
+	requires *Query
 }
 
 type resource uint8
@@ -175,6 +179,38 @@ func Compile(constraints []Constraint, strategies []Strategy) (*Plan, error) {
 	}
 	p.viewKey = key.String()
 	return p, nil
+}
+
+// ReasonAttribute is the failure of an instance that lacks an attribute the
+// task definition requires.
+const ReasonAttribute = "ATTRIBUTE"
+
+// RequireAttributes returns the plan that also requires each named
+// attribute of an instance (a task definition's requiresAttributes).
+func (p *Plan) RequireAttributes(names []string) (*Plan, error) {
+	if len(names) == 0 {
+		return p, nil
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = "attribute:" + n + " exists"
+	}
+	q, err := ParseQuery(strings.Join(parts, " and "))
+	if err != nil {
+		return nil, err
+	}
+	c := *p
+	c.requires = q
+	c.viewKey = p.viewKey + "\x02" + q.String()
+	return &c, nil
+}
+
+// filters are the queries an instance must match to be a candidate.
+func (p *Plan) filters() []*Query {
+	if p.requires == nil {
+		return p.queries
+	}
+	return append(slices.Clip(p.queries), p.requires)
 }
 
 func parseStrategy(s Strategy) (strategy, error) {

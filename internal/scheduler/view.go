@@ -136,7 +136,7 @@ func (s *Snapshot) viewKeyed(p *Plan, key string, g *group, ports [2][]string) *
 		delete(s.views, s.viewList[k].key)
 		s.viewList = slices.Delete(s.viewList, k, k+1)
 	}
-	v := &view{key: key, queries: p.queries, dynamic: p.dynamic, generic: !p.fast,
+	v := &view{key: key, queries: p.filters(), dynamic: p.dynamic, generic: !p.fast,
 		binpack: p.binpack, group: g, ports: ports,
 		leafByVals: map[[MaxStrategies]int32]int32{}, used: s.tick}
 	for _, a := range p.spread {

@@ -292,10 +292,15 @@ func (s *Service) setAgentConnected(ctx context.Context, cluster, id string, con
 
 var errUnchanged = errors.New("unchanged")
 
-// Run does the service's housekeeping until ctx ends: at start it marks
-// every agent disconnected (links do not survive a server restart; agents
-// reconnect), then it forgets STOPPED tasks after their retention.
+// Run runs the placer that RunTask and StartTask place through, and does the
+// service's housekeeping until ctx ends: at start it marks every agent
+// disconnected (links do not survive a server restart; agents reconnect),
+// then it forgets STOPPED tasks after their retention. RunTask and StartTask
+// need Run running.
 func (s *Service) Run(ctx context.Context) error {
+	placed := make(chan error, 1)
+	go func() { placed <- s.placer.Run(ctx) }()
+	defer func() { <-placed }()
 	items, _, err := store.ListJSON[flotilla.ContainerInstance](ctx, s.store, flotilla.InstancesPrefix, store.ListOptions{})
 	if err != nil {
 		return err

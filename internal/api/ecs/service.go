@@ -15,6 +15,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/api"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -38,12 +39,14 @@ type Service struct {
 	endpoint string
 	links    links
 	defs     sync.Map // task definition ARN → json.RawMessage
+	placer   *scheduler.Placer
 }
 
 // New returns the ECS service over cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, acct: cfg.Account, now: cfg.Clock, log: cfg.Logger, endpoint: cfg.Endpoint,
 		links: links{conns: map[string]*linkConn{}}}
+	s.placer = scheduler.NewPlacer(cfg.Store, cfg.Logger)
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -619,139 +618,58 @@ func (s *Service) newTask(r *taskRequest, ci *flotilla.ContainerInstance) flotil
 
 var errTokenRace = errors.New("client token written concurrently")
 
-// place puts count tasks on instances, by the plan's constraints and
-// strategies (or on the named instances, one each, as StartTask does), and
-// commits the tasks and the instances' reservations in one compare-and-swap
-// transaction, placing again when an instance changed underneath. With a
-// client token, the token's record is created in the same transaction.
+// place puts count tasks on instances through the placer, by the plan's
+// constraints and strategies (or one on each named instance, as StartTask
+// does); the placer commits the tasks and the instances' reservations in one
+// compare-and-swap transaction. With a client token, the token's record is
+// created in the same transaction.
 func (s *Service) place(ctx context.Context, r *taskRequest, plan *scheduler.Plan, count int, named []string, token, hash string) ([]flotilla.Task, []wire.Failure, error) {
-	required := requiredAttributes(r.td)
-	for attempt := 0; attempt < maxPlaceAttempts; attempt++ {
-		items, _, err := store.ListJSON[flotilla.ContainerInstance](ctx, s.store, flotilla.ClusterInstancesPrefix(r.cluster), store.ListOptions{})
-		if err != nil {
-			return nil, nil, err
-		}
-		tasks, _, err := store.ListJSON[flotilla.Task](ctx, s.store, flotilla.ClusterTasksPrefix(r.cluster), store.ListOptions{})
-		if err != nil {
-			return nil, nil, err
-		}
-		running := make([]flotilla.Task, len(tasks))
-		for i := range tasks {
-			running[i] = tasks[i].Value
-		}
-		byID := map[string]int{}
-		var eligible []flotilla.ContainerInstance
-		var failures []wire.Failure
-		for i, it := range items {
-			byID[it.Value.ID] = i
-			if missing := missingAttribute(&it.Value, required); missing != "" {
-				failures = append(failures, wire.Failure{Arn: ptr(it.Value.ARN), Reason: ptr("ATTRIBUTE"), Detail: ptr("missing attribute " + missing)})
-				continue
-			}
-			eligible = append(eligible, it.Value)
-		}
-		snap := scheduler.NewSnapshot(eligible, scheduler.GroupsByInstance(running))
-		req := scheduler.Request{Group: r.group, Reservation: r.res}
-		var placements []scheduler.Placement
-		var pf []scheduler.Failure
-		if named != nil {
-			var ids []string
-			for _, id := range named {
-				if i, ok := byID[id]; ok && missingAttribute(&items[i].Value, required) != "" {
-					continue // already failed with ATTRIBUTE
-				}
-				ids = append(ids, id)
-			}
-			placements, pf = snap.PlaceOn(req, ids)
-		} else {
-			placements, pf = snap.Place(plan, req, count)
-		}
-		for _, f := range pf {
-			arn := f.InstanceARN
-			switch {
-			case f.InstanceID == "" && f.Reason == scheduler.ReasonNoInstances:
-				arn = s.acct.ClusterARN(r.cluster)
-			case arn == "":
-				arn = s.acct.ContainerInstanceARN(r.cluster, f.InstanceID)
-			}
-			failures = append(failures, wire.Failure{Arn: ptr(arn), Reason: ptr(f.Reason)})
-		}
-		if len(placements) == count && named == nil {
-			failures = nil // every task placed: the instances that were passed over are no failures
-		}
-		var placed []flotilla.Task
-		touched := map[int]bool{}
-		for _, p := range placements {
-			i := byID[p.InstanceID]
-			ci := &items[i].Value
-			ci.Reserve(r.res)
-			ci.PendingTasksCount++
-			ci.Version++
-			touched[i] = true
-			placed = append(placed, s.newTask(r, ci))
-		}
-		txn := store.Txn{}
-		for i := range touched {
-			key := flotilla.InstanceKey(r.cluster, items[i].Value.ID)
-			txn.Compares = append(txn.Compares, store.Compare{Key: key, ModRevision: items[i].ModRevision})
-			txn.Ops = append(txn.Ops, putJSON(key, items[i].Value))
-		}
-		for _, t := range placed {
-			txn.Ops = append(txn.Ops, putJSON(flotilla.TaskKey(r.cluster, t.ID), t))
-		}
-		if token != "" {
+	req := scheduler.PlaceRequest{
+		Cluster: r.cluster, Plan: plan, Count: count, Named: named,
+		Request: scheduler.Request{Group: r.group, Reservation: r.res},
+		NewTask: func(ci *flotilla.ContainerInstance) flotilla.Task { return s.newTask(r, ci) },
+	}
+	if token != "" {
+		req.Extra = func(tasks []flotilla.Task, failures []scheduler.Failure) store.Txn {
 			rec := clientTokenRecord{Hash: hash}
-			for _, t := range placed {
+			for _, t := range tasks {
 				rec.TaskIDs = append(rec.TaskIDs, t.ID)
 			}
-			for _, f := range failures {
+			for _, f := range s.failuresToWire(r.cluster, failures) {
 				rec.Failures = append(rec.Failures, failureRecord{Arn: str(f.Arn), Reason: str(f.Reason)})
 			}
-			txn.Compares = append(txn.Compares, store.Compare{Key: clientTokenKey(r.cluster, token), ModRevision: 0})
-			txn.Ops = append(txn.Ops, putJSON(clientTokenKey(r.cluster, token), rec))
-		}
-		if failures == nil {
-			failures = []wire.Failure{}
-		}
-		if len(txn.Ops) == 0 {
-			return placed, failures, nil
-		}
-		_, err = s.store.Txn(ctx, txn)
-		if errors.Is(err, store.ErrConflict) {
-			if token != "" {
-				if _, _, terr := store.GetJSON[clientTokenRecord](ctx, s.store, clientTokenKey(r.cluster, token)); terr == nil {
-					return nil, nil, errTokenRace
-				}
+			return store.Txn{
+				Compares: []store.Compare{{Key: clientTokenKey(r.cluster, token), ModRevision: 0}},
+				Ops:      []store.Op{putJSON(clientTokenKey(r.cluster, token), rec)},
 			}
-			continue
 		}
-		if err != nil {
-			return nil, nil, err
-		}
-		return placed, failures, nil
 	}
-	return nil, nil, fmt.Errorf("place tasks: %w after %d attempts", store.ErrConflict, maxPlaceAttempts)
+	res, err := s.placer.Place(ctx, req)
+	if errors.Is(err, store.ErrConflict) && token != "" {
+		if _, _, terr := store.GetJSON[clientTokenRecord](ctx, s.store, clientTokenKey(r.cluster, token)); terr == nil {
+			return nil, nil, errTokenRace
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Tasks, s.failuresToWire(r.cluster, res.Failures), nil
 }
 
-// requiredAttributes lists the attributes a task definition requires of an
-// instance (requiresAttributes, ECS's capabilities).
-func requiredAttributes(td *wire.TaskDefinition) []wire.Attribute { return td.RequiresAttributes }
-
-// missingAttribute names the first required attribute the instance lacks.
-func missingAttribute(ci *flotilla.ContainerInstance, required []wire.Attribute) string {
-	for _, req := range required {
-		found := false
-		for _, a := range ci.Attributes {
-			if a.Name == str(req.Name) && (req.Value == nil || (a.Value != nil && *a.Value == *req.Value)) {
-				found = true
-				break
-			}
+// failuresToWire turns placement failures into RunTask's failures.
+func (s *Service) failuresToWire(cluster string, fs []scheduler.Failure) []wire.Failure {
+	out := []wire.Failure{}
+	for _, f := range fs {
+		arn := f.InstanceARN
+		switch {
+		case f.InstanceID == "" && f.Reason == scheduler.ReasonNoInstances:
+			arn = s.acct.ClusterARN(cluster)
+		case arn == "":
+			arn = s.acct.ContainerInstanceARN(cluster, f.InstanceID)
 		}
-		if !found {
-			return str(req.Name)
-		}
+		out = append(out, wire.Failure{Arn: ptr(arn), Reason: ptr(f.Reason)})
 	}
-	return ""
+	return out
 }
 
 // placementPlan compiles the constraints of the task definition and of the
@@ -772,7 +690,15 @@ func placementPlan(td *wire.TaskDefinition, constraints []wire.PlacementConstrai
 	if len(ss) == 0 {
 		ss = []scheduler.Strategy{{Type: "random"}}
 	}
-	return scheduler.Compile(cs, ss)
+	plan, err := scheduler.Compile(cs, ss)
+	if err != nil {
+		return nil, err
+	}
+	var required []string
+	for _, a := range td.RequiresAttributes {
+		required = append(required, str(a.Name))
+	}
+	return plan.RequireAttributes(required)
 }
 
 // clientTokenRecord remembers what a RunTask with a client token did, so
