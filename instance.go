@@ -60,6 +60,9 @@ type ContainerInstance struct {
 	RunningTasksCount    int32  `json:"runningTasksCount"`
 	PendingTasksCount    int32  `json:"pendingTasksCount"`
 	CapacityProviderName string `json:"capacityProviderName,omitempty"`
+	// DisconnectedAt is when the agent's link last dropped (zero while
+	// connected).
+	DisconnectedAt time.Time `json:"disconnectedAt,omitzero"`
 	// AgentKeyID names the credentials issued to the instance's agent.
 	AgentKeyID string `json:"agentKeyId,omitempty"`
 }

@@ -47,7 +47,7 @@ func simulatedCluster(b *testing.B, n int, cpu, memMiB int32) (store.Store, stri
 		az, typ := zones[i%3], types[i%len(types)]
 		ci := flotilla.ContainerInstance{ID: id, ARN: acct.ContainerInstanceARN(cluster, id), Cluster: cluster,
 			Status: flotilla.InstanceActive, AgentConnected: true, Version: 1, RegisteredAt: time.Now(),
-			Attributes: []flotilla.Attribute{{Name: "ecs.availability-zone", Value: &az}, {Name: "ecs.instance-type", Value: &typ}},
+			Attributes:          []flotilla.Attribute{{Name: "ecs.availability-zone", Value: &az}, {Name: "ecs.instance-type", Value: &typ}},
 			RegisteredResources: []flotilla.Resource{{Name: "CPU", Type: "INTEGER", IntegerValue: cpu}, {Name: "MEMORY", Type: "INTEGER", IntegerValue: memMiB}},
 			RemainingResources:  []flotilla.Resource{{Name: "CPU", Type: "INTEGER", IntegerValue: cpu}, {Name: "MEMORY", Type: "INTEGER", IntegerValue: memMiB}},
 		}

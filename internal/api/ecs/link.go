@@ -282,6 +282,10 @@ func (s *Service) setAgentConnected(ctx context.Context, cluster, id string, con
 			return errUnchanged
 		}
 		ci.AgentConnected = connected
+		ci.DisconnectedAt = time.Time{}
+		if !connected {
+			ci.DisconnectedAt = s.now().UTC()
+		}
 		return nil
 	})
 	if errors.Is(err, errUnchanged) {

@@ -1,0 +1,107 @@
+package flotilla
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Service statuses.
+const (
+	ServiceActive   = "ACTIVE"
+	ServiceDraining = "DRAINING"
+	ServiceInactive = "INACTIVE"
+)
+
+// Scheduling strategies of a service.
+const (
+	SchedulingReplica = "REPLICA"
+	SchedulingDaemon  = "DAEMON"
+)
+
+// Deployment statuses and rollout states.
+const (
+	DeploymentPrimary  = "PRIMARY"
+	DeploymentActive   = "ACTIVE"
+	DeploymentInactive = "INACTIVE"
+
+	RolloutInProgress = "IN_PROGRESS"
+	RolloutCompleted  = "COMPLETED"
+	RolloutFailed     = "FAILED"
+)
+
+// CircuitBreaker is a service's deployment circuit breaker.
+type CircuitBreaker struct {
+	Enable   bool `json:"enable"`
+	Rollback bool `json:"rollback"`
+}
+
+// DeploymentConfiguration bounds a rolling deployment.
+type DeploymentConfiguration struct {
+	MinimumHealthyPercent int            `json:"minimumHealthyPercent"`
+	MaximumPercent        int            `json:"maximumPercent"`
+	CircuitBreaker        CircuitBreaker `json:"circuitBreaker"`
+}
+
+// Deployment is one version of a service's tasks being rolled out or run.
+// Tasks of a deployment carry StartedBy "ecs-svc/<deployment id>".
+type Deployment struct {
+	ID                 string    `json:"id"`
+	Status             string    `json:"status"`
+	TaskDefinitionARN  string    `json:"taskDefinitionArn"`
+	DesiredCount       int       `json:"desiredCount"`
+	RunningCount       int       `json:"runningCount"`
+	PendingCount       int       `json:"pendingCount"`
+	FailedTasks        int       `json:"failedTasks"`
+	RolloutState       string    `json:"rolloutState"`
+	RolloutStateReason string    `json:"rolloutStateReason,omitempty"`
+	CreatedAt          time.Time `json:"createdAt"`
+	UpdatedAt          time.Time `json:"updatedAt"`
+}
+
+// ServiceEvent is one line of a service's event log.
+type ServiceEvent struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	Message   string    `json:"message"`
+}
+
+// Service keeps DesiredCount copies of a task definition running (REPLICA)
+// or one on each instance (DAEMON).
+type Service struct {
+	Name                          string                  `json:"name"`
+	ARN                           string                  `json:"arn"`
+	Cluster                       string                  `json:"cluster"`
+	Status                        string                  `json:"status"`
+	SchedulingStrategy            string                  `json:"schedulingStrategy"`
+	DesiredCount                  int                     `json:"desiredCount"`
+	TaskDefinitionARN             string                  `json:"taskDefinitionArn"`
+	DeploymentConfiguration       DeploymentConfiguration `json:"deploymentConfiguration"`
+	PlacementConstraints          json.RawMessage         `json:"placementConstraints,omitempty"` // ECS's JSON
+	PlacementStrategy             json.RawMessage         `json:"placementStrategy,omitempty"`    // ECS's JSON
+	HealthCheckGracePeriodSeconds int                     `json:"healthCheckGracePeriodSeconds"`
+	LoadBalancers                 json.RawMessage         `json:"loadBalancers,omitempty"`
+	Deployments                   []Deployment            `json:"deployments"`
+	Events                        []ServiceEvent          `json:"events,omitempty"` // newest first, at most MaxServiceEvents
+	Tags                          []Tag                   `json:"tags,omitempty"`
+	CreatedAt                     time.Time               `json:"createdAt"`
+	CreatedBy                     string                  `json:"createdBy,omitempty"`
+	Version                       int64                   `json:"version"`
+}
+
+// MaxServiceEvents is how many events a service keeps.
+const MaxServiceEvents = 100
+
+// ServicesPrefix is the store prefix of all services.
+const ServicesPrefix = "/ecs/services/"
+
+// ServiceKey is the store key of a service.
+func ServiceKey(cluster, name string) string { return ServicesPrefix + cluster + "/" + name }
+
+// ServiceARN is the ARN of a service in the long format.
+func (a Account) ServiceARN(cluster, name string) string { return a.ARN("service/" + cluster + "/" + name) }
+
+// ServiceGroup is the task group of a service's tasks.
+func ServiceGroup(name string) string { return "service:" + name }
+
+// DeploymentStartedBy is the startedBy of a deployment's tasks.
+func DeploymentStartedBy(deploymentID string) string { return "ecs-svc/" + deploymentID }
