@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,8 +33,20 @@ type signedClient struct {
 func newSignedClient(url string, conns int) *signedClient {
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, IdleConnTimeout: time.Minute}
 	return &signedClient{url: url, http: &http.Client{Transport: tr}, signer: v4.NewSigner(),
-		creds: aws.Credentials{AccessKeyID: testKey, SecretAccessKey: testSecret}}
+		creds: aws.Credentials{AccessKeyID: benchKey, SecretAccessKey: benchSecret}}
 }
+
+// benchServer returns the URL of the server to measure: an external one when
+// FLOTILLA_BENCH_ENDPOINT is set, otherwise one started in this process.
+func benchServer(b *testing.B) string {
+	if ep := os.Getenv("FLOTILLA_BENCH_ENDPOINT"); ep != "" {
+		benchKey, benchSecret = os.Getenv("FLOTILLA_BENCH_KEY"), os.Getenv("FLOTILLA_BENCH_SECRET")
+		return ep
+	}
+	return startServer(b)
+}
+
+var benchKey, benchSecret = testKey, testSecret
 
 func (c *signedClient) call(op string, body []byte) error {
 	req, err := http.NewRequest(http.MethodPost, c.url+"/", bytes.NewReader(body))
@@ -123,8 +136,12 @@ func loadAt(b *testing.B, c *signedClient, clients int, rate float64, op string,
 
 // BenchmarkReadAPI measures warm DescribeClusters and DescribeTaskDefinition
 // over loopback HTTP with signature verification, 50 concurrent clients.
+//
+// With FLOTILLA_BENCH_ENDPOINT, FLOTILLA_BENCH_KEY and FLOTILLA_BENCH_SECRET
+// set, it measures a separately running `flotilla server` instead (the
+// deployment's shape: server and clients in their own processes).
 func BenchmarkReadAPI(b *testing.B) {
-	url := startServer(b)
+	url := benchServer(b)
 	sc := sdkClient(url)
 	must(sc.CreateCluster(ctx, &sdk.CreateClusterInput{ClusterName: aws.String("bench")}))(b)
 	must(sc.RegisterTaskDefinition(ctx, &sdk.RegisterTaskDefinitionInput{Family: aws.String("web"),

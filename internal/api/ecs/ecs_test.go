@@ -54,7 +54,7 @@ func sdkClient(url string) *sdk.Client {
 	return sdk.New(sdk.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider(testKey, testSecret, ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(benchKey, benchSecret, ""),
 	})
 }
 
