@@ -81,12 +81,20 @@ type Service struct {
 	HealthCheckGracePeriodSeconds int                     `json:"healthCheckGracePeriodSeconds"`
 	LoadBalancers                 json.RawMessage         `json:"loadBalancers,omitempty"`
 	Deployments                   []Deployment            `json:"deployments"`
-	Events                        []ServiceEvent          `json:"events,omitempty"` // newest first, at most MaxServiceEvents
-	Tags                          []Tag                   `json:"tags,omitempty"`
-	CreatedAt                     time.Time               `json:"createdAt"`
-	CreatedBy                     string                  `json:"createdBy,omitempty"`
-	Version                       int64                   `json:"version"`
+	// History holds deployments that are over (newest first, at most
+	// MaxDeploymentHistory), for ListServiceDeployments.
+	History []Deployment `json:"history,omitempty"`
+	// ClientToken is CreateService's idempotency token.
+	ClientToken string         `json:"clientToken,omitempty"`
+	Events      []ServiceEvent `json:"events,omitempty"` // newest first, at most MaxServiceEvents
+	Tags        []Tag          `json:"tags,omitempty"`
+	CreatedAt   time.Time      `json:"createdAt"`
+	CreatedBy   string         `json:"createdBy,omitempty"`
+	Version     int64          `json:"version"`
 }
+
+// MaxDeploymentHistory is how many finished deployments a service keeps.
+const MaxDeploymentHistory = 20
 
 // MaxServiceEvents is how many events a service keeps.
 const MaxServiceEvents = 100
@@ -98,10 +106,17 @@ const ServicesPrefix = "/ecs/services/"
 func ServiceKey(cluster, name string) string { return ServicesPrefix + cluster + "/" + name }
 
 // ServiceARN is the ARN of a service in the long format.
-func (a Account) ServiceARN(cluster, name string) string { return a.ARN("service/" + cluster + "/" + name) }
+func (a Account) ServiceARN(cluster, name string) string {
+	return a.ARN("service/" + cluster + "/" + name)
+}
 
 // ServiceGroup is the task group of a service's tasks.
 func ServiceGroup(name string) string { return "service:" + name }
 
 // DeploymentStartedBy is the startedBy of a deployment's tasks.
 func DeploymentStartedBy(deploymentID string) string { return "ecs-svc/" + deploymentID }
+
+// ServiceDeploymentARN is the ARN of one deployment of a service.
+func (a Account) ServiceDeploymentARN(cluster, service, id string) string {
+	return a.ARN("service-deployment/" + cluster + "/" + service + "/" + id)
+}

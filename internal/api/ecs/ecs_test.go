@@ -598,7 +598,7 @@ func TestAccountSettings(t *testing.T) {
 
 func TestUnsupportedOperation(t *testing.T) {
 	c := newClient(t)
-	_, err := c.ListServices(ctx, &sdk.ListServicesInput{})
+	_, err := c.CreateTaskSet(ctx, &sdk.CreateTaskSetInput{Cluster: aws.String("default"), Service: aws.String("s"), TaskDefinition: aws.String("t")})
 	if code := errCode(t, err); code != "UnsupportedFeatureException" {
 		t.Fatalf("an operation not served yet: %v", err)
 	}

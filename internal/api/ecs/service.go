@@ -92,6 +92,14 @@ func (s *Service) JSONService() api.JSONService {
 		"SubmitTaskStateChange":      api.JSON(guard(s, "SubmitTaskStateChange", s.SubmitTaskStateChange)),
 		"SubmitContainerStateChange": api.JSON(guard(s, "SubmitContainerStateChange", s.SubmitContainerStateChange)),
 		"DiscoverPollEndpoint":       api.JSON(guard(s, "DiscoverPollEndpoint", s.DiscoverPollEndpoint)),
+		// services
+		"CreateService":              api.JSON(guard(s, "CreateService", s.CreateService)),
+		"UpdateService":              api.JSON(guard(s, "UpdateService", s.UpdateService)),
+		"DeleteService":              api.JSON(guard(s, "DeleteService", s.DeleteService)),
+		"DescribeServices":           api.JSON(guard(s, "DescribeServices", s.DescribeServices)),
+		"ListServices":               api.JSON(guard(s, "ListServices", s.ListServices)),
+		"ListServiceDeployments":     api.JSON(guard(s, "ListServiceDeployments", s.ListServiceDeployments)),
+		"DescribeServiceDeployments": api.JSON(guard(s, "DescribeServiceDeployments", s.DescribeServiceDeployments)),
 		// attributes, tags, account settings
 		"PutAttributes":            api.JSON(guard(s, "PutAttributes", s.PutAttributes)),
 		"DeleteAttributes":         api.JSON(guard(s, "DeleteAttributes", s.DeleteAttributes)),

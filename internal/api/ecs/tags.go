@@ -78,6 +78,15 @@ func (s *Service) changeTags(ctx context.Context, arn string, write bool, change
 			func(t *flotilla.TaskDefinition) *[]flotilla.Tag { return &t.Tags },
 			func(t *flotilla.TaskDefinition) bool { return true },
 			flotilla.Errorf(flotilla.EResourceNotFound, "The specified resource could not be found."))
+	case "service":
+		cluster, name, found := strings.Cut(p.Path, "/")
+		if !found {
+			return nil, flotilla.Errorf(flotilla.EInvalid, "Service ARNs must be in the long format (service/cluster/name).")
+		}
+		return tagRecord(ctx, s, flotilla.ServiceKey(cluster, name), write, change,
+			func(v *flotilla.Service) *[]flotilla.Tag { return &v.Tags },
+			func(v *flotilla.Service) bool { return v.Status != flotilla.ServiceInactive },
+			flotilla.Errorf(flotilla.EServiceNotFound, "Service not found."))
 	default:
 		return nil, flotilla.Errorf(flotilla.EInvalid, "Tagging is not supported for resources of type %s.", p.Type)
 	}

@@ -1,0 +1,569 @@
+package ecs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/model"
+	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/scheduler"
+	"github.com/flotilla/flotilla/internal/store"
+)
+
+// CreateService creates a service; the service controller then starts its
+// tasks. A retry with the same client token returns the same service.
+func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceRequest) (*wire.CreateServiceResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	name := str(in.ServiceName)
+	if !flotilla.ValidName(name) {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "Invalid service name %q: up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.", name)
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	if in.LaunchType != "" && in.LaunchType != wire.LaunchTypeEc2 && in.LaunchType != wire.LaunchTypeExternal {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "Launch type %s is not supported: Flotilla runs tasks on registered container instances (EC2 or EXTERNAL).", in.LaunchType)
+	}
+	if in.DeploymentController != nil && in.DeploymentController.Type != wire.DeploymentControllerTypeEcs {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "Deployment controller type %s is not supported; use ECS.", in.DeploymentController.Type)
+	}
+	strategy := string(in.SchedulingStrategy)
+	if strategy == "" {
+		strategy = flotilla.SchedulingReplica
+	}
+	desired := int(i32(in.DesiredCount))
+	if strategy == flotilla.SchedulingDaemon {
+		if in.DesiredCount != nil && *in.DesiredCount != 0 {
+			return nil, flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy does not support a desired count for services.")
+		}
+		if len(in.PlacementStrategy) > 0 {
+			return nil, flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy does not support placement strategies.")
+		}
+	}
+	if desired < 0 {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "desiredCount must be 0 or more.")
+	}
+	td, _, err := s.findTaskDefinition(ctx, str(in.TaskDefinition))
+	if err != nil {
+		return nil, err
+	}
+	if td.Status != flotilla.TaskDefinitionActive {
+		return nil, flotilla.Errorf(flotilla.EClient, "TaskDefinition is inactive")
+	}
+	if taskDefToWire(td).NetworkMode == wire.NetworkModeAwsvpc {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "Network mode awsvpc is not supported by Flotilla's agent yet; use bridge, host or none.")
+	}
+	dc, err := deploymentConfiguration(in.DeploymentConfiguration, strategy, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPlacement(in.PlacementConstraints, in.PlacementStrategy); err != nil {
+		return nil, err
+	}
+	tags := tagsFromWire(in.Tags)
+	if err := flotilla.ValidateTags(tags); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	svc := flotilla.Service{
+		Name: name, ARN: s.acct.ServiceARN(cluster, name), Cluster: cluster, Status: flotilla.ServiceActive,
+		SchedulingStrategy: strategy, DesiredCount: desired, TaskDefinitionARN: td.ARN, DeploymentConfiguration: dc,
+		PlacementConstraints: rawJSON(in.PlacementConstraints), PlacementStrategy: rawJSON(in.PlacementStrategy),
+		HealthCheckGracePeriodSeconds: int(i32(in.HealthCheckGracePeriodSeconds)), LoadBalancers: rawJSON(in.LoadBalancers),
+		Tags: tags, CreatedAt: now, CreatedBy: s.acct.RootPrincipal(), Version: 1, ClientToken: str(in.ClientToken),
+	}
+	if svc.PlacementStrategy == nil && strategy == flotilla.SchedulingReplica {
+		// ECS's default for a service: spread across zones, then instances.
+		svc.PlacementStrategy = rawJSON([]wire.PlacementStrategy{
+			{Type: wire.PlacementStrategyTypeSpread, Field: ptr("attribute:ecs.availability-zone")},
+			{Type: wire.PlacementStrategyTypeSpread, Field: ptr("instanceId")}})
+	}
+	svc.Deployments = []flotilla.Deployment{newDeployment(td.ARN, desired, now)}
+	key := flotilla.ServiceKey(cluster, name)
+	for {
+		old, rev, err := store.GetJSON[flotilla.Service](ctx, s.store, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			rev = 0
+		case err != nil:
+			return nil, err
+		case old.Status != flotilla.ServiceInactive:
+			if svc.ClientToken != "" && old.ClientToken == svc.ClientToken {
+				return &wire.CreateServiceResponse{Service: s.serviceToWire(old, false)}, nil
+			}
+			return nil, flotilla.Errorf(flotilla.EInvalid, "Creation of service was not idempotent.")
+		}
+		svc.Events = []flotilla.ServiceEvent{}
+		_, err = s.store.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{putJSON(key, svc)}})
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &wire.CreateServiceResponse{Service: s.serviceToWire(&svc, false)}, nil
+	}
+}
+
+func newDeployment(tdARN string, desired int, now time.Time) flotilla.Deployment {
+	return flotilla.Deployment{ID: flotilla.NewID()[:20], Status: flotilla.DeploymentPrimary, TaskDefinitionARN: tdARN,
+		DesiredCount: desired, RolloutState: flotilla.RolloutInProgress, RolloutStateReason: "ECS deployment in progress.",
+		CreatedAt: now, UpdatedAt: now}
+}
+
+// deploymentConfiguration validates a request's configuration and fills
+// ECS's defaults (REPLICA 100/200, DAEMON 0/100), starting from have.
+func deploymentConfiguration(in *wire.DeploymentConfiguration, strategy string, have *flotilla.DeploymentConfiguration) (flotilla.DeploymentConfiguration, error) {
+	dc := flotilla.DeploymentConfiguration{MinimumHealthyPercent: 100, MaximumPercent: 200}
+	if strategy == flotilla.SchedulingDaemon {
+		dc = flotilla.DeploymentConfiguration{MinimumHealthyPercent: 0, MaximumPercent: 100}
+	}
+	if have != nil {
+		dc = *have
+	}
+	if in == nil {
+		return dc, nil
+	}
+	if in.MinimumHealthyPercent != nil {
+		dc.MinimumHealthyPercent = int(*in.MinimumHealthyPercent)
+	}
+	if in.MaximumPercent != nil {
+		dc.MaximumPercent = int(*in.MaximumPercent)
+	}
+	if cb := in.DeploymentCircuitBreaker; cb != nil {
+		dc.CircuitBreaker = flotilla.CircuitBreaker{Enable: boolv(cb.Enable), Rollback: boolv(cb.Rollback)}
+	}
+	switch {
+	case dc.MinimumHealthyPercent < 0 || dc.MinimumHealthyPercent > 100:
+		return dc, flotilla.Errorf(flotilla.EInvalid, "minimumHealthyPercent must be between 0 and 100.")
+	case dc.MaximumPercent < 100 && strategy == flotilla.SchedulingReplica:
+		return dc, flotilla.Errorf(flotilla.EInvalid, "maximumPercent must be at least 100 for the REPLICA scheduling strategy.")
+	case dc.MaximumPercent <= dc.MinimumHealthyPercent && strategy == flotilla.SchedulingReplica:
+		return dc, flotilla.Errorf(flotilla.EInvalid, "maximumPercent must be greater than minimumHealthyPercent.")
+	case strategy == flotilla.SchedulingDaemon && dc.MaximumPercent != 100:
+		return dc, flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy requires a maximumPercent of 100.")
+	}
+	return dc, nil
+}
+
+// checkPlacement validates a service's placement as the scheduler would.
+func checkPlacement(cs []wire.PlacementConstraint, ss []wire.PlacementStrategy) error {
+	var sc []scheduler.Constraint
+	for _, c := range cs {
+		sc = append(sc, scheduler.Constraint{Type: string(c.Type), Expression: str(c.Expression)})
+	}
+	var st []scheduler.Strategy
+	for _, x := range ss {
+		st = append(st, scheduler.Strategy{Type: string(x.Type), Field: str(x.Field)})
+	}
+	_, err := scheduler.Compile(sc, st)
+	return err
+}
+
+// UpdateService changes a service; a new task definition or
+// forceNewDeployment starts a new deployment.
+func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceRequest) (*wire.UpdateServiceResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	var td *flotilla.TaskDefinition
+	if ref := str(in.TaskDefinition); ref != "" {
+		if td, _, err = s.findTaskDefinition(ctx, ref); err != nil {
+			return nil, err
+		}
+		if td.Status != flotilla.TaskDefinitionActive {
+			return nil, flotilla.Errorf(flotilla.EClient, "TaskDefinition is inactive")
+		}
+	}
+	if in.PlacementConstraints != nil || in.PlacementStrategy != nil {
+		if err := checkPlacement(in.PlacementConstraints, in.PlacementStrategy); err != nil {
+			return nil, err
+		}
+	}
+	svc, err := s.updateService(ctx, cluster, str(in.Service), func(svc *flotilla.Service) error {
+		if svc.Status != flotilla.ServiceActive {
+			return flotilla.Errorf(flotilla.EServiceNotActive, "Service was not ACTIVE.")
+		}
+		if in.DesiredCount != nil {
+			if svc.SchedulingStrategy == flotilla.SchedulingDaemon {
+				return flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy does not support a desired count for services.")
+			}
+			if *in.DesiredCount < 0 {
+				return flotilla.Errorf(flotilla.EInvalid, "desiredCount must be 0 or more.")
+			}
+			svc.DesiredCount = int(*in.DesiredCount)
+		}
+		dc, err := deploymentConfiguration(in.DeploymentConfiguration, svc.SchedulingStrategy, &svc.DeploymentConfiguration)
+		if err != nil {
+			return err
+		}
+		svc.DeploymentConfiguration = dc
+		if in.PlacementConstraints != nil {
+			svc.PlacementConstraints = rawJSON(in.PlacementConstraints)
+		}
+		if in.PlacementStrategy != nil {
+			if svc.SchedulingStrategy == flotilla.SchedulingDaemon && len(in.PlacementStrategy) > 0 {
+				return flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy does not support placement strategies.")
+			}
+			svc.PlacementStrategy = rawJSON(in.PlacementStrategy)
+		}
+		if in.HealthCheckGracePeriodSeconds != nil {
+			svc.HealthCheckGracePeriodSeconds = int(*in.HealthCheckGracePeriodSeconds)
+		}
+		if in.LoadBalancers != nil {
+			svc.LoadBalancers = rawJSON(in.LoadBalancers)
+		}
+		now := s.now().UTC()
+		if (td != nil && td.ARN != svc.TaskDefinitionARN) || boolv(in.ForceNewDeployment) {
+			if td != nil {
+				svc.TaskDefinitionARN = td.ARN
+			}
+			for i := range svc.Deployments {
+				if svc.Deployments[i].Status == flotilla.DeploymentPrimary {
+					svc.Deployments[i].Status = flotilla.DeploymentActive
+					svc.Deployments[i].UpdatedAt = now
+				}
+			}
+			svc.Deployments = append([]flotilla.Deployment{newDeployment(svc.TaskDefinitionARN, svc.DesiredCount, now)}, svc.Deployments...)
+		}
+		for i := range svc.Deployments {
+			if svc.Deployments[i].Status == flotilla.DeploymentPrimary {
+				svc.Deployments[i].DesiredCount = svc.DesiredCount
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.UpdateServiceResponse{Service: s.serviceToWire(svc, false)}, nil
+}
+
+// DeleteService drains a service: refused while it is scaled above zero
+// unless forced; its tasks stop, then it is INACTIVE.
+func (s *Service) DeleteService(ctx context.Context, in *wire.DeleteServiceRequest) (*wire.DeleteServiceResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	svc, err := s.updateService(ctx, cluster, str(in.Service), func(svc *flotilla.Service) error {
+		if svc.Status != flotilla.ServiceActive {
+			return flotilla.Errorf(flotilla.EServiceNotActive, "Service was not ACTIVE.")
+		}
+		if svc.DesiredCount > 0 && svc.SchedulingStrategy == flotilla.SchedulingReplica && !boolv(in.Force) {
+			return flotilla.Errorf(flotilla.EInvalid, "The service cannot be stopped while it is scaled above 0.")
+		}
+		svc.Status = flotilla.ServiceDraining
+		svc.DesiredCount = 0
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DeleteServiceResponse{Service: s.serviceToWire(svc, false)}, nil
+}
+
+// DescribeServices describes up to 10 services by name or ARN.
+func (s *Service) DescribeServices(ctx context.Context, in *wire.DescribeServicesRequest) (*wire.DescribeServicesResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Services) == 0 || len(in.Services) > 10 {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "services must contain between 1 and 10 items.")
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	withTags := hasInclude(in.Include, wire.ServiceFieldTags)
+	out := &wire.DescribeServicesResponse{Services: []wire.Service{}, Failures: []wire.Failure{}}
+	for _, ref := range in.Services {
+		svc, _, err := s.getService(ctx, cluster, ref)
+		var de *flotilla.Error
+		if errors.As(err, &de) {
+			name := serviceName(ref)
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(s.acct.ServiceARN(cluster, name)), Reason: ptr("MISSING")})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.Services = append(out.Services, *s.serviceToWire(svc, withTags))
+	}
+	return out, nil
+}
+
+// ListServices lists the ARNs of a cluster's services that are not
+// INACTIVE.
+func (s *Service) ListServices(ctx context.Context, in *wire.ListServicesRequest) (*wire.ListServicesResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	p, err := parsePage(in.NextToken, in.MaxResults, 100)
+	if err != nil {
+		return nil, err
+	}
+	if in.MaxResults == nil {
+		p.limit = 10 // ECS's default page of services
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	items, _, err := store.ListJSON[flotilla.Service](ctx, s.store, flotilla.ServicesPrefix+cluster+"/", store.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var keep []flotilla.Service
+	for _, it := range items {
+		svc := it.Value
+		if svc.Status == flotilla.ServiceInactive || (in.SchedulingStrategy != "" && string(in.SchedulingStrategy) != svc.SchedulingStrategy) ||
+			(in.LaunchType != "" && in.LaunchType != wire.LaunchTypeEc2) {
+			continue
+		}
+		keep = append(keep, svc)
+	}
+	page, next := paginate(keep, func(v flotilla.Service) string { return v.Name }, p)
+	out := &wire.ListServicesResponse{ServiceArns: []string{}, NextToken: next}
+	for _, v := range page {
+		out.ServiceArns = append(out.ServiceArns, v.ARN)
+	}
+	return out, nil
+}
+
+// ListServiceDeployments lists a service's deployments, newest first.
+func (s *Service) ListServiceDeployments(ctx context.Context, in *wire.ListServiceDeploymentsRequest) (*wire.ListServiceDeploymentsResponse, error) {
+	cluster, err := clusterName(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	p, err := parsePage(in.NextToken, in.MaxResults, 100)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	svc, _, err := s.getService(ctx, cluster, str(in.Service))
+	if err != nil {
+		return nil, err
+	}
+	var all []wire.ServiceDeploymentBrief
+	for _, d := range serviceDeployments(svc) {
+		b := s.deploymentBrief(svc, d)
+		if len(in.Status) > 0 && !slices.Contains(in.Status, b.Status) {
+			continue
+		}
+		if cr := in.CreatedAt; cr != nil {
+			if (cr.After != nil && !d.CreatedAt.After(cr.After.Time)) || (cr.Before != nil && !d.CreatedAt.Before(cr.Before.Time)) {
+				continue
+			}
+		}
+		all = append(all, b)
+	}
+	page, next := paginate(all, func(b wire.ServiceDeploymentBrief) string {
+		return fmt.Sprintf("%020d", math.MaxInt64-b.CreatedAt.UnixNano())
+	}, p)
+	return &wire.ListServiceDeploymentsResponse{ServiceDeployments: append([]wire.ServiceDeploymentBrief{}, page...), NextToken: next}, nil
+}
+
+// DescribeServiceDeployments describes deployments by ARN.
+func (s *Service) DescribeServiceDeployments(ctx context.Context, in *wire.DescribeServiceDeploymentsRequest) (*wire.DescribeServiceDeploymentsResponse, error) {
+	if len(in.ServiceDeploymentArns) == 0 || len(in.ServiceDeploymentArns) > 20 {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "serviceDeploymentArns must contain between 1 and 20 items.")
+	}
+	out := &wire.DescribeServiceDeploymentsResponse{ServiceDeployments: []wire.ServiceDeployment{}, Failures: []wire.Failure{}}
+	for _, arn := range in.ServiceDeploymentArns {
+		p, ok := flotilla.ParseARN(arn)
+		parts := strings.Split(p.Path, "/")
+		if !ok || p.Type != "service-deployment" || len(parts) != 3 {
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
+			continue
+		}
+		svc, _, err := s.getService(ctx, parts[0], parts[1])
+		if err != nil {
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
+			continue
+		}
+		found := false
+		for _, d := range serviceDeployments(svc) {
+			if d.ID != parts[2] {
+				continue
+			}
+			b := s.deploymentBrief(svc, d)
+			cb := svc.DeploymentConfiguration.CircuitBreaker
+			out.ServiceDeployments = append(out.ServiceDeployments, wire.ServiceDeployment{
+				ServiceDeploymentArn: b.ServiceDeploymentArn, ServiceArn: b.ServiceArn, ClusterArn: b.ClusterArn,
+				CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, UpdatedAt: model.NewTime(d.UpdatedAt),
+				Status: b.Status, StatusReason: b.StatusReason,
+				DeploymentConfiguration: deploymentConfigToWire(svc.DeploymentConfiguration),
+				DeploymentCircuitBreaker: &wire.ServiceDeploymentCircuitBreaker{Status: circuitStatus(cb, d),
+					FailureCount: ptr(int32(d.FailedTasks)), Threshold: ptr(int32(circuitThreshold(d.DesiredCount)))},
+			})
+			found = true
+		}
+		if !found {
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
+		}
+	}
+	return out, nil
+}
+
+func circuitThreshold(desired int) int { return min(max(int(math.Ceil(0.5*float64(desired))), 3), 200) }
+
+func circuitStatus(cb flotilla.CircuitBreaker, d flotilla.Deployment) wire.ServiceDeploymentRollbackMonitorsStatus {
+	switch {
+	case !cb.Enable:
+		return wire.ServiceDeploymentRollbackMonitorsStatusDisabled
+	case d.RolloutState == flotilla.RolloutFailed:
+		return wire.ServiceDeploymentRollbackMonitorsStatusTriggered
+	default:
+		return wire.ServiceDeploymentRollbackMonitorsStatusMonitoring
+	}
+}
+
+// serviceDeployments are a service's deployments, current and past, newest
+// first.
+func serviceDeployments(svc *flotilla.Service) []flotilla.Deployment {
+	all := append(slices.Clone(svc.Deployments), svc.History...)
+	slices.SortStableFunc(all, func(a, b flotilla.Deployment) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return all
+}
+
+func (s *Service) deploymentBrief(svc *flotilla.Service, d flotilla.Deployment) wire.ServiceDeploymentBrief {
+	b := wire.ServiceDeploymentBrief{
+		ServiceDeploymentArn: ptr(s.acct.ServiceDeploymentARN(svc.Cluster, svc.Name, d.ID)),
+		ServiceArn:           ptr(svc.ARN), ClusterArn: ptr(s.acct.ClusterARN(svc.Cluster)),
+		CreatedAt: model.NewTime(d.CreatedAt), StartedAt: model.NewTime(d.CreatedAt),
+		TargetServiceRevisionArn: ptr(s.acct.ARN("service-revision/" + svc.Cluster + "/" + svc.Name + "/" + d.ID)),
+	}
+	switch {
+	case d.RolloutState == flotilla.RolloutCompleted:
+		b.Status, b.FinishedAt = wire.ServiceDeploymentStatusSuccessful, model.NewTime(d.UpdatedAt)
+	case d.RolloutState == flotilla.RolloutFailed && svc.DeploymentConfiguration.CircuitBreaker.Rollback:
+		b.Status, b.FinishedAt = wire.ServiceDeploymentStatusRollbackSuccessful, model.NewTime(d.UpdatedAt)
+	case d.RolloutState == flotilla.RolloutFailed:
+		b.Status, b.FinishedAt = wire.ServiceDeploymentStatusStopped, model.NewTime(d.UpdatedAt)
+	case d.Status == flotilla.DeploymentPrimary:
+		b.Status = wire.ServiceDeploymentStatusInProgress
+	default:
+		b.Status, b.FinishedAt = wire.ServiceDeploymentStatusStopped, model.NewTime(d.UpdatedAt)
+	}
+	if d.RolloutStateReason != "" {
+		b.StatusReason = ptr(d.RolloutStateReason)
+	}
+	return b
+}
+
+func deploymentConfigToWire(dc flotilla.DeploymentConfiguration) *wire.DeploymentConfiguration {
+	return &wire.DeploymentConfiguration{
+		MinimumHealthyPercent: ptr(int32(dc.MinimumHealthyPercent)), MaximumPercent: ptr(int32(dc.MaximumPercent)),
+		DeploymentCircuitBreaker: &wire.DeploymentCircuitBreaker{Enable: ptr(dc.CircuitBreaker.Enable), Rollback: ptr(dc.CircuitBreaker.Rollback)},
+	}
+}
+
+// serviceName is the name in a service's name or ARN.
+func serviceName(ref string) string {
+	if p, ok := flotilla.ParseARN(ref); ok && p.Type == "service" {
+		return p.Path[strings.LastIndexByte(p.Path, '/')+1:]
+	}
+	return ref
+}
+
+func (s *Service) getService(ctx context.Context, cluster, ref string) (*flotilla.Service, int64, error) {
+	if p, ok := flotilla.ParseARN(ref); ok && p.Type == "service" {
+		if c, _, found := strings.Cut(p.Path, "/"); found {
+			cluster = c
+		}
+	}
+	name := serviceName(ref)
+	if !flotilla.ValidName(name) {
+		return nil, 0, flotilla.Errorf(flotilla.EServiceNotFound, "Service not found.")
+	}
+	svc, rev, err := store.GetJSON[flotilla.Service](ctx, s.store, flotilla.ServiceKey(cluster, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, flotilla.Errorf(flotilla.EServiceNotFound, "Service not found.")
+	}
+	return svc, rev, err
+}
+
+func (s *Service) updateService(ctx context.Context, cluster, ref string, mutate func(*flotilla.Service) error) (*flotilla.Service, error) {
+	for {
+		svc, rev, err := s.getService(ctx, cluster, ref)
+		if err != nil {
+			return nil, err
+		}
+		if err := mutate(svc); err != nil {
+			return nil, err
+		}
+		svc.Version++
+		key := flotilla.ServiceKey(svc.Cluster, svc.Name)
+		_, err = s.store.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{putJSON(key, svc)}})
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return svc, nil
+	}
+}
+
+func (s *Service) serviceToWire(svc *flotilla.Service, withTags bool) *wire.Service {
+	w := &wire.Service{
+		ServiceArn: ptr(svc.ARN), ServiceName: ptr(svc.Name), ClusterArn: ptr(s.acct.ClusterARN(svc.Cluster)),
+		Status: ptr(svc.Status), DesiredCount: ptr(int32(svc.DesiredCount)), LaunchType: wire.LaunchTypeEc2,
+		TaskDefinition: ptr(svc.TaskDefinitionARN), DeploymentConfiguration: deploymentConfigToWire(svc.DeploymentConfiguration),
+		SchedulingStrategy: wire.SchedulingStrategy(svc.SchedulingStrategy), CreatedAt: model.NewTime(svc.CreatedAt),
+		CreatedBy: ptr(svc.CreatedBy), HealthCheckGracePeriodSeconds: ptr(int32(svc.HealthCheckGracePeriodSeconds)),
+		DeploymentController: &wire.DeploymentController{Type: wire.DeploymentControllerTypeEcs},
+		PlacementConstraints: fromRaw[[]wire.PlacementConstraint](svc.PlacementConstraints),
+		PlacementStrategy:    fromRaw[[]wire.PlacementStrategy](svc.PlacementStrategy),
+		LoadBalancers:        fromRaw[[]wire.LoadBalancer](svc.LoadBalancers),
+		ServiceRegistries:    []wire.ServiceRegistry{}, Deployments: []wire.Deployment{}, Events: []wire.ServiceEvent{},
+		EnableECSManagedTags: ptr(false), EnableExecuteCommand: ptr(false), PropagateTags: wire.PropagateTagsNone,
+		RunningCount: ptr(int32(0)), PendingCount: ptr(int32(0)),
+	}
+	if w.PlacementConstraints == nil {
+		w.PlacementConstraints = []wire.PlacementConstraint{}
+	}
+	if w.PlacementStrategy == nil {
+		w.PlacementStrategy = []wire.PlacementStrategy{}
+	}
+	if w.LoadBalancers == nil {
+		w.LoadBalancers = []wire.LoadBalancer{}
+	}
+	for _, d := range svc.Deployments {
+		*w.RunningCount += int32(d.RunningCount)
+		*w.PendingCount += int32(d.PendingCount)
+		w.Deployments = append(w.Deployments, wire.Deployment{
+			Id: ptr("ecs-svc/" + d.ID), Status: ptr(d.Status), TaskDefinition: ptr(d.TaskDefinitionARN),
+			DesiredCount: ptr(int32(d.DesiredCount)), RunningCount: ptr(int32(d.RunningCount)), PendingCount: ptr(int32(d.PendingCount)),
+			FailedTasks: ptr(int32(d.FailedTasks)), CreatedAt: model.NewTime(d.CreatedAt), UpdatedAt: model.NewTime(d.UpdatedAt),
+			LaunchType: wire.LaunchTypeEc2, RolloutState: wire.DeploymentRolloutState(d.RolloutState), RolloutStateReason: ptr(d.RolloutStateReason),
+		})
+	}
+	for _, e := range svc.Events {
+		w.Events = append(w.Events, wire.ServiceEvent{Id: ptr(e.ID), CreatedAt: model.NewTime(e.CreatedAt), Message: ptr(e.Message)})
+	}
+	if withTags {
+		w.Tags = tagsToWire(svc.Tags)
+	}
+	return w
+}

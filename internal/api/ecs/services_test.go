@@ -1,0 +1,101 @@
+package ecs_test
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+)
+
+func TestServicesAPI(t *testing.T) {
+	c := newClient(t)
+	must(c.CreateCluster(ctx, &sdk.CreateClusterInput{ClusterName: aws.String("prod")}))(t)
+	td1 := must(c.RegisterTaskDefinition(ctx, &sdk.RegisterTaskDefinitionInput{Family: aws.String("web"), ContainerDefinitions: []types.ContainerDefinition{container("web", 64)}}))(t)
+	td2 := must(c.RegisterTaskDefinition(ctx, &sdk.RegisterTaskDefinitionInput{Family: aws.String("web"), ContainerDefinitions: []types.ContainerDefinition{container("web", 64)}}))(t)
+
+	in := &sdk.CreateServiceInput{Cluster: aws.String("prod"), ServiceName: aws.String("api"), TaskDefinition: aws.String("web:1"),
+		DesiredCount: aws.Int32(3), ClientToken: aws.String("tok")}
+	svc := must(c.CreateService(ctx, in))(t).Service
+	if aws.ToString(svc.Status) != "ACTIVE" || svc.SchedulingStrategy != types.SchedulingStrategyReplica || svc.DesiredCount != 3 {
+		t.Fatalf("create: %+v", svc)
+	}
+	dc := svc.DeploymentConfiguration
+	if aws.ToInt32(dc.MinimumHealthyPercent) != 100 || aws.ToInt32(dc.MaximumPercent) != 200 {
+		t.Fatalf("default deployment configuration %+v", dc)
+	}
+	if len(svc.PlacementStrategy) != 2 || aws.ToString(svc.PlacementStrategy[0].Field) != "attribute:ecs.availability-zone" {
+		t.Fatalf("default placement strategy %+v", svc.PlacementStrategy)
+	}
+	if len(svc.Deployments) != 1 || aws.ToString(svc.Deployments[0].Status) != "PRIMARY" || svc.Deployments[0].RolloutState != types.DeploymentRolloutStateInProgress {
+		t.Fatalf("deployments %+v", svc.Deployments)
+	}
+	again := must(c.CreateService(ctx, in))(t).Service
+	if aws.ToString(again.ServiceArn) != aws.ToString(svc.ServiceArn) {
+		t.Fatal("same client token made another service")
+	}
+	in.ClientToken = aws.String("other")
+	if _, err := c.CreateService(ctx, in); errCode(t, err) != "InvalidParameterException" {
+		t.Fatalf("second create without the token: %v", err)
+	}
+
+	for name, bad := range map[string]*sdk.CreateServiceInput{
+		"bad name":       {ServiceName: aws.String("no spaces"), TaskDefinition: aws.String("web")},
+		"min over 100":   {ServiceName: aws.String("x"), TaskDefinition: aws.String("web"), DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(120)}},
+		"max under 100":  {ServiceName: aws.String("x"), TaskDefinition: aws.String("web"), DeploymentConfiguration: &types.DeploymentConfiguration{MaximumPercent: aws.Int32(50)}},
+		"daemon count":   {ServiceName: aws.String("x"), TaskDefinition: aws.String("web"), SchedulingStrategy: types.SchedulingStrategyDaemon, DesiredCount: aws.Int32(2)},
+		"bad constraint": {ServiceName: aws.String("x"), TaskDefinition: aws.String("web"), PlacementConstraints: []types.PlacementConstraint{{Type: types.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:x ==")}}},
+	} {
+		bad.Cluster = aws.String("prod")
+		if _, err := c.CreateService(ctx, bad); errCode(t, err) != "InvalidParameterException" {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if _, err := c.CreateService(ctx, &sdk.CreateServiceInput{Cluster: aws.String("nope"), ServiceName: aws.String("x"), TaskDefinition: aws.String("web")}); errCode(t, err) != "ClusterNotFoundException" {
+		t.Fatalf("missing cluster: %v", err)
+	}
+
+	up := must(c.UpdateService(ctx, &sdk.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), DesiredCount: aws.Int32(4)}))(t).Service
+	if up.DesiredCount != 4 || len(up.Deployments) != 1 || up.Deployments[0].DesiredCount != 4 {
+		t.Fatalf("scale: %+v", up)
+	}
+	up = must(c.UpdateService(ctx, &sdk.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), TaskDefinition: td2.TaskDefinition.TaskDefinitionArn}))(t).Service
+	if len(up.Deployments) != 2 || aws.ToString(up.Deployments[0].Status) != "PRIMARY" || aws.ToString(up.Deployments[0].TaskDefinition) != aws.ToString(td2.TaskDefinition.TaskDefinitionArn) ||
+		aws.ToString(up.Deployments[1].Status) != "ACTIVE" || aws.ToString(up.Deployments[1].TaskDefinition) != aws.ToString(td1.TaskDefinition.TaskDefinitionArn) {
+		t.Fatalf("new revision: %+v", up.Deployments)
+	}
+	up = must(c.UpdateService(ctx, &sdk.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), ForceNewDeployment: true}))(t).Service
+	if len(up.Deployments) != 3 {
+		t.Fatalf("forceNewDeployment: %d deployments", len(up.Deployments))
+	}
+	deps := must(c.ListServiceDeployments(ctx, &sdk.ListServiceDeploymentsInput{Cluster: aws.String("prod"), Service: aws.String("api")}))(t)
+	if len(deps.ServiceDeployments) != 3 || deps.ServiceDeployments[0].Status != types.ServiceDeploymentStatusInProgress {
+		t.Fatalf("list deployments: %+v", deps.ServiceDeployments)
+	}
+	desc := must(c.DescribeServiceDeployments(ctx, &sdk.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{aws.ToString(deps.ServiceDeployments[0].ServiceDeploymentArn), "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/api/nope"}}))(t)
+	if len(desc.ServiceDeployments) != 1 || len(desc.Failures) != 1 {
+		t.Fatalf("describe deployments: %+v", desc)
+	}
+
+	d := must(c.DescribeServices(ctx, &sdk.DescribeServicesInput{Cluster: aws.String("prod"), Services: []string{"api", "ghost"}, Include: []types.ServiceField{types.ServiceFieldTags}}))(t)
+	if len(d.Services) != 1 || len(d.Failures) != 1 || aws.ToString(d.Failures[0].Reason) != "MISSING" {
+		t.Fatalf("describe: %+v", d)
+	}
+	if _, err := c.UpdateService(ctx, &sdk.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("ghost"), DesiredCount: aws.Int32(1)}); errCode(t, err) != "ServiceNotFoundException" {
+		t.Fatalf("update a missing service: %v", err)
+	}
+	l := must(c.ListServices(ctx, &sdk.ListServicesInput{Cluster: aws.String("prod")}))(t)
+	if len(l.ServiceArns) != 1 {
+		t.Fatalf("list: %v", l.ServiceArns)
+	}
+	if _, err := c.DeleteService(ctx, &sdk.DeleteServiceInput{Cluster: aws.String("prod"), Service: aws.String("api")}); errCode(t, err) != "InvalidParameterException" {
+		t.Fatalf("delete a scaled service: %v", err)
+	}
+	del := must(c.DeleteService(ctx, &sdk.DeleteServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), Force: aws.Bool(true)}))(t).Service
+	if aws.ToString(del.Status) != "DRAINING" || del.DesiredCount != 0 {
+		t.Fatalf("delete: %+v", del)
+	}
+	if _, err := c.UpdateService(ctx, &sdk.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), DesiredCount: aws.Int32(1)}); errCode(t, err) != "ServiceNotActiveException" {
+		t.Fatalf("update a draining service: %v", err)
+	}
+}

@@ -1,0 +1,389 @@
+package service
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/scheduler"
+)
+
+// DefaultInstanceGracePeriod is how long an instance's agent may stay
+// disconnected before its tasks count as lost, when Input leaves it zero.
+const DefaultInstanceGracePeriod = 30 * time.Second
+
+// Input is what Reconcile decides from: one consistent reading of the
+// store.
+type Input struct {
+	// Service is the service as stored, its deployments newest first or in
+	// any order (the PRIMARY one is the one with that status).
+	Service flotilla.Service
+	// Tasks are the service's tasks (group "service:<name>"; others are
+	// ignored) in any status, STOPPED ones still retained included: they
+	// are the memory of the circuit breaker and the throttle. A task
+	// belongs to the deployment its StartedBy ("ecs-svc/<id>") names.
+	Tasks []flotilla.Task
+	// Instances are the cluster's container instances. A task whose
+	// instance is not among them counts as lost.
+	Instances []flotilla.ContainerInstance
+	// InstanceGroups optionally maps an instance ID to the groups of all
+	// its tasks whose desired status is not STOPPED, as
+	// scheduler.GroupsByInstance returns them for the whole cluster; it
+	// answers task:group in a DAEMON service's memberOf expressions. When
+	// nil, only this service's tasks are known.
+	InstanceGroups map[string][]string
+	// Now is the time of the decision.
+	Now time.Time
+	// InstanceGracePeriod is how long an instance's agent may stay
+	// disconnected (since its DisconnectedAt) before the tasks on it count
+	// as lost; DefaultInstanceGracePeriod when zero.
+	InstanceGracePeriod time.Duration
+	// Constraints are the service's placement constraints, already
+	// validated. Reconcile uses the memberOf ones to choose a DAEMON
+	// service's instances.
+	Constraints []scheduler.Constraint
+	// Strategies are the service's placement strategy, already validated;
+	// scheduler.DefaultServiceStrategies when empty. Reconcile uses them
+	// to choose which tasks to stop when it scales in.
+	Strategies []scheduler.Strategy
+}
+
+// Start asks the controller to start Count tasks of a deployment.
+type Start struct {
+	// DeploymentID is the deployment the tasks belong to: they carry
+	// StartedBy flotilla.DeploymentStartedBy(DeploymentID) and Group
+	// flotilla.ServiceGroup(service name).
+	DeploymentID      string
+	TaskDefinitionARN string
+	Count             int
+	// InstanceID, for a DAEMON service, is the instance to start the task
+	// on (Count is then 1); empty for REPLICA, whose tasks go where the
+	// scheduler places them.
+	InstanceID string
+}
+
+// Stop asks the controller to stop a task.
+type Stop struct {
+	TaskID   string
+	Reason   string // the task's stoppedReason
+	StopCode string // the task's stopCode: flotilla.StopServiceSchedulerInit
+	// Lost is set for a task whose instance is lost (agent disconnected
+	// beyond the grace period, or instance deregistered): nobody will
+	// report it stopped, so the controller marks it STOPPED itself and
+	// releases its reservation.
+	Lost bool
+}
+
+// Plan is what Reconcile decides.
+type Plan struct {
+	// Start lists tasks to start: at most one entry per deployment for a
+	// REPLICA service, one entry per instance for a DAEMON service.
+	Start []Start
+	// Stop lists tasks to stop, each a task of Input.Tasks that is not
+	// STOPPED, at most once, ordered by task ID.
+	Stop []Stop
+	// Service is the service with its deployments' counts, statuses and
+	// rollout states brought up to date and new events first (capped at
+	// flotilla.MaxServiceEvents). For a DAEMON service, DesiredCount is the
+	// number of instances it should run on.
+	Service flotilla.Service
+	// Changed reports whether Service differs from Input.Service.
+	Changed bool
+	// Next, when not zero, is the latest time to reconcile the service
+	// again even if nothing changes: the end of a health check grace
+	// period, of an instance's grace period, or of a launch throttle.
+	Next time.Time
+}
+
+// where says how a task's instance stands.
+type where int
+
+const (
+	onNone         where = iota // the task names no instance
+	onActive                    // ACTIVE (or REGISTERING) with its agent connected
+	onDisconnected              // agent disconnected, within the grace period
+	onDraining                  // DRAINING or DEREGISTERING, not lost
+	onLost                      // agent disconnected beyond the grace period, or instance INACTIVE or unknown
+)
+
+// task is one of the service's tasks as this reconcile sees it.
+type task struct {
+	*flotilla.Task
+	dep     string // deployment ID from StartedBy
+	inst    *flotilla.ContainerInstance
+	loc     where
+	stopped bool // this plan stops it
+	lost    bool // this plan stops it as lost
+}
+
+// run is one Reconcile call under way.
+type run struct {
+	in    Input
+	now   time.Time
+	grace time.Duration
+
+	svc     flotilla.Service // the output, a copy of in.Service
+	tasks   []*task          // the service's tasks by ID
+	insts   map[string]*flotilla.ContainerInstance
+	primary int // index of the PRIMARY deployment in svc.Deployments, -1 when none
+
+	d         int  // the desired count: the service's, or the number of DAEMON targets
+	targets   []*flotilla.ContainerInstance
+	throttled bool // the PRIMARY deployment may not start tasks yet
+
+	starts []Start
+	stops  []Stop
+	events []string // oldest first
+	next   time.Time
+}
+
+// Reconcile decides what the service scheduler does next for one service.
+// It is a pure function of its input: the same Input gives the same Plan,
+// whatever the order of Input.Tasks and Input.Instances.
+func Reconcile(in Input) Plan {
+	r := newRun(in)
+	r.decide()
+	r.finish()
+	p := Plan{Start: r.starts, Stop: r.stops, Service: r.svc, Next: r.next}
+	slices.SortFunc(p.Stop, func(a, b Stop) int { return strings.Compare(a.TaskID, b.TaskID) })
+	p.Changed = !reflect.DeepEqual(in.Service, p.Service)
+	return p
+}
+
+func newRun(in Input) *run {
+	r := &run{in: in, now: in.Now, grace: in.InstanceGracePeriod, svc: cloneService(in.Service),
+		insts: map[string]*flotilla.ContainerInstance{}, primary: -1}
+	if r.grace <= 0 {
+		r.grace = DefaultInstanceGracePeriod
+	}
+	for i := range in.Instances {
+		r.insts[in.Instances[i].ID] = &in.Instances[i]
+	}
+	group := flotilla.ServiceGroup(in.Service.Name)
+	for i := range in.Tasks {
+		t := &in.Tasks[i]
+		if t.Group != group {
+			continue
+		}
+		ti := &task{Task: t, dep: deploymentOf(t)}
+		ti.inst, ti.loc = r.locate(t.InstanceID)
+		r.tasks = append(r.tasks, ti)
+	}
+	slices.SortStableFunc(r.tasks, func(a, b *task) int { return strings.Compare(a.ID, b.ID) })
+	r.tasks = slices.CompactFunc(r.tasks, func(a, b *task) bool { return a.ID == b.ID })
+	return r
+}
+
+func cloneService(s flotilla.Service) flotilla.Service {
+	s.Deployments = slices.Clone(s.Deployments)
+	s.Events = slices.Clone(s.Events)
+	return s
+}
+
+// deploymentOf returns the ID of the deployment that started a task, or ""
+// for a task no deployment started.
+func deploymentOf(t *flotilla.Task) string {
+	id, ok := strings.CutPrefix(t.StartedBy, flotilla.DeploymentStartedBy(""))
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+// locate says how the instance with the given ID stands.
+func (r *run) locate(id string) (*flotilla.ContainerInstance, where) {
+	if id == "" {
+		return nil, onNone
+	}
+	ci, ok := r.insts[id]
+	switch {
+	case !ok || ci.Status == flotilla.InstanceInactive:
+		return ci, onLost
+	case !ci.AgentConnected && !ci.DisconnectedAt.IsZero() && !r.now.Before(ci.DisconnectedAt.Add(r.grace)):
+		return ci, onLost
+	case ci.Status == flotilla.InstanceDraining || ci.Status == flotilla.InstanceDeregistering:
+		return ci, onDraining
+	case !ci.AgentConnected:
+		return ci, onDisconnected
+	}
+	return ci, onActive
+}
+
+// decide fills the plan's starts and stops.
+func (r *run) decide() {
+	switch r.svc.Status {
+	case flotilla.ServiceInactive:
+		return
+	case flotilla.ServiceDraining:
+		r.stopLost()
+		r.drainService()
+		return
+	}
+	r.stopLost()
+	r.primary = findPrimary(r.svc.Deployments)
+	daemon := r.svc.SchedulingStrategy == flotilla.SchedulingDaemon
+	if daemon {
+		r.targets = r.daemonTargets()
+		r.d = len(r.targets)
+	} else {
+		r.d = max(r.svc.DesiredCount, 0)
+	}
+	r.checkFailures()
+	r.stopUnhealthy()
+	if daemon {
+		r.daemon()
+	} else {
+		r.replica()
+	}
+}
+
+// findPrimary returns the index of the PRIMARY deployment (the newest if
+// several claim it), or -1.
+func findPrimary(ds []flotilla.Deployment) int {
+	p := -1
+	for i, d := range ds {
+		if d.Status == flotilla.DeploymentPrimary && (p < 0 || d.CreatedAt.After(ds[p].CreatedAt)) {
+			p = i
+		}
+	}
+	return p
+}
+
+func (r *run) primaryDeployment() *flotilla.Deployment {
+	if r.primary < 0 {
+		return nil
+	}
+	return &r.svc.Deployments[r.primary]
+}
+
+// canStart reports whether the PRIMARY deployment may start tasks now.
+func (r *run) canStart() bool {
+	p := r.primaryDeployment()
+	return p != nil && p.RolloutState != flotilla.RolloutFailed && p.TaskDefinitionARN != "" && !r.throttled
+}
+
+// stop adds a task to the plan's stops.
+func (r *run) stop(t *task, reason string, lost bool) {
+	if t.stopped {
+		return
+	}
+	t.stopped, t.lost = true, lost
+	r.stops = append(r.stops, Stop{TaskID: t.ID, Reason: reason, StopCode: flotilla.StopServiceSchedulerInit, Lost: lost})
+}
+
+// wake asks for a reconcile no later than at.
+func (r *run) wake(at time.Time) {
+	if at.After(r.now) && (r.next.IsZero() || at.Before(r.next)) {
+		r.next = at
+	}
+}
+
+// stopLost stops, as lost, every task not yet STOPPED on a lost instance,
+// and asks to be woken when a disconnected instance's grace period ends.
+func (r *run) stopLost() {
+	for _, t := range r.tasks {
+		if t.LastStatus == flotilla.TaskStopped {
+			continue
+		}
+		switch t.loc {
+		case onLost:
+			reason := ReasonAgentLost
+			if t.inst == nil || t.inst.Status == flotilla.InstanceInactive {
+				reason = ReasonInstanceGone
+			}
+			r.stop(t, reason, true)
+		case onDisconnected, onDraining:
+			if ci := t.inst; !ci.AgentConnected && !ci.DisconnectedAt.IsZero() {
+				r.wake(ci.DisconnectedAt.Add(r.grace))
+			}
+		}
+	}
+}
+
+// drainService stops every task of a service being deleted.
+func (r *run) drainService() {
+	for _, t := range r.tasks {
+		if t.DesiredStatus == flotilla.TaskRunning && t.LastStatus != flotilla.TaskStopped {
+			r.stop(t, r.scalingReason(t), false)
+		}
+	}
+}
+
+// stopUnhealthy stops the tasks that failed their container health checks
+// once their grace period is over.
+func (r *run) stopUnhealthy() {
+	grace := time.Duration(max(r.svc.HealthCheckGracePeriodSeconds, 0)) * time.Second
+	for _, t := range r.tasks {
+		if t.stopped || !t.unhealthy() {
+			continue
+		}
+		if end := t.StartedAt.Add(grace); r.now.Before(end) {
+			r.wake(end)
+			continue
+		}
+		r.stop(t, ReasonUnhealthy, false)
+		r.event("(service %s) (task %s) failed container health checks.", r.svc.Name, t.ID)
+	}
+}
+
+// scalingReason is the stoppedReason of a task the scheduler stops to
+// scale its deployment in, in ECS's words.
+func (r *run) scalingReason(t *task) string {
+	dep := t.dep
+	if dep == "" {
+		if p := r.primaryDeployment(); p != nil {
+			dep = p.ID
+		}
+	}
+	return "Scaling activity initiated by (deployment " + flotilla.DeploymentStartedBy(dep) + ")"
+}
+
+// bounds returns the fewest healthy tasks and the most running and pending
+// tasks that a deployment configuration allows for d desired tasks:
+// ceil(min% × d / 100) and floor(max% × d / 100).
+func bounds(c flotilla.DeploymentConfiguration, daemon bool, d int) (minHealthy, maxTotal int) {
+	maxPct := c.MaximumPercent
+	if maxPct <= 0 {
+		maxPct = 200
+		if daemon {
+			maxPct = 100
+		}
+	}
+	minPct := max(c.MinimumHealthyPercent, 0)
+	return (minPct*d + 99) / 100, maxPct * d / 100
+}
+
+// liveTasks returns the tasks this plan does not stop that are running or
+// pending (desired status RUNNING, last status RUNNING or before).
+func (r *run) liveTasks() []*task {
+	var out []*task
+	for _, t := range r.tasks {
+		if !t.stopped && t.live() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// pickStops stops up to n of the candidates, the ones the chooser puts
+// first (not healthy ones before healthy ones), spending one of *allowed
+// for each healthy one and stopping short when none is left.
+func (r *run) pickStops(ch *chooser, cands []*task, n int, allowed *int, reason func(*task) string) {
+	rem := slices.DeleteFunc(slices.Clone(cands), func(t *task) bool { return t.stopped })
+	for n > 0 && len(rem) > 0 {
+		i := ch.best(rem)
+		t := rem[i]
+		if t.healthy() {
+			if *allowed <= 0 {
+				return
+			}
+			*allowed--
+		}
+		r.stop(t, reason(t), false)
+		ch.remove(t)
+		rem = slices.Delete(rem, i, i+1)
+		n--
+	}
+}
