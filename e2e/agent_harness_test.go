@@ -26,7 +26,7 @@ type agentProc struct {
 }
 
 // startAgent runs `flotilla agent` against s with its own data dir.
-func startAgent(t *testing.T, s *server, cluster, dataDir string, args ...string) *agentProc {
+func startAgent(t testing.TB, s *server, cluster, dataDir string, args ...string) *agentProc {
 	t.Helper()
 	all := append([]string{"agent", "--server", s.Endpoint, "--cluster", cluster, "--data-dir", dataDir,
 		"--cpu", "4096", "--memory", "4096", "--cleanup-wait", "1h", "--log-level", "debug"}, args...)
@@ -69,7 +69,7 @@ func (a *agentProc) Kill() {
 
 // newCluster creates a cluster with a unique name for one test and, when the
 // test ends, stops its tasks and removes their containers.
-func newCluster(t *testing.T, c *ecs.Client) string {
+func newCluster(t testing.TB, c *ecs.Client) string {
 	t.Helper()
 	name := fmt.Sprintf("t%d", time.Now().UnixNano())
 	if _, err := c.CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: aws.String(name)}); err != nil {
@@ -81,7 +81,7 @@ func newCluster(t *testing.T, c *ecs.Client) string {
 
 // removeContainers removes every container of a test's cluster; with s,
 // only those of s's container instances.
-func removeContainers(t *testing.T, cluster string, s *server) {
+func removeContainers(t testing.TB, cluster string, s *server) {
 	var mine map[string]bool
 	if s != nil {
 		mine = map[string]bool{}
@@ -113,7 +113,7 @@ func removeContainers(t *testing.T, cluster string, s *server) {
 }
 
 // waitInstances waits until n connected instances are in the cluster.
-func waitInstances(t *testing.T, c *ecs.Client, cluster string, n int) []string {
+func waitInstances(t testing.TB, c *ecs.Client, cluster string, n int) []string {
 	t.Helper()
 	var arns []string
 	eventually(t, 60*time.Second, func() bool {
@@ -139,7 +139,7 @@ func waitInstances(t *testing.T, c *ecs.Client, cluster string, n int) []string 
 
 // eventually polls cond until it holds or the deadline (generous: these
 // machines are shared) passes.
-func eventually(t *testing.T, within time.Duration, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -151,7 +151,7 @@ func eventually(t *testing.T, within time.Duration, cond func() bool) {
 }
 
 // describeTask returns one task.
-func describeTask(t *testing.T, c *ecs.Client, cluster, arn string) types.Task {
+func describeTask(t testing.TB, c *ecs.Client, cluster, arn string) types.Task {
 	t.Helper()
 	out, err := c.DescribeTasks(context.Background(), &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: []string{arn}, Include: []types.TaskField{types.TaskFieldTags}})
 	if err != nil {
@@ -164,7 +164,7 @@ func describeTask(t *testing.T, c *ecs.Client, cluster, arn string) types.Task {
 }
 
 // waitTask waits until the task's lastStatus is status.
-func waitTask(t *testing.T, c *ecs.Client, cluster, arn, status string) types.Task {
+func waitTask(t testing.TB, c *ecs.Client, cluster, arn, status string) types.Task {
 	t.Helper()
 	var task types.Task
 	eventually(t, 90*time.Second, func() bool {
@@ -175,7 +175,7 @@ func waitTask(t *testing.T, c *ecs.Client, cluster, arn, status string) types.Ta
 }
 
 // registerTD registers a task definition of the test image's containers.
-func registerTD(t *testing.T, c *ecs.Client, family string, containers ...types.ContainerDefinition) string {
+func registerTD(t testing.TB, c *ecs.Client, family string, containers ...types.ContainerDefinition) string {
 	t.Helper()
 	for i := range containers {
 		if containers[i].Image == nil {
@@ -193,7 +193,7 @@ func registerTD(t *testing.T, c *ecs.Client, family string, containers ...types.
 }
 
 // runTask runs one task and fails the test if it was not placed.
-func runTask(t *testing.T, c *ecs.Client, in *ecs.RunTaskInput) string {
+func runTask(t testing.TB, c *ecs.Client, in *ecs.RunTaskInput) string {
 	t.Helper()
 	out, err := c.RunTask(context.Background(), in)
 	if err != nil {

@@ -198,7 +198,7 @@ func TestTaskLifecycle(t *testing.T) {
 }
 
 // stopTask stops a task and waits for STOPPED.
-func stopTask(t *testing.T, c *ecs.Client, cluster, arn string) types.Task {
+func stopTask(t testing.TB, c *ecs.Client, cluster, arn string) types.Task {
 	t.Helper()
 	if _, err := c.StopTask(bg, &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(arn), Reason: aws.String("test over")}); err != nil {
 		t.Fatal(err)

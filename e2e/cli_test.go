@@ -189,7 +189,7 @@ print("ok", len(arns))
 	}
 }
 
-func mustJSON(t *testing.T, r cliResult, v any) {
+func mustJSON(t testing.TB, r cliResult, v any) {
 	t.Helper()
 	if r.ExitCode != 0 {
 		t.Fatalf("aws exited %d: %s", r.ExitCode, r.Stderr)

@@ -64,18 +64,18 @@ type server struct {
 
 // startServer runs `flotilla server` on a free loopback port with dataDir
 // and waits until it prints the export lines.
-func startServer(t *testing.T, dataDir string, args ...string) *server {
+func startServer(t testing.TB, dataDir string, args ...string) *server {
 	t.Helper()
 	return start(t, "server", dataDir, args...)
 }
 
 // startUp runs `flotilla up` (server and agent in one process).
-func startUp(t *testing.T, dataDir string, args ...string) *server {
+func startUp(t testing.TB, dataDir string, args ...string) *server {
 	t.Helper()
 	return start(t, "up", dataDir, args...)
 }
 
-func start(t *testing.T, command, dataDir string, args ...string) *server {
+func start(t testing.TB, command, dataDir string, args ...string) *server {
 	t.Helper()
 	cmdArgs := append([]string{command, "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)
 	cmd := exec.Command(binary, cmdArgs...)
@@ -174,7 +174,7 @@ func (s *server) aws(t *testing.T, args ...string) cliResult {
 	return runAWS(t, s.Env, args...)
 }
 
-func runAWS(t *testing.T, env map[string]string, args ...string) cliResult {
+func runAWS(t testing.TB, env map[string]string, args ...string) cliResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -25,6 +25,9 @@ type Config struct {
 	SecretAccessKey string
 	LogLevel        string
 	ShutdownTimeout time.Duration
+	// InstanceGracePeriod is how long an instance's agent may be gone before
+	// its service tasks are replaced elsewhere.
+	InstanceGracePeriod time.Duration
 }
 
 // DefaultConfig returns the defaults a new user starts with.
@@ -34,12 +37,13 @@ func DefaultConfig() Config {
 		dir = filepath.Join(home, ".flotilla")
 	}
 	return Config{
-		Listen:          "127.0.0.1:9400",
-		DataDir:         dir,
-		Region:          "us-east-1",
-		AccountID:       "123456789012",
-		LogLevel:        "info",
-		ShutdownTimeout: 10 * time.Second,
+		Listen:              "127.0.0.1:9400",
+		DataDir:             dir,
+		Region:              "us-east-1",
+		AccountID:           "123456789012",
+		LogLevel:            "info",
+		ShutdownTimeout:     10 * time.Second,
+		InstanceGracePeriod: 30 * time.Second,
 	}
 }
 
@@ -53,6 +57,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AccessKeyID, "access-key-id", os.Getenv("FLOTILLA_ACCESS_KEY_ID"), "access key id clients sign with (env FLOTILLA_ACCESS_KEY_ID)")
 	fs.StringVar(&c.SecretAccessKey, "secret-access-key", os.Getenv("FLOTILLA_SECRET_ACCESS_KEY"), "secret access key (env FLOTILLA_SECRET_ACCESS_KEY)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.DurationVar(&c.InstanceGracePeriod, "instance-grace-period", c.InstanceGracePeriod, "how long an instance's agent may be gone before its service tasks are replaced elsewhere")
 }
 
 // Validate reports the first invalid setting.
@@ -68,6 +73,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		return errors.New("give both --access-key-id and --secret-access-key, or neither")
+	}
+	if c.InstanceGracePeriod <= 0 {
+		return errors.New("--instance-grace-period must be positive")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

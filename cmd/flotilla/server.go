@@ -21,6 +21,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/api/ecs"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
+	"github.com/flotilla/flotilla/internal/controller/service"
 	"github.com/flotilla/flotilla/internal/link"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -97,6 +98,15 @@ func (m *Main) Run(ctx context.Context) error {
 		defer wg.Done()
 		if err := ecsSvc.Run(ctx); err != nil {
 			errs <- fmt.Errorf("ecs housekeeping: %w", err)
+		}
+	}()
+
+	svcCtl := service.New(service.Config{Store: st, Tasks: ecsSvc, InstanceGracePeriod: cfg.InstanceGracePeriod, Logger: m.log})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := svcCtl.Run(ctx); err != nil {
+			errs <- fmt.Errorf("service controller: %w", err)
 		}
 	}()
 

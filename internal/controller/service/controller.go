@@ -1,0 +1,382 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/scheduler"
+	"github.com/flotilla/flotilla/internal/store"
+)
+
+// Tasks is what the controller needs to start and stop tasks; the ECS
+// service implements it (placing through the scheduler).
+type Tasks interface {
+	// StartServiceTasks places count tasks of a deployment (or one on
+	// instanceID for a DAEMON service) and returns those placed and the
+	// placement failures.
+	StartServiceTasks(ctx context.Context, svc *flotilla.Service, deploymentID, taskDefinitionARN string, count int, instanceID string) ([]flotilla.Task, []scheduler.Failure, error)
+	// StopServiceTask asks a task to stop; lost marks it STOPPED at once.
+	StopServiceTask(ctx context.Context, cluster, taskID, code, reason string, lost bool) error
+}
+
+// Config configures the controller.
+type Config struct {
+	Store store.Store
+	Tasks Tasks
+	// InstanceGracePeriod is how long an instance's agent may be gone before
+	// its service tasks are replaced elsewhere.
+	InstanceGracePeriod time.Duration
+	// Resync is how often every service is reconciled even without a change.
+	Resync time.Duration
+	Clock  func() time.Time
+	Logger *slog.Logger
+}
+
+// Controller keeps every service converging on its desired state: it
+// reconciles a service when the service, one of its tasks or an instance of
+// its cluster changes, when a reconcile asked to be woken, and periodically,
+// so that correctness never depends on seeing every event.
+type Controller struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New returns a controller.
+func New(cfg Config) *Controller {
+	if cfg.InstanceGracePeriod == 0 {
+		cfg.InstanceGracePeriod = 30 * time.Second
+	}
+	if cfg.Resync == 0 {
+		cfg.Resync = 5 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Controller{cfg: cfg, log: log.With("component", "service-controller"), now: cfg.Clock}
+}
+
+// key names a service: cluster/name.
+type key struct{ cluster, name string }
+
+// Run reconciles services until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if err := c.runWatching(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("service controller watch ended; starting again", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Controller) runWatching(ctx context.Context) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rev, err := c.cfg.Store.Rev(ctx)
+	if err != nil {
+		return err
+	}
+	events := make(chan store.Event, 1024)
+	broken := make(chan error, 3)
+	for _, prefix := range []string{flotilla.ServicesPrefix, flotilla.TasksPrefix, flotilla.InstancesPrefix} {
+		ch, err := c.cfg.Store.Watch(wctx, prefix, rev)
+		if err != nil {
+			return err
+		}
+		go func() {
+			for ev := range ch {
+				select {
+				case events <- ev:
+				case <-wctx.Done():
+					return
+				}
+			}
+			broken <- fmt.Errorf("watch %s closed", prefix)
+		}()
+	}
+	dirty := map[key]bool{}
+	wake := map[key]time.Time{}
+	if err := c.markAll(ctx, dirty, ""); err != nil {
+		return err
+	}
+	resync := time.NewTicker(c.cfg.Resync)
+	defer resync.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		// Reconcile what is dirty, then wait for more.
+		for k := range dirty {
+			delete(dirty, k)
+			next, err := c.reconcile(ctx, k)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				c.log.Warn("reconcile service", "cluster", k.cluster, "service", k.name, "err", err)
+				next = c.now().Add(time.Second)
+			}
+			if !next.IsZero() {
+				if w, ok := wake[k]; !ok || next.Before(w) {
+					wake[k] = next
+				}
+			}
+		}
+		earliest := time.Time{}
+		for _, w := range wake {
+			if earliest.IsZero() || w.Before(earliest) {
+				earliest = w
+			}
+		}
+		if !earliest.IsZero() {
+			timer.Reset(max(time.Until(earliest), time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-broken:
+			return err
+		case <-resync.C:
+			if err := c.markAll(ctx, dirty, ""); err != nil {
+				return err
+			}
+		case <-timer.C:
+			now := c.now()
+			for k, w := range wake {
+				if !w.After(now) {
+					dirty[k] = true
+					delete(wake, k)
+				}
+			}
+		case ev := <-events:
+			c.classify(ctx, ev, dirty)
+			// Coalesce a burst of changes.
+			deadline := time.After(20 * time.Millisecond)
+		burst:
+			for {
+				select {
+				case ev := <-events:
+					c.classify(ctx, ev, dirty)
+				case <-deadline:
+					break burst
+				}
+			}
+		}
+	}
+}
+
+// classify marks the services an event concerns.
+func (c *Controller) classify(ctx context.Context, ev store.Event, dirty map[key]bool) {
+	k := ev.KV.Key
+	switch {
+	case strings.HasPrefix(k, flotilla.ServicesPrefix):
+		rest := strings.TrimPrefix(k, flotilla.ServicesPrefix)
+		if cl, name, ok := strings.Cut(rest, "/"); ok {
+			dirty[key{cl, name}] = true
+		}
+	case strings.HasPrefix(k, flotilla.TasksPrefix):
+		for _, kv := range []*store.KV{&ev.KV, ev.PrevKV} {
+			if kv == nil || len(kv.Value) == 0 {
+				continue
+			}
+			var t struct {
+				Cluster string `json:"cluster"`
+				Group   string `json:"group"`
+			}
+			if json.Unmarshal(kv.Value, &t) == nil && strings.HasPrefix(t.Group, "service:") {
+				dirty[key{t.Cluster, strings.TrimPrefix(t.Group, "service:")}] = true
+			}
+		}
+	case strings.HasPrefix(k, flotilla.InstancesPrefix):
+		rest := strings.TrimPrefix(k, flotilla.InstancesPrefix)
+		if cl, _, ok := strings.Cut(rest, "/"); ok {
+			_ = c.markAll(ctx, dirty, cl)
+		}
+	}
+}
+
+// markAll marks every service (of one cluster, when cluster is set).
+func (c *Controller) markAll(ctx context.Context, dirty map[key]bool, cluster string) error {
+	prefix := flotilla.ServicesPrefix
+	if cluster != "" {
+		prefix += cluster + "/"
+	}
+	items, _, err := store.ListJSON[flotilla.Service](ctx, c.cfg.Store, prefix, store.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.Value.Status != flotilla.ServiceInactive {
+			dirty[key{it.Value.Cluster, it.Value.Name}] = true
+		}
+	}
+	return nil
+}
+
+// reconcile decides and applies one service's plan; it returns when to look
+// again at the latest.
+func (c *Controller) reconcile(ctx context.Context, k key) (time.Time, error) {
+	svc, rev, err := store.GetJSON[flotilla.Service](ctx, c.cfg.Store, flotilla.ServiceKey(k.cluster, k.name))
+	if errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil || svc.Status == flotilla.ServiceInactive {
+		return time.Time{}, err
+	}
+	tasks, _, err := store.ListJSON[flotilla.Task](ctx, c.cfg.Store, flotilla.ClusterTasksPrefix(k.cluster), store.ListOptions{})
+	if err != nil {
+		return time.Time{}, err
+	}
+	instances, _, err := store.ListJSON[flotilla.ContainerInstance](ctx, c.cfg.Store, flotilla.ClusterInstancesPrefix(k.cluster), store.ListOptions{})
+	if err != nil {
+		return time.Time{}, err
+	}
+	in := Input{Service: *svc, Now: c.now().UTC(), InstanceGracePeriod: c.cfg.InstanceGracePeriod}
+	var all []flotilla.Task
+	for _, it := range tasks {
+		all = append(all, it.Value)
+		if it.Value.Group == flotilla.ServiceGroup(svc.Name) {
+			in.Tasks = append(in.Tasks, it.Value)
+		}
+	}
+	in.InstanceGroups = scheduler.GroupsByInstance(all)
+	for _, it := range instances {
+		in.Instances = append(in.Instances, it.Value)
+	}
+	if len(svc.PlacementConstraints) > 0 {
+		var cs []scheduler.Constraint
+		_ = json.Unmarshal(svc.PlacementConstraints, &cs)
+		in.Constraints = cs
+	}
+	if len(svc.PlacementStrategy) > 0 {
+		var ss []scheduler.Strategy
+		_ = json.Unmarshal(svc.PlacementStrategy, &ss)
+		in.Strategies = ss
+	}
+	plan := Reconcile(in)
+	next := plan.Service
+	var events []string
+	for _, st := range plan.Stop {
+		if err := c.cfg.Tasks.StopServiceTask(ctx, k.cluster, st.TaskID, st.StopCode, st.Reason, st.Lost); err != nil {
+			return time.Time{}, fmt.Errorf("stop task %s: %w", st.TaskID, err)
+		}
+	}
+	if n := len(plan.Stop); n > 0 {
+		ids := make([]string, 0, n)
+		for _, st := range plan.Stop {
+			ids = append(ids, "(task "+st.TaskID+")")
+		}
+		events = append(events, fmt.Sprintf("(service %s) has stopped %d running tasks: %s.", svc.Name, n, strings.Join(ids, " ")))
+	}
+	retry := plan.Next
+	for _, st := range plan.Start {
+		started, failures, err := c.cfg.Tasks.StartServiceTasks(ctx, &next, st.DeploymentID, st.TaskDefinitionARN, st.Count, st.InstanceID)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("start tasks: %w", err)
+		}
+		if len(started) > 0 {
+			ids := make([]string, 0, len(started))
+			for _, t := range started {
+				ids = append(ids, "(task "+t.ID+")")
+			}
+			events = append(events, fmt.Sprintf("(service %s) has started %d tasks: %s.", svc.Name, len(started), strings.Join(ids, " ")))
+		}
+		if len(started) < st.Count && st.InstanceID == "" {
+			events = append(events, unplaceable(svc.Name, failures))
+			// Capacity may appear at any moment; look again soon.
+			if at := c.now().Add(2 * time.Second); retry.IsZero() || at.Before(retry) {
+				retry = at
+			}
+		}
+	}
+	changed := plan.Changed
+	for _, e := range events {
+		if addEvent(&next, e, c.now().UTC()) {
+			changed = true
+		}
+	}
+	if next.Status == flotilla.ServiceDraining && !hasLiveTasks(in.Tasks) && len(plan.Start) == 0 {
+		next.Status, changed = flotilla.ServiceInactive, true
+	}
+	// Deployments the plan dropped are over: keep them for ListServiceDeployments.
+	kept := map[string]bool{}
+	for _, d := range next.Deployments {
+		kept[d.ID] = true
+	}
+	for _, d := range svc.Deployments {
+		if !kept[d.ID] {
+			d.Status = flotilla.DeploymentInactive
+			next.History = append([]flotilla.Deployment{d}, next.History...)
+			changed = true
+		}
+	}
+	if len(next.History) > flotilla.MaxDeploymentHistory {
+		next.History = next.History[:flotilla.MaxDeploymentHistory]
+	}
+	if !changed {
+		return retry, nil
+	}
+	next.Version = svc.Version + 1
+	op, err := store.PutJSON(flotilla.ServiceKey(k.cluster, k.name), next)
+	if err != nil {
+		return time.Time{}, err
+	}
+	_, err = c.cfg.Store.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: op.Key, ModRevision: rev}}, Ops: []store.Op{op}})
+	if errors.Is(err, store.ErrConflict) {
+		// Changed meanwhile (UpdateService, say): look again at once.
+		return c.now(), nil
+	}
+	return retry, err
+}
+
+func hasLiveTasks(tasks []flotilla.Task) bool {
+	for _, t := range tasks {
+		if t.LastStatus != flotilla.TaskStopped {
+			return true
+		}
+	}
+	return false
+}
+
+// unplaceable words a placement failure as ECS does.
+func unplaceable(name string, failures []scheduler.Failure) string {
+	msg := fmt.Sprintf("(service %s) was unable to place a task because no container instance met all of its requirements.", name)
+	for _, f := range failures {
+		if f.InstanceID != "" {
+			return msg + fmt.Sprintf(" The closest matching (container-instance %s) failed with reason %s.", f.InstanceID, f.Reason)
+		}
+	}
+	if len(failures) > 0 && failures[0].Reason == scheduler.ReasonNoInstances {
+		return fmt.Sprintf("(service %s) was unable to place a task because no container instance met all of its requirements. Reason: No Container Instances were found in your cluster.", name)
+	}
+	return msg
+}
+
+// addEvent puts an event first, unless the newest event says the same
+// within the last minute (as ECS avoids repeating itself).
+func addEvent(svc *flotilla.Service, msg string, now time.Time) bool {
+	for _, e := range svc.Events {
+		if e.Message == msg && now.Sub(e.CreatedAt) < time.Minute {
+			return false
+		}
+		break
+	}
+	svc.Events = append([]flotilla.ServiceEvent{{ID: flotilla.NewID()[:32], CreatedAt: now, Message: msg}}, svc.Events...)
+	if len(svc.Events) > flotilla.MaxServiceEvents {
+		svc.Events = svc.Events[:flotilla.MaxServiceEvents]
+	}
+	return true
+}
