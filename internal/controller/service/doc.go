@@ -1,17 +1,130 @@
-// Package service decides what Amazon ECS's service scheduler does, as a
-// pure function: Reconcile takes a service, its tasks, the cluster's
-// container instances and the time, and returns the Plan that moves the
-// service towards its desired state. The plan says which tasks to start
-// and which to stop, and what the service looks like afterwards
-// (deployment counts and rollout states, events). The plan keeps to the
-// service's minimumHealthyPercent and maximumPercent, replaces unhealthy
-// tasks and tasks on draining or lost instances, trips the deployment
-// circuit breaker (and rolls back), throttles launches that keep failing,
-// and runs one task per eligible instance for DAEMON services.
+// Package service holds the service scheduler's decisions as a pure
+// function. Reconcile takes a service, its tasks, the cluster's container
+// instances and the time, and returns the Plan that moves the service
+// towards its desired state: tasks to start, tasks to stop, and the service
+// as it should be written back (deployment counts, rollout states, events).
+// It does no I/O, reads no clock, starts no goroutines and uses no
+// randomness, so the same Input always gives the same Plan. The
+// controller in this package reads the store, calls Reconcile and applies
+// the plan.
 //
-// Everything here is computation over values: no I/O, no clock, no
-// goroutines, no randomness. The same Input always gives the same Plan.
-// The service controller reads the store, calls Reconcile, and applies the
-// plan in one transaction (see Plan for what applying means). See
-// docs/service-scheduler.md for the rules and the numbers chosen.
+// The rules follow Amazon ECS's developer guide. Where the guide leaves a
+// choice open, this package makes one, as follows.
+//
+// # Counting
+//
+// A task is running when its last and desired statuses are RUNNING, and
+// pending when it is desired RUNNING and its last status comes before
+// RUNNING. Running and pending tasks of every deployment count against
+// maximumPercent. A task is healthy when it is running, its instance is
+// not lost, and, if an essential container has a health check (a non-empty
+// container health status), its health status is HEALTHY. With D desired
+// tasks, a plan never takes the healthy tasks below
+// ceil(minimumHealthyPercent × D / 100) when that many were healthy
+// before, and never starts tasks beyond floor(maximumPercent × D / 100)
+// running and pending ones. A task the plan stops counts as gone; a task it
+// starts counts as pending.
+//
+// # REPLICA services
+//
+// The PRIMARY deployment gets D tasks. Tasks of every other deployment (or
+// of a deployment no longer listed), tasks on DRAINING or DEREGISTERING
+// instances and the PRIMARY's tasks beyond D are stopped: those that are
+// not healthy at once (so a draining instance's pending tasks stop at
+// once), healthy ones as far as the floor allows, which is how a rolling
+// update and instance draining proceed. Which tasks go first follows the
+// placement strategy read backwards: spread stops from the attribute value
+// (or instance) holding the most of the service's tasks, binpack from the
+// instance with the most CPU or memory left, random in a pseudo-random
+// order derived from the time; then from the instance holding the most
+// (unless random), then the newest task. Without a strategy, the service
+// default applies: spread on attribute:ecs.availability-zone. A FAILED
+// deployment starts nothing, and older tasks are then stopped only while
+// there are more than D.
+//
+// Once the PRIMARY deployment has D healthy tasks (not on draining
+// instances) and no other deployment has a task that is not STOPPED, its
+// rolloutState is COMPLETED ("ECS deployment ecs-svc/<id> completed.") and
+// the other deployments are dropped from Service.Deployments. A deployment
+// with an empty rolloutState counts as IN_PROGRESS.
+//
+// # Health checks
+//
+// A running task whose health status is UNHEALTHY is stopped ("Task failed
+// container health checks", event "(service S) (task T) failed container
+// health checks.") once healthCheckGracePeriodSeconds have passed since it
+// started; until then it is kept and Plan.Next is the end of the grace
+// period. A task whose health status stays UNKNOWN is not healthy and is
+// not replaced.
+//
+// # Failures: circuit breaker and throttle
+//
+// A task fails when it stopped (desired STOPPED) without ever reaching
+// RUNNING, unless stopped on purpose (stop codes UserInitiated,
+// ServiceSchedulerInitiated, SpotInterruption, TerminationNotice), or was
+// stopped for failing its health checks (a stoppedReason "Task failed ...
+// health checks ..."). Like ECS's failedTasks, the count is consecutive:
+// the PRIMARY deployment's failed tasks newer (by creation) than its
+// newest task that succeeded, that is, is healthy now or reached RUNNING
+// and was stopped on purpose afterwards. A task that reached RUNNING and
+// then exited on its own neither fails nor succeeds.
+//
+// With the circuit breaker enabled and the PRIMARY deployment IN_PROGRESS,
+// FailureThreshold(D) = min(max(ceil(0.5 × D), 3), 200) failures mark it
+// FAILED ("ECS deployment circuit breaker: tasks failed to start.", event
+// "(service S) (deployment ecs-svc/ID) deployment failed: tasks failed to
+// start."). With rollback, a new PRIMARY deployment takes the task
+// definition of the newest COMPLETED deployment ("ECS deployment circuit
+// breaker: rolling back to deploymentId ecs-svc/<completed id>.", event
+// "(service S) rolling back to deployment ecs-svc/<completed id>."), the
+// failed one becomes ACTIVE and its tasks are replaced like any older
+// deployment's, and the service's task definition becomes the rolled-back
+// one. The new deployment's ID is 20 hex digits derived from the service,
+// the failed deployment and the time. A deployment that is itself a
+// rollback is not rolled back again; a deployment COMPLETED before does
+// not fail.
+//
+// Otherwise failures throttle launches: after n ≥ 2 consecutive failures,
+// the PRIMARY deployment starts nothing until ThrottleDelay(n) after the
+// newest failure, 10 s doubling with each failure (10 s, 20 s, 40 s, ...)
+// up to ECS's documented 27 minutes, and Plan.Next says when. The event
+// "(service S) is unable to consistently start tasks successfully." is
+// emitted when the count grows past the one stored in the deployment's
+// FailedTasks. A new deployment starts with no failures.
+//
+// # Instances
+//
+// An instance whose agent has been disconnected for InstanceGracePeriod
+// (default 30 s) since DisconnectedAt is lost, and so is an INACTIVE or
+// unknown one: its tasks that are not STOPPED are stopped with Lost set
+// ("Task stopped because the container instance agent is unreachable", or
+// "... its container instance was deregistered"), the controller marks
+// them STOPPED, and they are replaced by the usual rules. Before the grace
+// period ends nothing happens and Plan.Next is its end.
+//
+// # DAEMON services
+//
+// The targets are the ACTIVE instances that are not lost and satisfy the
+// memberOf constraints (task:group answered by Input.InstanceGroups); D,
+// reported as the service's desiredCount, is their number. An instance
+// whose agent is disconnected stays a target through its grace period but
+// gets no new task. Tasks off the targets (DRAINING, no longer matching)
+// stop at once, without replacement. On a target, a second task stops; an
+// older deployment's task stops as the floor allows (all at once with the
+// default 0%), and the instance gets the PRIMARY's task in a later
+// reconcile, once no task of the service on it is anything but STOPPED.
+//
+// # Events and deletion
+//
+// Events are ECS's wording, newest first, capped at
+// flotilla.MaxServiceEvents, with IDs derived from the service, the time
+// and the message. "(service S) has reached a steady state." is emitted
+// when the service has one deployment, done rolling out, D running and
+// healthy tasks and nothing else, and nothing to start or stop, unless it
+// is already the newest event. The controller reports the tasks it
+// started and stopped ("has started N tasks: ...", "has stopped N running
+// tasks: ..."): only it knows the new tasks' IDs and what it managed to do.
+//
+// A DRAINING service (being deleted) has every task stopped and nothing
+// started; an INACTIVE one is left alone.
 package service

@@ -20,10 +20,12 @@ type Input struct {
 	// Service is the service as stored, its deployments newest first or in
 	// any order (the PRIMARY one is the one with that status).
 	Service flotilla.Service
-	// Tasks are the service's tasks (group "service:<name>"; others are
-	// ignored) in any status, STOPPED ones still retained included: they
-	// are the memory of the circuit breaker and the throttle. A task
-	// belongs to the deployment its StartedBy ("ecs-svc/<id>") names.
+	// Tasks are the service's tasks in any status, STOPPED ones still
+	// retained included: they are the memory of the circuit breaker and
+	// the throttle. A service's task has Group "service:<name>" and
+	// StartedBy "ecs-svc/<deployment id>"; other tasks are ignored. A task
+	// of a deployment the service no longer lists counts as an older
+	// deployment's. Task IDs are unique.
 	Tasks []flotilla.Task
 	// Instances are the cluster's container instances. A task whose
 	// instance is not among them counts as lost.
@@ -111,7 +113,7 @@ const (
 // task is one of the service's tasks as this reconcile sees it.
 type task struct {
 	*flotilla.Task
-	dep     string // deployment ID from StartedBy
+	dep     string // the deployment's ID, from StartedBy
 	inst    *flotilla.ContainerInstance
 	loc     where
 	stopped bool // this plan stops it
@@ -129,7 +131,7 @@ type run struct {
 	insts   map[string]*flotilla.ContainerInstance
 	primary int // index of the PRIMARY deployment in svc.Deployments, -1 when none
 
-	d         int  // the desired count: the service's, or the number of DAEMON targets
+	d         int // the desired count: the service's, or the number of DAEMON targets
 	targets   []*flotilla.ContainerInstance
 	throttled bool // the PRIMARY deployment may not start tasks yet
 
@@ -164,15 +166,17 @@ func newRun(in Input) *run {
 	group := flotilla.ServiceGroup(in.Service.Name)
 	for i := range in.Tasks {
 		t := &in.Tasks[i]
-		if t.Group != group {
+		dep, ok := strings.CutPrefix(t.StartedBy, flotilla.DeploymentStartedBy(""))
+		if t.Group != group || !ok {
 			continue
 		}
-		ti := &task{Task: t, dep: deploymentOf(t)}
+		ti := &task{Task: t, dep: dep}
 		ti.inst, ti.loc = r.locate(t.InstanceID)
 		r.tasks = append(r.tasks, ti)
 	}
 	slices.SortStableFunc(r.tasks, func(a, b *task) int { return strings.Compare(a.ID, b.ID) })
 	r.tasks = slices.CompactFunc(r.tasks, func(a, b *task) bool { return a.ID == b.ID })
+	r.primary = findPrimary(r.svc.Deployments)
 	return r
 }
 
@@ -180,16 +184,6 @@ func cloneService(s flotilla.Service) flotilla.Service {
 	s.Deployments = slices.Clone(s.Deployments)
 	s.Events = slices.Clone(s.Events)
 	return s
-}
-
-// deploymentOf returns the ID of the deployment that started a task, or ""
-// for a task no deployment started.
-func deploymentOf(t *flotilla.Task) string {
-	id, ok := strings.CutPrefix(t.StartedBy, flotilla.DeploymentStartedBy(""))
-	if !ok {
-		return ""
-	}
-	return id
 }
 
 // locate says how the instance with the given ID stands.
@@ -222,7 +216,6 @@ func (r *run) decide() {
 		return
 	}
 	r.stopLost()
-	r.primary = findPrimary(r.svc.Deployments)
 	daemon := r.svc.SchedulingStrategy == flotilla.SchedulingDaemon
 	if daemon {
 		r.targets = r.daemonTargets()
@@ -365,25 +358,4 @@ func (r *run) liveTasks() []*task {
 		}
 	}
 	return out
-}
-
-// pickStops stops up to n of the candidates, the ones the chooser puts
-// first (not healthy ones before healthy ones), spending one of *allowed
-// for each healthy one and stopping short when none is left.
-func (r *run) pickStops(ch *chooser, cands []*task, n int, allowed *int, reason func(*task) string) {
-	rem := slices.DeleteFunc(slices.Clone(cands), func(t *task) bool { return t.stopped })
-	for n > 0 && len(rem) > 0 {
-		i := ch.best(rem)
-		t := rem[i]
-		if t.healthy() {
-			if *allowed <= 0 {
-				return
-			}
-			*allowed--
-		}
-		r.stop(t, reason(t), false)
-		ch.remove(t)
-		rem = slices.Delete(rem, i, i+1)
-		n--
-	}
 }

@@ -77,19 +77,38 @@ func (t *task) failedHealth() bool {
 		strings.Contains(t.StoppedReason, "health checks")
 }
 
+// crashed reports whether the task stopped on its own after it started: an
+// essential container exited (a container that crashes right after it
+// starts is the circuit breaker's canonical case).
+func (t *task) crashed() bool {
+	return t.DesiredStatus == flotilla.TaskStopped && t.StopCode == flotilla.StopEssentialContainerExited
+}
+
 // failed reports whether the task counts as a failure of its deployment,
 // for the circuit breaker and the throttle.
-func (t *task) failed() bool { return t.failedToStart() || t.failedHealth() }
+func (t *task) failed() bool { return t.failedToStart() || t.failedHealth() || t.crashed() }
+
+// StableAfter is how long a task must have been RUNNING and healthy to show
+// that its deployment works: to end a run of failures, and to complete the
+// deployment. A container that crashes right after starting is RUNNING for
+// a moment; it must not complete a deployment in that moment.
+const StableAfter = 5 * time.Second
+
+// stable reports whether the task has been RUNNING and healthy for
+// StableAfter at now.
+func (t *task) stable(now time.Time) bool {
+	return t.healthy() && !t.StartedAt.IsZero() && now.Sub(t.StartedAt) >= StableAfter
+}
 
 // succeeded reports whether the task shows that its deployment's tasks can
 // run: it reached RUNNING and is healthy now, or was stopped on purpose
 // afterwards (scale-in, replacement, StopTask).
-func (t *task) succeeded() bool {
-	if t.StartedAt.IsZero() || t.failedHealth() {
+func (t *task) succeeded(now time.Time) bool {
+	if t.StartedAt.IsZero() || t.failedHealth() || t.crashed() {
 		return false
 	}
 	if t.healthy() {
-		return true
+		return t.stable(now)
 	}
 	return t.DesiredStatus == flotilla.TaskStopped &&
 		(t.StopCode == flotilla.StopServiceSchedulerInit || t.StopCode == flotilla.StopUserInitiated)
