@@ -53,7 +53,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if len(failed) != 1 || failed[0] != "aws ecs delete-cluster --cluster demo" {
 		t.Fatalf("failed commands %q, want only the first delete-cluster\n%s", failed, out)
 	}
-	for _, want := range []string{"ClusterContainsContainerInstancesException", "host=", "UserInitiated", "done for today"} {
+	for _, want := range []string{"ClusterContainsContainerInstancesException", "host=", "UserInitiated", "done for today",
+		"has reached a steady state.", "SUCCESSFUL", "DRAINING"} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("the walk-through's output lacks %q:\n%s", want, out)
 		}

@@ -323,4 +323,3 @@ func slicesIndex(s []string, v string) int {
 	}
 	return -1
 }
-

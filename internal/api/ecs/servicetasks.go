@@ -78,4 +78,3 @@ func ignoreMissing(err error) error {
 	}
 	return err
 }
-
