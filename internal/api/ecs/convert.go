@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 
 	"github.com/flotilla/flotilla"
@@ -106,4 +107,33 @@ func putJSON(key string, v any) store.Op {
 		panic("encode " + key + ": " + err.Error())
 	}
 	return store.Op{Key: key, Value: b}
+}
+
+// describe looks up each reference with get and converts what it finds;
+// a reference get answers with a domain error (not found, malformed) comes
+// back as a MISSING failure named by arnOf, as ECS's Describe operations do.
+func describe[T, W any](refs []string, get func(ref string) (*T, error), arnOf func(ref string) string, conv func(*T) W) ([]W, []wire.Failure, error) {
+	found, failures := []W{}, []wire.Failure{}
+	for _, ref := range refs {
+		v, err := get(ref)
+		var de *flotilla.Error
+		if errors.As(err, &de) {
+			failures = append(failures, wire.Failure{Arn: ptr(arnOf(ref)), Reason: ptr("MISSING")})
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		found = append(found, conv(v))
+	}
+	return found, failures, nil
+}
+
+// arnOr returns ref when it is an ARN, and otherwise the ARN that build
+// makes of it.
+func arnOr(ref string, build func(string) string) string {
+	if _, ok := flotilla.ParseARN(ref); ok {
+		return ref
+	}
+	return build(ref)
 }

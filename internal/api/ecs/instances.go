@@ -161,24 +161,19 @@ func (s *Service) DescribeContainerInstances(ctx context.Context, in *wire.Descr
 		return nil, flotilla.Errorf(flotilla.EInvalid, "containerInstances can have at most 100 items.")
 	}
 	withTags := hasInclude(in.Include, wire.ContainerInstanceFieldTags)
-	out := &wire.DescribeContainerInstancesResponse{ContainerInstances: []wire.ContainerInstance{}, Failures: []wire.Failure{}}
-	for _, ref := range in.ContainerInstances {
-		ci, _, err := s.getInstance(ctx, cluster, ref)
-		var de *flotilla.Error
-		if errors.As(err, &de) {
-			arn := ref
-			if _, ok := flotilla.ParseARN(ref); !ok {
-				arn = s.acct.ContainerInstanceARN(cluster, ref)
-			}
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out.ContainerInstances = append(out.ContainerInstances, *instanceToWire(ci, withTags))
+	cis, failures, err := describe(in.ContainerInstances,
+		func(ref string) (*flotilla.ContainerInstance, error) {
+			ci, _, err := s.getInstance(ctx, cluster, ref)
+			return ci, err
+		},
+		func(ref string) string {
+			return arnOr(ref, func(id string) string { return s.acct.ContainerInstanceARN(cluster, id) })
+		},
+		func(ci *flotilla.ContainerInstance) wire.ContainerInstance { return *instanceToWire(ci, withTags) })
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &wire.DescribeContainerInstancesResponse{ContainerInstances: cis, Failures: failures}, nil
 }
 
 // ListContainerInstances lists instance ARNs, by status; without one, every
@@ -266,10 +261,7 @@ func (s *Service) UpdateContainerInstancesState(ctx context.Context, in *wire.Up
 			if de.Code == flotilla.EInvalid {
 				reason = de.Message
 			}
-			arn := ref
-			if _, ok := flotilla.ParseARN(ref); !ok {
-				arn = s.acct.ContainerInstanceARN(cluster, ref)
-			}
+			arn := arnOr(ref, func(id string) string { return s.acct.ContainerInstanceARN(cluster, id) })
 			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr(reason)})
 			continue
 		}

@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"context"
 	"encoding/base64"
 	"strings"
 
@@ -65,4 +66,21 @@ func paginateOrdered[T any](items []T, key func(T) string, p page, desc bool) ([
 	}
 	items = items[:p.limit]
 	return items, token(key(items[len(items)-1]))
+}
+
+// clusterPage resolves the cluster of a List request, parses its page, and
+// checks that the cluster is ACTIVE.
+func (s *Service) clusterPage(ctx context.Context, ref, nextToken *string, maxResults *int32, max int) (string, page, error) {
+	cluster, err := clusterName(ref)
+	if err != nil {
+		return "", page{}, err
+	}
+	p, err := parsePage(nextToken, maxResults, max)
+	if err != nil {
+		return "", page{}, err
+	}
+	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
+		return "", page{}, err
+	}
+	return cluster, p, nil
 }

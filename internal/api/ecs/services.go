@@ -292,39 +292,28 @@ func (s *Service) DescribeServices(ctx context.Context, in *wire.DescribeService
 		return nil, err
 	}
 	withTags := hasInclude(in.Include, wire.ServiceFieldTags)
-	out := &wire.DescribeServicesResponse{Services: []wire.Service{}, Failures: []wire.Failure{}}
-	for _, ref := range in.Services {
-		svc, _, err := s.getService(ctx, cluster, ref)
-		var de *flotilla.Error
-		if errors.As(err, &de) {
-			name := serviceName(ref)
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(s.acct.ServiceARN(cluster, name)), Reason: ptr("MISSING")})
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out.Services = append(out.Services, *s.serviceToWire(svc, withTags))
+	services, failures, err := describe(in.Services,
+		func(ref string) (*flotilla.Service, error) {
+			v, _, err := s.getService(ctx, cluster, ref)
+			return v, err
+		},
+		func(ref string) string { return s.acct.ServiceARN(cluster, serviceName(ref)) },
+		func(v *flotilla.Service) wire.Service { return *s.serviceToWire(v, withTags) })
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &wire.DescribeServicesResponse{Services: services, Failures: failures}, nil
 }
 
 // ListServices lists the ARNs of a cluster's services that are not
 // INACTIVE.
 func (s *Service) ListServices(ctx context.Context, in *wire.ListServicesRequest) (*wire.ListServicesResponse, error) {
-	cluster, err := clusterName(in.Cluster)
-	if err != nil {
-		return nil, err
-	}
-	p, err := parsePage(in.NextToken, in.MaxResults, 100)
+	cluster, p, err := s.clusterPage(ctx, in.Cluster, in.NextToken, in.MaxResults, 100)
 	if err != nil {
 		return nil, err
 	}
 	if in.MaxResults == nil {
 		p.limit = 10 // ECS's default page of services
-	}
-	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
-		return nil, err
 	}
 	items, _, err := store.ListJSON[flotilla.Service](ctx, s.store, flotilla.ServicesPrefix+cluster+"/", store.ListOptions{})
 	if err != nil {
@@ -349,15 +338,8 @@ func (s *Service) ListServices(ctx context.Context, in *wire.ListServicesRequest
 
 // ListServiceDeployments lists a service's deployments, newest first.
 func (s *Service) ListServiceDeployments(ctx context.Context, in *wire.ListServiceDeploymentsRequest) (*wire.ListServiceDeploymentsResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, p, err := s.clusterPage(ctx, in.Cluster, in.NextToken, in.MaxResults, 100)
 	if err != nil {
-		return nil, err
-	}
-	p, err := parsePage(in.NextToken, in.MaxResults, 100)
-	if err != nil {
-		return nil, err
-	}
-	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
 		return nil, err
 	}
 	svc, _, err := s.getService(ctx, cluster, str(in.Service))

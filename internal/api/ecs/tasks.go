@@ -144,38 +144,23 @@ func (s *Service) DescribeTasks(ctx context.Context, in *wire.DescribeTasksReque
 		return nil, err
 	}
 	withTags := hasInclude(in.Include, wire.TaskFieldTags)
-	out := &wire.DescribeTasksResponse{Tasks: []wire.Task{}, Failures: []wire.Failure{}}
-	for _, ref := range in.Tasks {
-		t, _, err := s.getTask(ctx, cluster, ref)
-		var de *flotilla.Error
-		if errors.As(err, &de) {
-			arn := ref
-			if _, ok := flotilla.ParseARN(ref); !ok {
-				arn = s.acct.TaskARN(cluster, ref)
-			}
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out.Tasks = append(out.Tasks, *s.taskToWire(t, withTags))
+	tasks, failures, err := describe(in.Tasks,
+		func(ref string) (*flotilla.Task, error) { t, _, err := s.getTask(ctx, cluster, ref); return t, err },
+		func(ref string) string {
+			return arnOr(ref, func(id string) string { return s.acct.TaskARN(cluster, id) })
+		},
+		func(t *flotilla.Task) wire.Task { return *s.taskToWire(t, withTags) })
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &wire.DescribeTasksResponse{Tasks: tasks, Failures: failures}, nil
 }
 
 // ListTasks lists task ARNs with ECS's filters; desiredStatus defaults to
 // RUNNING.
 func (s *Service) ListTasks(ctx context.Context, in *wire.ListTasksRequest) (*wire.ListTasksResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, p, err := s.clusterPage(ctx, in.Cluster, in.NextToken, in.MaxResults, 100)
 	if err != nil {
-		return nil, err
-	}
-	p, err := parsePage(in.NextToken, in.MaxResults, 100)
-	if err != nil {
-		return nil, err
-	}
-	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
 		return nil, err
 	}
 	if in.LaunchType == wire.LaunchTypeFargate {
