@@ -132,7 +132,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.adopt(ctx)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); a.watchEvents(ctx) }()
 	go func() { defer wg.Done(); a.reporter.run(ctx) }()
 	go func() { defer wg.Done(); a.runLink(ctx) }()
 	go func() { defer wg.Done(); a.housekeep(ctx) }()

@@ -46,7 +46,11 @@ func inProgress(d *flotilla.Deployment) bool {
 // consecutiveFailures counts the failed tasks of a deployment since the
 // newest task that succeeded (in creation order), as ECS's failedTasks
 // does, and returns when the newest of them failed.
-func (r *run) consecutiveFailures(depID string) (n int, last time.Time) {
+//
+// counts says which failures count: the circuit breaker's (which include
+// containers that crashed after starting) or the throttle's (tasks that
+// never ran, or failed their health checks).
+func (r *run) consecutiveFailures(depID string, counts func(*task) bool) (n int, last time.Time) {
 	var ts []*task
 	for _, t := range r.tasks {
 		if t.dep == depID {
@@ -61,7 +65,7 @@ func (r *run) consecutiveFailures(depID string) (n int, last time.Time) {
 	})
 	for _, t := range ts {
 		switch {
-		case t.failed():
+		case counts(t):
 			n++
 			if at := t.failedAt(); at.After(last) {
 				last = at
@@ -81,7 +85,7 @@ func (r *run) checkFailures() {
 	if p == nil {
 		return
 	}
-	n, last := r.consecutiveFailures(p.ID)
+	n, _ := r.consecutiveFailures(p.ID, (*task).failed)
 	prev := p.FailedTasks
 	p.FailedTasks = n
 	if cb := r.svc.DeploymentConfiguration.CircuitBreaker; cb.Enable && inProgress(p) && n >= FailureThreshold(r.d) {
@@ -91,7 +95,9 @@ func (r *run) checkFailures() {
 	if p.RolloutState == flotilla.RolloutFailed {
 		return
 	}
-	if delay := ThrottleDelay(n); delay > 0 {
+	// The throttle, as ECS's, is for tasks that keep failing to launch.
+	tn, last := r.consecutiveFailures(p.ID, (*task).failedToLaunch)
+	if delay := ThrottleDelay(tn); delay > 0 {
 		if until := last.Add(delay); r.now.Before(until) {
 			r.throttled = true
 			r.wake(until)

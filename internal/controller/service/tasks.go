@@ -86,7 +86,11 @@ func (t *task) crashed() bool {
 
 // failed reports whether the task counts as a failure of its deployment,
 // for the circuit breaker and the throttle.
-func (t *task) failed() bool { return t.failedToStart() || t.failedHealth() || t.crashed() }
+func (t *task) failed() bool { return t.failedToLaunch() || t.crashed() }
+
+// failedToLaunch reports whether the task never ran, or was stopped for
+// failing its health checks: what ECS's launch throttle counts.
+func (t *task) failedToLaunch() bool { return t.failedToStart() || t.failedHealth() }
 
 // StableAfter is how long a task must have been RUNNING and healthy to show
 // that its deployment works: to end a run of failures, and to complete the
