@@ -63,6 +63,9 @@ type ContainerInstance struct {
 	// DisconnectedAt is when the agent's link last dropped (zero while
 	// connected).
 	DisconnectedAt time.Time `json:"disconnectedAt,omitzero"`
+	// LinkID names the agent's current link, so that the end of an old link
+	// cannot mark a reconnected agent disconnected.
+	LinkID string `json:"linkId,omitempty"`
 	// AgentKeyID names the credentials issued to the instance's agent.
 	AgentKeyID string `json:"agentKeyId,omitempty"`
 }

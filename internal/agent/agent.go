@@ -110,8 +110,14 @@ func New(cfg Config) (*Agent, error) {
 		}
 	})
 	boot := NewClient(cfg.Server, cfg.Region, cfg.AccessKeyID, cfg.SecretAccessKey)
-	return &Agent{cfg: cfg, rt: cfg.Runtime, client: client, boot: boot, state: st, log: log,
-		reporter: newReporter(st, client, log), runners: map[string]*taskRunner{}, healthQ: make(chan string, 1024)}, nil
+	a := &Agent{cfg: cfg, rt: cfg.Runtime, client: client, boot: boot, state: st, log: log,
+		reporter: newReporter(st, client, log), runners: map[string]*taskRunner{}, healthQ: make(chan string, 1024)}
+	a.reporter.onAuthFailure = func() {
+		if client.AccessKeyID() != cfg.AccessKeyID {
+			client.SetCredentials(cfg.AccessKeyID, cfg.SecretAccessKey)
+		}
+	}
+	return a, nil
 }
 
 // InstanceARN is the agent's container instance, once registered.
@@ -181,7 +187,7 @@ func (a *Agent) register(ctx context.Context) error {
 			if old != arn {
 				// A new instance: credentials of another one are useless.
 				a.client.SetCredentials(a.cfg.AccessKeyID, a.cfg.SecretAccessKey)
-				_ = a.state.update(func(s *State) { s.Credentials = nil })
+				_ = a.state.update(func(s *State) { s.Credentials, s.Seq = nil, 0 })
 			}
 			a.mu.Lock()
 			a.instanceARN = arn

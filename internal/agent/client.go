@@ -71,9 +71,22 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
-// Retryable reports whether the call may succeed if repeated: server errors
-// and throttling, not client errors.
-func (e *APIError) Retryable() bool { return e.Status >= 500 || e.Code == "ThrottlingException" }
+// Retryable reports whether the call may succeed if repeated: server errors,
+// throttling, and authentication failures (a credential being replaced, a
+// clock out of step) — not a request the server refuses for what it says.
+func (e *APIError) Retryable() bool {
+	switch e.Code {
+	case "ThrottlingException", "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException",
+		"MissingAuthenticationTokenException", "AccessDeniedException":
+		return true
+	}
+	return e.Status >= 500
+}
+
+// AuthFailure reports whether the server did not accept the credentials.
+func (e *APIError) AuthFailure() bool {
+	return e.Code == "UnrecognizedClientException" || e.Code == "AccessDeniedException"
+}
 
 // Call invokes an ECS operation.
 func (c *Client) Call(ctx context.Context, op string, in, out any) error {

@@ -15,9 +15,13 @@ import (
 // applyTasks converges on a task set from the server: new tasks start,
 // tasks to stop stop, and tasks the server no longer lists are stopped. A
 // task already reported STOPPED never starts again.
-func (a *Agent) applyTasks(ctx context.Context, seq int64, tasks []link.Task) {
+//
+// first says the set is the first of a link session: it is applied whatever
+// its sequence number (the server's store may have been replaced); later
+// sets of the session are applied only when newer.
+func (a *Agent) applyTasks(ctx context.Context, seq int64, tasks []link.Task, first bool) {
 	var stale bool
-	a.state.view(func(s *State) { stale = seq < s.Seq })
+	a.state.view(func(s *State) { stale = seq < s.Seq && !first })
 	if stale {
 		return
 	}
@@ -25,12 +29,23 @@ func (a *Agent) applyTasks(ctx context.Context, seq int64, tasks []link.Task) {
 	for _, t := range tasks {
 		wanted[t.ARN] = true
 		var ts *TaskState
-		a.state.view(func(s *State) { ts = s.Tasks[t.ARN] })
+		var done, forgotten bool
+		var desired string
+		a.state.view(func(s *State) {
+			ts = s.Tasks[t.ARN]
+			_, forgotten = s.Forgotten[t.ARN]
+			if ts != nil {
+				done, desired = ts.Done, ts.DesiredStatus
+			}
+		})
+		if forgotten {
+			continue // stopped and cleaned up long ago: never again
+		}
 		if ts != nil {
-			if ts.Done {
+			if done {
 				continue
 			}
-			if t.DesiredStatus != ts.DesiredStatus {
+			if t.DesiredStatus != desired {
 				_ = a.state.update(func(*State) { ts.DesiredStatus, ts.StopReason = t.DesiredStatus, t.StopReason })
 			}
 			if r := a.runner(t.ARN); r != nil {
@@ -88,7 +103,12 @@ func (a *Agent) startRunner(ts *TaskState) {
 	}
 	r, err := newTaskRunner(a, ts)
 	if err != nil {
+		// A task that cannot even be decoded is reported stopped rather
+		// than left PROVISIONING forever.
 		a.log.Error("start task", "err", err)
+		in := &wire.SubmitTaskStateChangeRequest{Cluster: ptr(a.clusterARN), Task: ptr(ts.ARN), Status: ptr(flotilla.TaskStopped),
+			Reason: ptr("CannotStartTaskError: " + err.Error())}
+		_ = a.reporter.enqueue(in, func(*State) { ts.Done, ts.StoppedAt, ts.Status = true, time.Now().UTC(), flotilla.TaskStopped })
 		return
 	}
 	a.runners[ts.ARN] = r
@@ -131,10 +151,8 @@ func (a *Agent) housekeep(ctx context.Context) {
 
 func (a *Agent) cleanup(ctx context.Context) {
 	var expired []*TaskState
-	known := map[string]bool{}
 	a.state.view(func(s *State) {
-		for arn, ts := range s.Tasks {
-			known[arn] = true
+		for _, ts := range s.Tasks {
 			if ts.Done && time.Since(ts.StoppedAt) > a.cfg.CleanupWait {
 				expired = append(expired, ts)
 			}
@@ -142,13 +160,18 @@ func (a *Agent) cleanup(ctx context.Context) {
 	})
 	for _, ts := range expired {
 		var ids []string
-		a.state.view(func(*State) {
+		var busy bool
+		a.state.view(func(s *State) {
+			busy = s.queued(ts.ARN) // its STOPPED report is not delivered yet
 			for _, c := range ts.Containers {
 				if c.RuntimeID != "" {
 					ids = append(ids, c.RuntimeID)
 				}
 			}
 		})
+		if busy {
+			continue
+		}
 		ok := true
 		for _, id := range ids {
 			if err := a.rt.Remove(ctx, id); err != nil && !errors.Is(err, ErrNoSuchContainer) {
@@ -157,7 +180,13 @@ func (a *Agent) cleanup(ctx context.Context) {
 		}
 		if ok {
 			_ = os.RemoveAll(filepath.Join(a.cfg.DataDir, "volumes", taskID(ts.ARN)))
-			_ = a.state.update(func(s *State) { delete(s.Tasks, ts.ARN) })
+			_ = a.state.update(func(s *State) {
+				delete(s.Tasks, ts.ARN)
+				if s.Forgotten == nil {
+					s.Forgotten = map[string]time.Time{}
+				}
+				s.Forgotten[ts.ARN] = time.Now()
+			})
 			a.mu.Lock()
 			delete(a.runners, ts.ARN)
 			a.mu.Unlock()
@@ -169,12 +198,25 @@ func (a *Agent) cleanup(ctx context.Context) {
 	if instance == "" {
 		return
 	}
+	_ = a.state.update(func(s *State) {
+		for arn, at := range s.Forgotten {
+			if time.Since(at) > forgottenFor {
+				delete(s.Forgotten, arn)
+			}
+		}
+	})
 	cs, err := a.rt.List(ctx, map[string]string{LabelInstance: instance})
 	if err != nil {
 		return
 	}
 	for _, c := range cs {
-		if known[c.Labels[LabelTaskARN]] {
+		// Decide with the state as it is now, not as it was before the
+		// (slow) listing: a task may have arrived meanwhile. A container
+		// made a moment ago may belong to a task whose record is being
+		// written: leave it for the next round.
+		var known bool
+		a.state.view(func(s *State) { _, known = s.Tasks[c.Labels[LabelTaskARN]] })
+		if known || time.Since(c.CreatedAt) < time.Minute {
 			continue
 		}
 		a.log.Info("removing a container of no known task", "container", c.Name, "task", c.Labels[LabelTaskARN])

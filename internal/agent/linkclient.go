@@ -139,6 +139,7 @@ func (a *Agent) linkOnce(ctx context.Context) error {
 		}
 	}()
 	// Reader: task sets and heartbeats.
+	first := true
 	for {
 		_ = ws.SetReadDeadline(time.Now().Add(link.DeadAfter))
 		var m link.Message
@@ -155,7 +156,8 @@ func (a *Agent) linkOnce(ctx context.Context) error {
 				a.log.Info("using the instance's own credentials", "access_key_id", c.AccessKeyID)
 			}
 		case link.TypeTasks:
-			a.applyTasks(ctx, m.Seq, m.Tasks)
+			a.applyTasks(ctx, m.Seq, m.Tasks, first)
+			first = false
 			if err := send(link.Message{Type: link.TypeAck, Seq: m.Seq}); err != nil {
 				return err
 			}

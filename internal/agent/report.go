@@ -18,10 +18,13 @@ type reporter struct {
 	client *Client
 	log    *slog.Logger
 	wake   chan struct{}
+	// onAuthFailure is called when the server refuses the credentials (the
+	// agent falls back to the ones it started with).
+	onAuthFailure func()
 }
 
 func newReporter(state *stateFile, client *Client, log *slog.Logger) *reporter {
-	return &reporter{state: state, client: client, log: log, wake: make(chan struct{}, 1)}
+	return &reporter{state: state, client: client, log: log, wake: make(chan struct{}, 1), onAuthFailure: func() {}}
 }
 
 // enqueue appends a task state change and persists it, together with
@@ -77,6 +80,9 @@ func (r *reporter) run(ctx context.Context) {
 		default:
 			if ctx.Err() != nil {
 				return
+			}
+			if errors.As(err, &ae) && ae.AuthFailure() {
+				r.onAuthFailure()
 			}
 			r.log.Debug("state change not delivered; retrying", "err", err)
 			select {

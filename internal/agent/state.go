@@ -29,6 +29,26 @@ type State struct {
 	Queue []Report `json:"queue"`
 	// NextReport numbers reports.
 	NextReport int64 `json:"nextReport"`
+	// Forgotten remembers tasks whose records were cleaned up, for longer
+	// than the server keeps stopped tasks, so that none is started again.
+	Forgotten map[string]time.Time `json:"forgotten,omitempty"`
+}
+
+// forgottenFor is how long a cleaned-up task's ARN is remembered: well past
+// the server's retention of stopped tasks (an hour).
+const forgottenFor = 6 * time.Hour
+
+// queued reports whether a state change for the task is still to be sent.
+func (s *State) queued(arn string) bool {
+	for _, r := range s.Queue {
+		var t struct {
+			Task string `json:"task"`
+		}
+		if json.Unmarshal(r.Task, &t) == nil && t.Task == arn {
+			return true
+		}
+	}
+	return false
 }
 
 // TaskState is one task the agent manages.

@@ -96,6 +96,7 @@ func (p *Placer) Run(ctx context.Context) error {
 		for _, c := range p.clusters {
 			c.cancel()
 		}
+		clear(p.clusters)
 	}()
 	for {
 		select {
@@ -300,6 +301,7 @@ type cachedTask struct {
 
 type clusterEvent struct {
 	cluster string
+	cache   *clusterCache // the cache the watch feeds; events of a replaced one are dropped
 	ev      store.Event
 	reset   bool // the watch broke: reload the cluster
 }
@@ -325,10 +327,17 @@ func (p *Placer) cluster(ctx context.Context, name string) (*clusterCache, error
 		}
 		go func() {
 			for ev := range ch {
-				p.events <- clusterEvent{cluster: name, ev: ev}
+				select {
+				case p.events <- clusterEvent{cluster: name, cache: c, ev: ev}:
+				case <-wctx.Done():
+					return
+				}
 			}
 			if wctx.Err() == nil {
-				p.events <- clusterEvent{cluster: name, reset: true}
+				select {
+				case p.events <- clusterEvent{cluster: name, cache: c, reset: true}:
+				case <-wctx.Done():
+				}
 			}
 		}()
 	}
@@ -430,8 +439,8 @@ func (ci *cachedInstance) groupList() []string {
 // apply takes one watched change into a cluster's cache.
 func (p *Placer) apply(e clusterEvent) {
 	c := p.clusters[e.cluster]
-	if c == nil {
-		return
+	if c == nil || c != e.cache {
+		return // the cluster was reloaded since: this event is already in its list
 	}
 	if e.reset {
 		c.cancel()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/flotilla/flotilla"
@@ -85,8 +86,16 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 		if old != nil {
 			ci.RegisteredAt, ci.Version, ci.Tags = old.RegisteredAt, old.Version+1, flotilla.MergeTags(old.Tags, tags)
 			ci.Attributes, ci.AgentConnected = old.Attributes, old.AgentConnected
+			ci.DisconnectedAt, ci.LinkID = old.DisconnectedAt, old.LinkID
 			if old.Status == flotilla.InstanceDraining {
 				ci.Status = old.Status
+			}
+			// The instance's tasks still hold what they reserved: account
+			// for them again against the (possibly new) capacity. A
+			// placement racing this write changes the instance, so the
+			// compare-and-swap below catches it.
+			if err := s.reaccount(ctx, &ci); err != nil {
+				return nil, err
 			}
 		}
 		if err := ci.PutAttributes(attrs); err != nil {
@@ -112,6 +121,33 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 		}
 		return &wire.RegisterContainerInstanceResponse{ContainerInstance: instanceToWire(&ci, true)}, nil
 	}
+}
+
+// reaccount recomputes an instance's remaining resources and task counts
+// from its tasks that are not STOPPED.
+func (s *Service) reaccount(ctx context.Context, ci *flotilla.ContainerInstance) error {
+	items, _, err := store.ListJSON[flotilla.Task](ctx, s.store, flotilla.ClusterTasksPrefix(ci.Cluster), store.ListOptions{})
+	if err != nil {
+		return err
+	}
+	ci.RemainingResources = slices.Clone(ci.RegisteredResources)
+	for i := range ci.RemainingResources {
+		ci.RemainingResources[i].StringSetValue = slices.Clone(ci.RemainingResources[i].StringSetValue)
+	}
+	ci.PendingTasksCount, ci.RunningTasksCount = 0, 0
+	for _, it := range items {
+		t := it.Value
+		if t.InstanceID != ci.ID || t.LastStatus == flotilla.TaskStopped {
+			continue
+		}
+		ci.Reserve(t.Reservation)
+		if flotilla.TaskStatusAfter(t.LastStatus, flotilla.TaskActivating) {
+			ci.RunningTasksCount++
+		} else {
+			ci.PendingTasksCount++
+		}
+	}
+	return nil
 }
 
 // DeregisterContainerInstance marks an instance INACTIVE; it stays

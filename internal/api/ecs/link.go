@@ -33,6 +33,7 @@ type links struct {
 }
 
 type linkConn struct {
+	id      string // the instance's LinkID while this link is its current one
 	ws      *websocket.Conn
 	writeMu sync.Mutex
 	cancel  context.CancelFunc
@@ -79,7 +80,7 @@ func (s *Service) LinkHandler() http.Handler {
 func (s *Service) serveLink(ws *websocket.Conn, ci *flotilla.ContainerInstance) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	conn := &linkConn{ws: ws, cancel: cancel}
+	conn := &linkConn{id: flotilla.NewID()[:16], ws: ws, cancel: cancel}
 	key := flotilla.InstanceKey(ci.Cluster, ci.ID)
 	log := s.log.With("instance", ci.ARN)
 
@@ -98,11 +99,11 @@ func (s *Service) serveLink(ws *websocket.Conn, ci *flotilla.ContainerInstance) 
 		}
 		s.links.mu.Unlock()
 		if current {
-			s.setAgentConnected(context.Background(), ci.Cluster, ci.ID, false)
+			s.setAgentConnected(context.Background(), ci.Cluster, ci.ID, false, conn.id)
 			log.Info("agent disconnected")
 		}
 	}()
-	if err := s.setAgentConnected(ctx, ci.Cluster, ci.ID, true); err != nil {
+	if err := s.setAgentConnected(ctx, ci.Cluster, ci.ID, true, conn.id); err != nil {
 		log.Warn("mark agent connected", "err", err)
 		return
 	}
@@ -276,16 +277,19 @@ func (s *Service) definitionJSON(ctx context.Context, arn string) (json.RawMessa
 }
 
 // setAgentConnected records whether an instance's agent has a live link.
-func (s *Service) setAgentConnected(ctx context.Context, cluster, id string, connected bool) error {
+// Connecting always writes the link's id; disconnecting only clears the
+// flag while the instance still names this link, so an old link ending late
+// cannot mark a reconnected agent disconnected.
+func (s *Service) setAgentConnected(ctx context.Context, cluster, id string, connected bool, linkID string) error {
 	_, err := s.updateInstance(ctx, cluster, id, func(ci *flotilla.ContainerInstance) error {
-		if ci.AgentConnected == connected {
+		if connected {
+			ci.AgentConnected, ci.LinkID, ci.DisconnectedAt = true, linkID, time.Time{}
+			return nil
+		}
+		if !ci.AgentConnected || ci.LinkID != linkID {
 			return errUnchanged
 		}
-		ci.AgentConnected = connected
-		ci.DisconnectedAt = time.Time{}
-		if !connected {
-			ci.DisconnectedAt = s.now().UTC()
-		}
+		ci.AgentConnected, ci.DisconnectedAt = false, s.now().UTC()
 		return nil
 	})
 	if errors.Is(err, errUnchanged) {
@@ -302,22 +306,29 @@ var errUnchanged = errors.New("unchanged")
 // then it forgets STOPPED tasks after their retention. RunTask and StartTask
 // need Run running.
 func (s *Service) Run(ctx context.Context) error {
+	pctx, stopPlacer := context.WithCancel(ctx)
 	placed := make(chan error, 1)
-	go func() { placed <- s.placer.Run(ctx) }()
-	defer func() { <-placed }()
+	go func() { placed <- s.placer.Run(pctx) }()
+	defer func() { stopPlacer(); <-placed }()
 	items, _, err := store.ListJSON[flotilla.ContainerInstance](ctx, s.store, flotilla.InstancesPrefix, store.ListOptions{})
 	if err != nil {
 		return err
 	}
 	for _, it := range items {
 		ci := it.Value
+		if !ci.AgentConnected {
+			continue
+		}
 		s.links.mu.Lock()
-		_, live := s.links.conns[flotilla.InstanceKey(ci.Cluster, ci.ID)]
+		conn := s.links.conns[flotilla.InstanceKey(ci.Cluster, ci.ID)]
 		s.links.mu.Unlock()
-		if ci.AgentConnected && !live {
-			if err := s.setAgentConnected(ctx, ci.Cluster, ci.ID, false); err != nil {
-				return err
-			}
+		if conn != nil && conn.id == ci.LinkID {
+			continue // its agent reconnected already
+		}
+		// A link from before the restart: clear it, unless a new link has
+		// replaced its id meanwhile.
+		if err := s.setAgentConnected(ctx, ci.Cluster, ci.ID, false, ci.LinkID); err != nil {
+			return err
 		}
 	}
 	tick := time.NewTicker(time.Minute)

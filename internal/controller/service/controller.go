@@ -282,29 +282,10 @@ func (c *Controller) reconcile(ctx context.Context, k key) (time.Time, error) {
 		events = append(events, fmt.Sprintf("(service %s) has stopped %d running tasks: %s.", svc.Name, n, strings.Join(ids, " ")))
 	}
 	retry := plan.Next
-	for _, st := range plan.Start {
-		started, failures, err := c.cfg.Tasks.StartServiceTasks(ctx, &next, st.DeploymentID, st.TaskDefinitionARN, st.Count, st.InstanceID)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("start tasks: %w", err)
-		}
-		if len(started) > 0 {
-			ids := make([]string, 0, len(started))
-			for _, t := range started {
-				ids = append(ids, "(task "+t.ID+")")
-			}
-			events = append(events, fmt.Sprintf("(service %s) has started %d tasks: %s.", svc.Name, len(started), strings.Join(ids, " ")))
-		}
-		if len(started) < st.Count && st.InstanceID == "" {
-			events = append(events, unplaceable(svc.Name, failures))
-			// Capacity may appear at any moment; look again soon.
-			if at := c.now().Add(2 * time.Second); retry.IsZero() || at.Before(retry) {
-				retry = at
-			}
-		}
-	}
 	changed := plan.Changed
+	now := c.now().UTC()
 	for _, e := range events {
-		if addEvent(&next, e, c.now().UTC()) {
+		if addEvent(&next, e, now) {
 			changed = true
 		}
 	}
@@ -326,20 +307,80 @@ func (c *Controller) reconcile(ctx context.Context, k key) (time.Time, error) {
 	if len(next.History) > flotilla.MaxDeploymentHistory {
 		next.History = next.History[:flotilla.MaxDeploymentHistory]
 	}
-	if !changed {
-		return retry, nil
+	// The service is written before any task starts, so that a task is
+	// never started for a deployment (a rollback, say) that did not make it
+	// into the store.
+	if changed {
+		next.Version = svc.Version + 1
+		ok, err := c.writeService(ctx, k, rev, &next)
+		if err != nil || !ok {
+			return c.now(), err // changed meanwhile: look again at once
+		}
 	}
-	next.Version = svc.Version + 1
-	op, err := store.PutJSON(flotilla.ServiceKey(k.cluster, k.name), next)
+	var startEvents []string
+	for _, st := range plan.Start {
+		started, failures, err := c.cfg.Tasks.StartServiceTasks(ctx, &next, st.DeploymentID, st.TaskDefinitionARN, st.Count, st.InstanceID)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("start tasks: %w", err)
+		}
+		if len(started) > 0 {
+			ids := make([]string, 0, len(started))
+			for _, t := range started {
+				ids = append(ids, "(task "+t.ID+")")
+			}
+			startEvents = append(startEvents, fmt.Sprintf("(service %s) has started %d tasks: %s.", svc.Name, len(started), strings.Join(ids, " ")))
+		}
+		if len(started) < st.Count && st.InstanceID == "" {
+			startEvents = append(startEvents, unplaceable(svc.Name, failures))
+			// Capacity may appear at any moment; look again soon.
+			if at := c.now().Add(2 * time.Second); retry.IsZero() || at.Before(retry) {
+				retry = at
+			}
+		}
+	}
+	if len(startEvents) > 0 {
+		if err := c.addEvents(ctx, k, startEvents); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return retry, nil
+}
+
+// writeService stores the service if it is still at rev; ok is false when
+// it changed meanwhile.
+func (c *Controller) writeService(ctx context.Context, k key, rev int64, svc *flotilla.Service) (bool, error) {
+	op, err := store.PutJSON(flotilla.ServiceKey(k.cluster, k.name), svc)
 	if err != nil {
-		return time.Time{}, err
+		return false, err
 	}
 	_, err = c.cfg.Store.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: op.Key, ModRevision: rev}}, Ops: []store.Op{op}})
 	if errors.Is(err, store.ErrConflict) {
-		// Changed meanwhile (UpdateService, say): look again at once.
-		return c.now(), nil
+		return false, nil
 	}
-	return retry, err
+	return err == nil, err
+}
+
+// addEvents adds events to the stored service, retrying on conflict.
+func (c *Controller) addEvents(ctx context.Context, k key, events []string) error {
+	for attempt := 0; attempt < 10; attempt++ {
+		svc, rev, err := store.GetJSON[flotilla.Service](ctx, c.cfg.Store, flotilla.ServiceKey(k.cluster, k.name))
+		if err != nil {
+			return err
+		}
+		changed := false
+		for _, e := range events {
+			changed = addEvent(svc, e, c.now().UTC()) || changed
+		}
+		if !changed {
+			return nil
+		}
+		svc.Version++
+		ok, err := c.writeService(ctx, k, rev, svc)
+		if err != nil || ok {
+			return err
+		}
+	}
+	return fmt.Errorf("add events to service %s: %w", k.name, store.ErrConflict)
 }
 
 func hasLiveTasks(tasks []flotilla.Task) bool {
