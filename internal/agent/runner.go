@@ -175,6 +175,13 @@ func (r *taskRunner) prepare(ctx context.Context) error {
 			ids[name] = rec.RuntimeID
 			continue
 		}
+		// A container made just before the agent last stopped, but not yet
+		// recorded, is adopted rather than made again.
+		if existing, err := r.a.rt.List(ctx, map[string]string{LabelTaskARN: r.ts.ARN, LabelContainerName: name}); err == nil && len(existing) > 0 {
+			ids[name] = existing[0].ID
+			_ = r.a.state.update(func(*State) { r.ts.Containers[name].RuntimeID = existing[0].ID })
+			continue
+		}
 		spec, err := r.containerSpec(c, ids)
 		if err != nil {
 			return err
