@@ -1,0 +1,168 @@
+package lb
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// socket is a listener's open socket and HTTP server. It serves the table
+// it holds, which an Update swaps while the socket stays open.
+type socket struct {
+	arn      string
+	bind     string // address:port as configured; a change reopens
+	protocol string
+	log      *slog.Logger
+
+	ln  net.Listener
+	srv *http.Server
+
+	scheme   string   // http or https
+	port     string   // bound
+	fwdProto []string // X-Forwarded-Proto and X-Forwarded-Port values,
+	fwdPort  []string // shared by all requests and never modified
+
+	table   atomic.Pointer[table]
+	closing atomic.Bool
+}
+
+// listen opens a listener's socket. It does not serve it yet.
+func listen(l Listener, bind string, tbl *table, d *deps) (*socket, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", l.ARN, err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	k := &socket{
+		arn:      l.ARN,
+		bind:     bind,
+		protocol: l.Protocol,
+		log:      d.log.With("listener", l.ARN, "addr", ln.Addr().String()),
+		ln:       ln,
+		scheme:   strings.ToLower(l.Protocol),
+		port:     port,
+		fwdPort:  []string{port},
+	}
+	k.fwdProto = []string{k.scheme}
+	k.table.Store(tbl)
+	conns := d.metrics.connections.WithLabelValues(l.LoadBalancerARN)
+	k.srv = &http.Server{
+		Handler:           k,
+		ReadHeaderTimeout: d.opts.ReadHeaderTimeout,
+		IdleTimeout:       d.opts.ClientIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(k.log.Handler(), slog.LevelDebug),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				conns.Inc()
+			case http.StateClosed, http.StateHijacked:
+				conns.Dec()
+			}
+		},
+	}
+	if l.Protocol == ProtocolHTTPS {
+		k.srv.TLSConfig = &tls.Config{GetCertificate: k.certificate, MinVersion: tls.VersionTLS12}
+	}
+	return k, nil
+}
+
+// serve serves the socket until it is closed.
+func (k *socket) serve() {
+	var err error
+	if k.srv.TLSConfig != nil {
+		err = k.srv.ServeTLS(k.ln, "", "")
+	} else {
+		err = k.srv.Serve(k.ln)
+	}
+	if !k.closing.Load() && !errors.Is(err, http.ErrServerClosed) {
+		k.log.Error("listener stopped serving", "err", err)
+	}
+}
+
+// stopAccepting closes the socket; connections already accepted go on.
+func (k *socket) stopAccepting() {
+	k.closing.Store(true)
+	_ = k.ln.Close()
+}
+
+// certificate picks the certificate of a TLS handshake: the first the
+// client supports (by SNI among others), else the default.
+func (k *socket) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	certs := k.table.Load().certs
+	for _, c := range certs {
+		if hello.SupportsCertificate(c) == nil {
+			return c, nil
+		}
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("listener has no certificate")
+	}
+	return certs[0], nil
+}
+
+// ServeHTTP carries out the action of the rule a request matches.
+func (k *socket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a := k.table.Load().route(r)
+	switch a.kind {
+	case ActionForward:
+		k.forward(w, r, &a.forward)
+	case ActionRedirect:
+		u := a.redirect.location(redirectVars{
+			protocol: k.scheme,
+			host:     stripPort(r.Host),
+			port:     k.port,
+			path:     strings.TrimPrefix(r.URL.EscapedPath(), "/"),
+			query:    r.URL.RawQuery,
+		})
+		w.Header().Set("Location", u)
+		w.WriteHeader(a.status)
+		a.metrics.observe(sourceLB, a.status)
+	case ActionFixedResponse:
+		h := w.Header()
+		h.Set("Content-Type", a.fixed.ContentType)
+		h.Set("Content-Length", strconv.Itoa(len(a.fixed.MessageBody)))
+		w.WriteHeader(a.status)
+		_, _ = io.WriteString(w, a.fixed.MessageBody)
+		a.metrics.observe(sourceLB, a.status)
+	}
+}
+
+// forward sends a request to a target of the action's groups.
+func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardAction) {
+	g := f.pick(r)
+	if f.sticky {
+		http.SetCookie(w, &http.Cookie{Name: stickyCookie, Value: g.cookie, Path: "/", MaxAge: f.maxAge})
+	}
+	t := g.tg.pick()
+	if t == nil {
+		writeError(w, http.StatusServiceUnavailable)
+		g.metrics.observe(sourceLB, http.StatusServiceUnavailable)
+		return
+	}
+	setForwarded(r, k.fwdProto, k.fwdPort)
+	// The target may answer before it has read the whole request, and go
+	// on reading it: let the request and the response stream together.
+	_ = http.NewResponseController(w).EnableFullDuplex()
+	rec := &recorder{ResponseWriter: w}
+	t.acquire()
+	start := time.Now()
+	defer func() {
+		// Also when the proxy panics with http.ErrAbortHandler (the target
+		// broke off mid-response).
+		t.release()
+		g.metrics.observeDuration(time.Since(start))
+		if rec.code == 0 {
+			rec.source, rec.code = sourceLB, http.StatusBadGateway
+		}
+		g.metrics.observe(rec.source, rec.code)
+	}()
+	t.proxy.ServeHTTP(rec, r)
+}

@@ -1,0 +1,235 @@
+package lb
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// errTargetCut fails the requests still trying to reach a target after its
+// deregistration delay.
+var errTargetCut = errors.New("target deregistered")
+
+// newTarget makes a target with its own connection pool and proxy.
+func newTarget(tg *targetGroup, rt resolvedTarget, key, scheme string) *target {
+	t := &target{
+		Target:   rt.Target,
+		key:      key,
+		tg:       tg,
+		hostport: net.JoinHostPort(rt.Address, strconv.Itoa(rt.Port)),
+		scheme:   scheme,
+	}
+	o := tg.deps.opts
+	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	t.transport = &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if t.cut.Load() {
+				return nil, errTargetCut
+			}
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return t.conns.track(c), nil
+		},
+		MaxIdleConnsPerHost: o.MaxIdleConnsPerTarget,
+		IdleConnTimeout:     o.TargetIdleTimeout,
+		// A proxy passes Accept-Encoding through and bodies as they are.
+		DisableCompression:    true,
+		ExpectContinueTimeout: time.Second,
+		TLSClientConfig:       &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // targets' certificates are not verified, as in ELBv2
+	}
+	t.proxy = &httputil.ReverseProxy{
+		Rewrite:      t.rewrite,
+		Transport:    t.transport,
+		BufferPool:   tg.deps.buffers,
+		ErrorHandler: t.proxyError,
+		ErrorLog:     slog.NewLogLogger(tg.log.Handler(), slog.LevelDebug),
+	}
+	return t
+}
+
+// rewrite points the outgoing request at the target. The forwarding headers
+// were set on the incoming request by the listener (ReverseProxy removes them
+// from the outgoing one before Rewrite); the query goes as it came.
+func (t *target) rewrite(pr *httputil.ProxyRequest) {
+	pr.Out.URL.Scheme = t.scheme
+	pr.Out.URL.Host = t.hostport
+	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+	for _, h := range [...]string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"} {
+		if v, ok := pr.In.Header[h]; ok {
+			pr.Out.Header[h] = v
+		}
+	}
+}
+
+// proxyError answers a request the target failed: 504 when it could not be
+// reached in time, 502 otherwise, nothing when the client went away.
+func (t *target) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	rec, _ := w.(*recorder)
+	if r.Context().Err() != nil {
+		if rec != nil {
+			rec.source, rec.code = sourceLB, statusClientClosed
+		}
+		return
+	}
+	t.tg.deps.metrics.targetErrs.WithLabelValues(t.tg.arn).Inc()
+	code := http.StatusBadGateway
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		code = http.StatusGatewayTimeout
+	}
+	t.tg.log.Warn("target request failed", "target", t.key, "method", r.Method, "path", r.URL.Path,
+		"status", code, "err", err)
+	if rec != nil {
+		rec.source = sourceLB
+	}
+	writeError(w, code)
+}
+
+// statusClientClosed is ELBv2's access log code for a request whose client
+// closed the connection before the response.
+const statusClientClosed = 460
+
+// writeError writes an error of the load balancer itself, ELBv2's page.
+func writeError(w http.ResponseWriter, code int) {
+	text := strconv.Itoa(code) + " " + http.StatusText(code)
+	h := w.Header()
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", strconv.Itoa(len(errorPage(text))))
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(errorPage(text)))
+}
+
+func errorPage(text string) string {
+	return "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text +
+		"</h1></center>\r\n</body>\r\n</html>\r\n"
+}
+
+// recorder notes the status of a response on its way to the client. It
+// unwraps to the client's ResponseWriter, so flushes and protocol upgrades
+// work through it.
+type recorder struct {
+	http.ResponseWriter
+	code   int
+	source int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// setForwarded sets the headers ELBv2 adds to a request it forwards:
+// X-Forwarded-For with the client's address appended, X-Forwarded-Proto and
+// X-Forwarded-Port of the listener, and X-Amzn-Trace-Id when absent.
+func setForwarded(r *http.Request, proto, port []string) {
+	h := r.Header
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		h["X-Forwarded-For"] = []string{ip}
+	}
+	h["X-Forwarded-Proto"] = proto
+	h["X-Forwarded-Port"] = port
+	if _, ok := h["X-Amzn-Trace-Id"]; !ok {
+		h["X-Amzn-Trace-Id"] = []string{traceID(time.Now())}
+	}
+}
+
+// traceID returns a new X-Amzn-Trace-Id: Root=1-<epoch seconds>-<96 bits>.
+func traceID(now time.Time) string {
+	var b [12]byte
+	hi, lo := rand.Uint64(), rand.Uint32()
+	for i := range 8 {
+		b[i] = byte(hi >> (8 * i))
+	}
+	for i := range 4 {
+		b[8+i] = byte(lo >> (8 * i))
+	}
+	return "Root=1-" + strconv.FormatInt(now.Unix(), 16) + "-" + hex.EncodeToString(b[:])
+}
+
+// connSet tracks a target's open connections, so that they can be closed
+// when its deregistration delay runs out.
+type connSet struct {
+	mu    sync.Mutex
+	conns map[*trackedConn]struct{}
+}
+
+type trackedConn struct {
+	net.Conn
+	set  *connSet
+	once sync.Once
+}
+
+func (s *connSet) track(c net.Conn) net.Conn {
+	tc := &trackedConn{Conn: c, set: s}
+	s.mu.Lock()
+	if s.conns == nil {
+		s.conns = map[*trackedConn]struct{}{}
+	}
+	s.conns[tc] = struct{}{}
+	s.mu.Unlock()
+	return tc
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.set.mu.Lock()
+		delete(c.set.conns, c)
+		c.set.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	conns := make([]*trackedConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
+// bufferPool lends ReverseProxy its copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+const proxyBufferSize = 32 << 10
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, proxyBufferSize); return &b }}}
+}
+
+func (bp *bufferPool) Get() []byte { return *bp.p.Get().(*[]byte) }
+
+func (bp *bufferPool) Put(b []byte) {
+	if cap(b) == proxyBufferSize {
+		bp.p.Put(&b)
+	}
+}
