@@ -18,7 +18,7 @@
 //	})
 //	http.ListenAndServe(addr, srv.Handler())
 //
-// Every request goes through the same steps, and the first failure is the
+// Every JSON request goes through the same steps, and the first failure is the
 // answer: SigV4 header checks (no body read yet), the body (at most
 // Config.MaxBodyBytes), the signature over the body, the route (X-Amz-Target,
 // then the credential scope's service and region), JSON decoding, Validate,
@@ -29,6 +29,28 @@
 // signature; plain handlers that do (the agents' link) are registered with
 // HandleAuthenticated.
 //
-// Query-protocol services (form Action=, XML) are the planned second
-// protocol; query.go describes where they plug in.
+// A query-protocol service (ELBv2, CloudWatch) is a QueryService: a SigV4
+// signing name, an API version, an XML namespace, a table of operations made
+// with the generic adapter Query on the types internal/model/gen generates
+// for the protocol, and the error table:
+//
+//	srv.HandleQuery(api.QueryService{
+//		SigningName:  elbv2.SigningName, // "elasticloadbalancing"
+//		Version:      elbv2.APIVersion,  // "2015-12-01"
+//		XMLNamespace: elbv2.XMLNamespace,
+//		Operations:   map[string]api.QueryOperation{"CreateLoadBalancer": api.Query(h.CreateLoadBalancer)},
+//		MapError:     mapError,
+//	})
+//
+// A request without X-Amz-Target that is a form (POST with Content-Type
+// application/x-www-form-urlencoded, or GET with Action= in the URL) goes,
+// once some query service is registered, to the one its credential scope
+// names; Action= chooses the operation and Version= must be the service's.
+// The steps are the JSON protocol's, and every answer is XML: <ActionResponse
+// xmlns=...><ActionResult>...</ActionResult><ResponseMetadata><RequestId>...
+// on success, <ErrorResponse><Error><Type>Sender|Receiver</Type><Code>...
+// <Message>...</Message></Error><RequestId>... on failure, with the query
+// services' codes for the protocol layer's own errors (InvalidAction,
+// MissingParameter, ValidationError, SignatureDoesNotMatch and
+// InvalidClientTokenId with HTTP 403, InternalFailure with HTTP 500).
 package api

@@ -170,6 +170,7 @@ func newTestServer(t testing.TB, cfg api.Config) *testServer {
 	cfg.Registerer = reg
 	s := api.NewServer(cfg)
 	s.HandleJSON(toyService(true))
+	s.HandleQuery(toyELBService()) // JSON requests must route as before
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{Server: s, URL: hs.URL, Logs: logs, Reg: reg}

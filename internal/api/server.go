@@ -91,8 +91,9 @@ type Server struct {
 	unknown  *opMetrics // service and operation both unknown
 	metricsH http.Handler
 
-	mu       sync.Mutex                            // serializes HandleJSON
-	services atomic.Pointer[map[string]*jsonRoute] // by TargetPrefix, copied on write
+	mu       sync.Mutex                             // serializes HandleJSON and HandleQuery
+	services atomic.Pointer[map[string]*jsonRoute]  // by TargetPrefix, copied on write
+	queries  atomic.Pointer[map[string]*queryRoute] // by SigningName, copied on write; nil until HandleQuery
 	date     atomic.Pointer[httpDate]
 	raw      map[string]http.Handler // HandleAuthenticated, by path
 }
@@ -221,6 +222,10 @@ const (
 )
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *request) {
+	if s.isQuery(r) {
+		s.serveQuery(w, r, req)
+		return
+	}
 	// Routing needs no body, and the route's labels count even rejected
 	// requests; its errors are answered after authentication, as AWS does.
 	rt, op, routeErr := s.route(r)
@@ -274,10 +279,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *request) 
 }
 
 // route finds the JSON operation X-Amz-Target names. It returns the service
-// even when the operation is unknown, for the metrics.
-//
-// Query-protocol services (form Action= and Version=, XML answers) will be
-// routed here too; see queryService.
+// even when the operation is unknown, for the metrics. (Query-protocol
+// requests never get here; see isQuery.)
 func (s *Server) route(r *http.Request) (*jsonRoute, *jsonOp, *Error) {
 	t := r.Header["X-Amz-Target"]
 	if len(t) == 0 || t[0] == "" {

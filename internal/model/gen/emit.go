@@ -21,6 +21,9 @@ const runtimeImport = "github.com/flotilla/flotilla/internal/model"
 // paths), the service constants a server needs, and any extra files, such as
 // marshalers for the query protocol's form encoding and XML.
 type protocol interface {
+	// prepare adjusts svc to what the protocol implies and the model leaves
+	// out, before anything is named or emitted.
+	prepare(svc *Service)
 	// wireName returns the name of m on the wire; validation paths use it.
 	wireName(m *Member) string
 	// fieldTag returns the struct tag of the field for m, without backquotes.
@@ -33,7 +36,8 @@ type protocol interface {
 
 // protocols maps the metadata protocol names to their emitters.
 var protocols = map[string]protocol{
-	"json": jsonProtocol{},
+	"json":  jsonProtocol{},
+	"query": queryProtocol{},
 }
 
 type constant struct{ name, doc, value string }
@@ -59,6 +63,7 @@ func emit(svc *Service, pkg, source string) (map[string][]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("protocol %q is not supported yet", svc.Protocol)
 	}
+	proto.prepare(svc)
 	g := &emitter{
 		svc:        svc,
 		pkg:        pkg,
@@ -163,6 +168,11 @@ func (g *emitter) name() error {
 }
 
 func isEnum(s *Shape) bool { return s.Kind == String && len(s.Enum) > 0 }
+
+// isMessage reports whether m is an error's message.
+func isMessage(m *Member) bool {
+	return strings.EqualFold(m.Name, "message") && m.Shape.Kind == String && !isEnum(m.Shape)
+}
 
 // constants returns the service constants: the common ones, then the
 // protocol's.
@@ -308,7 +318,7 @@ func (g *emitter) errorFile() *file {
 		f.p("")
 		msg := "nil"
 		for _, m := range s.Members {
-			if strings.EqualFold(m.Name, "message") && m.Shape.Kind == String && !isEnum(m.Shape) {
+			if isMessage(m) {
 				msg = "e." + g.fieldNames[m]
 			}
 		}

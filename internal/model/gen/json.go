@@ -25,4 +25,6 @@ func (jsonProtocol) constants(svc *Service) []constant {
 	}
 }
 
+func (jsonProtocol) prepare(*Service) {}
+
 func (jsonProtocol) files(*emitter) ([]*file, error) { return nil, nil }

@@ -1,7 +1,10 @@
 // Command gen generates the Go wire types of an AWS service from its service
 // model: a struct per structure shape, a string type per enum, the error
 // types, Validate methods that check the model's constraints, and a table of
-// the operations.
+// the operations. What a protocol needs beyond that is the protocol's own
+// emitter's: nothing for JSON (encoding/json reads the struct tags); for the
+// query protocol, query.gen.go, which decodes inputs from form parameters
+// and writes outputs as XML (see queryProtocol).
 //
 // It reads api-2.json of the service from the github.com/aws/aws-sdk-go
 // module (found with go mod download, so the module cache is enough), merges
