@@ -20,8 +20,10 @@ import (
 	"github.com/flotilla/flotilla/internal/agent"
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/api/ecs"
+	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/controller/service"
+	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/link"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -87,6 +89,8 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	srv.HandleJSON(ecsSvc.JSONService())
 	srv.HandleAuthenticated(link.Path, ecsSvc.LinkHandler())
+	lbServer := lb.New(lb.Options{Logger: m.log, Registerer: reg})
+	srv.HandleQuery(elbv2.New(elbv2.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Health: lbServer.Health}).QueryService())
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -101,6 +105,13 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := runLoadBalancer(ctx, st, lbServer, m.log); err != nil {
+			errs <- fmt.Errorf("load balancer: %w", err)
+		}
+	}()
 	svcCtl := service.New(service.Config{Store: st, Tasks: ecsSvc, InstanceGracePeriod: cfg.InstanceGracePeriod, Logger: m.log})
 	wg.Add(1)
 	go func() {

@@ -1,0 +1,183 @@
+package elbv2
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/flotilla/flotilla/internal/lb"
+	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/store"
+)
+
+// CreateListener adds an HTTP listener to a load balancer, on a port no
+// other listener of it uses (DuplicateListener otherwise).
+func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInput) (*wire.CreateListenerOutput, error) {
+	proto := in.Protocol
+	if proto == "" {
+		proto = wire.ProtocolEnumHttp
+	}
+	if proto != wire.ProtocolEnumHttp {
+		return nil, errUnsupportedProtocol(string(proto))
+	}
+	if in.Port == nil {
+		return nil, errValidation("A listener port must be specified")
+	}
+	actions, err := actionsFromWire(in.DefaultActions)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := tagsFromWire(in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	lbARN := deref(in.LoadBalancerArn)
+	var rec listenerRecord
+	err = s.write(ctx, func() (store.Txn, error) {
+		lbRec, lbRev, err := s.getLoadBalancer(ctx, lbARN)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		if err := s.checkTargetGroups(ctx, actions); err != nil {
+			return store.Txn{}, err
+		}
+		listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		for _, l := range listeners {
+			if l.Value.LoadBalancerARN == lbARN && l.Value.Port == int(*in.Port) {
+				return store.Txn{}, errDuplicateListener()
+			}
+		}
+		id := newID()
+		base := "app/" + lbRec.Name + "/" + lbRec.ID + "/" + id
+		rec = listenerRecord{
+			Listener: lb.Listener{
+				ARN:             s.arn("listener/" + base),
+				LoadBalancerARN: lbARN,
+				Port:            int(*in.Port),
+				Protocol:        string(proto),
+				DefaultActions:  actions,
+			},
+			ID:            id,
+			DefaultRuleID: newID(),
+		}
+		key := prefixListener + id
+		op, err := store.PutJSON(key, rec)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		tagOps, err := putTags(rec.ARN, tags)
+		return store.Txn{
+			Compares: []store.Compare{{Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}, {Key: key}},
+			Ops:      append([]store.Op{op}, tagOps...),
+		}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.CreateListenerOutput{Listeners: []wire.Listener{listenerToWire(&rec)}}, nil
+}
+
+// checkTargetGroups checks that the target groups the actions forward to
+// exist: TargetGroupNotFound otherwise.
+func (s *Service) checkTargetGroups(ctx context.Context, actions []lb.Action) error {
+	for _, arn := range targetGroupsOf(actions) {
+		if _, _, err := s.getTargetGroup(ctx, arn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DescribeListeners describes the listeners of a load balancer, or those
+// named by ARN.
+func (s *Service) DescribeListeners(ctx context.Context, in *wire.DescribeListenersInput) (*wire.DescribeListenersOutput, error) {
+	out := &wire.DescribeListenersOutput{Listeners: []wire.Listener{}}
+	switch {
+	case in.LoadBalancerArn != nil && len(in.ListenerArns) > 0:
+		return nil, errValidation("Listener ARNs and a load balancer ARN cannot be specified at the same time")
+	case in.LoadBalancerArn != nil:
+		if _, _, err := s.getLoadBalancer(ctx, *in.LoadBalancerArn); err != nil {
+			return nil, err
+		}
+		items, err := list[listenerRecord](ctx, s.store, prefixListener)
+		if err != nil {
+			return nil, err
+		}
+		for i := range items {
+			if items[i].Value.LoadBalancerARN == *in.LoadBalancerArn {
+				out.Listeners = append(out.Listeners, listenerToWire(&items[i].Value))
+			}
+		}
+	case len(in.ListenerArns) > 0:
+		for _, arn := range in.ListenerArns {
+			rec, _, err := s.getListener(ctx, arn)
+			if err != nil {
+				return nil, err
+			}
+			out.Listeners = append(out.Listeners, listenerToWire(rec))
+		}
+	default:
+		return nil, errValidation("A load balancer ARN or listener ARNs must be specified")
+	}
+	return out, nil
+}
+
+// DeleteListener deletes a listener with its rules.
+func (s *Service) DeleteListener(ctx context.Context, in *wire.DeleteListenerInput) (*wire.DeleteListenerOutput, error) {
+	arn := deref(in.ListenerArn)
+	err := s.write(ctx, func() (store.Txn, error) {
+		rec, rev, err := s.getListener(ctx, arn)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		key := prefixListener + rec.ID
+		txn := store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{{Key: key, Delete: true}, deleteTags(arn), deleteTags(defaultRuleARN(rec))}}
+		rules, err := list[ruleRecord](ctx, s.store, prefixRule)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		for _, r := range rules {
+			if r.Value.ListenerARN == arn {
+				txn.Ops = append(txn.Ops, store.Op{Key: r.Key, Delete: true}, deleteTags(r.Value.ARN))
+			}
+		}
+		return txn, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DeleteListenerOutput{}, nil
+}
+
+func listenerToWire(r *listenerRecord) wire.Listener {
+	return wire.Listener{
+		ListenerArn:     ptr(r.ARN),
+		LoadBalancerArn: ptr(r.LoadBalancerARN),
+		Port:            ptr(int32(r.Port)),
+		Protocol:        wire.ProtocolEnum(r.Protocol),
+		DefaultActions:  actionsToWire(r.DefaultActions),
+	}
+}
+
+// defaultRuleARN returns the ARN of a listener's default rule.
+func defaultRuleARN(l *listenerRecord) string {
+	return strings.Replace(l.ARN, ":listener/", ":listener-rule/", 1) + "/" + l.DefaultRuleID
+}
+
+// getDefaultRule returns the listener whose default rule is arn, or
+// RuleNotFound.
+func (s *Service) getDefaultRule(ctx context.Context, arn string) (*listenerRecord, int64, error) {
+	i := strings.LastIndexByte(arn, '/')
+	if i < 0 || !strings.Contains(arn, ":listener-rule/app/") {
+		return nil, 0, errRuleNotFound()
+	}
+	l, rev, err := s.getListener(ctx, strings.Replace(arn[:i], ":listener-rule/", ":listener/", 1))
+	var nf *wire.ListenerNotFoundException
+	if errors.As(err, &nf) || (err == nil && defaultRuleARN(l) != arn) {
+		return nil, 0, errRuleNotFound()
+	}
+	return l, rev, err
+}

@@ -1,0 +1,159 @@
+// Package elbv2 serves the Application Load Balancer part of Elastic Load
+// Balancing v2's query API (2015-12-01) over Flotilla's state store: load
+// balancers, target groups and their targets, listeners and rules. Each
+// handler validates its input, does one store transaction, and returns;
+// BuildConfig turns the stored records into the data plane's lb.Config.
+// Wire types come from the generated internal/model/elbv2 package.
+package elbv2
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/flotilla/flotilla/internal/api"
+	"github.com/flotilla/flotilla/internal/lb"
+	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/store"
+)
+
+// Key prefixes of the records in the store.
+const (
+	prefix             = "/elbv2/"
+	prefixLoadBalancer = prefix + "loadbalancers/" // + name
+	prefixTargetGroup  = prefix + "targetgroups/"  // + name
+	prefixListener     = prefix + "listeners/"     // + listener ID
+	prefixRule         = prefix + "rules/"         // + rule ID
+)
+
+// Config is what the ELBv2 service needs.
+type Config struct {
+	Store     store.Store
+	Region    string
+	AccountID string
+	// Clock returns the current time; time.Now when nil.
+	Clock func() time.Time
+	// Health returns the health of the targets of a group, as the data
+	// plane sees them (lb.Server.Health). When nil, registered targets are
+	// reported initial.
+	Health func(targetGroupARN string) []lb.TargetHealth
+}
+
+// Service implements the ELBv2 operations.
+type Service struct {
+	store  store.Store
+	region string
+	acct   string
+	now    func() time.Time
+	health func(string) []lb.TargetHealth
+	// mu serializes this process's writes, so that checks across records
+	// (a port free on a load balancer, a target group no rule uses) hold
+	// when the transaction commits; the transactions' comparisons catch
+	// writes of other processes to the records read.
+	mu sync.Mutex
+}
+
+// New returns the ELBv2 service over cfg.Store.
+func New(cfg Config) *Service {
+	s := &Service{store: cfg.Store, region: cfg.Region, acct: cfg.AccountID, now: cfg.Clock, health: cfg.Health}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.region == "" {
+		s.region = "us-east-1"
+	}
+	if s.acct == "" {
+		s.acct = "000000000000"
+	}
+	return s
+}
+
+// QueryService returns the operation table to register with the API server.
+func (s *Service) QueryService() api.QueryService {
+	return api.QueryService{
+		SigningName:  wire.SigningName,
+		Version:      wire.APIVersion,
+		XMLNamespace: wire.XMLNamespace,
+		Operations: map[string]api.QueryOperation{
+			"CreateLoadBalancer":            api.Query(s.CreateLoadBalancer),
+			"DescribeLoadBalancers":         api.Query(s.DescribeLoadBalancers),
+			"DeleteLoadBalancer":            api.Query(s.DeleteLoadBalancer),
+			"CreateTargetGroup":             api.Query(s.CreateTargetGroup),
+			"DescribeTargetGroups":          api.Query(s.DescribeTargetGroups),
+			"ModifyTargetGroup":             api.Query(s.ModifyTargetGroup),
+			"DeleteTargetGroup":             api.Query(s.DeleteTargetGroup),
+			"DescribeTargetGroupAttributes": api.Query(s.DescribeTargetGroupAttributes),
+			"ModifyTargetGroupAttributes":   api.Query(s.ModifyTargetGroupAttributes),
+			"RegisterTargets":               api.Query(s.RegisterTargets),
+			"DeregisterTargets":             api.Query(s.DeregisterTargets),
+			"DescribeTargetHealth":          api.Query(s.DescribeTargetHealth),
+			"CreateListener":                api.Query(s.CreateListener),
+			"DescribeListeners":             api.Query(s.DescribeListeners),
+			"DeleteListener":                api.Query(s.DeleteListener),
+			"CreateRule":                    api.Query(s.CreateRule),
+			"DescribeRules":                 api.Query(s.DescribeRules),
+			"ModifyRule":                    api.Query(s.ModifyRule),
+			"DeleteRule":                    api.Query(s.DeleteRule),
+			"SetRulePriorities":             api.Query(s.SetRulePriorities),
+			"AddTags":                       api.Query(s.AddTags),
+			"RemoveTags":                    api.Query(s.RemoveTags),
+			"DescribeTags":                  api.Query(s.DescribeTags),
+		},
+		MapError: mapError,
+	}
+}
+
+// mapError is the service's error table for errors that are not already
+// the model's: the store's conflicts after every retry answer as ELBv2
+// answers a concurrent change.
+func mapError(err error) *api.Error {
+	if errors.Is(err, store.ErrConflict) {
+		return &api.Error{Code: "PriorRequestNotComplete", Message: "A concurrent request changed the resource; retry the request.", Status: 429}
+	}
+	return nil
+}
+
+// write runs a transaction built by build, as one writer of this process,
+// and builds it again when a comparison failed. build reads what it needs
+// and returns the transaction; it must have no other side effects.
+func (s *Service) write(ctx context.Context, build func() (store.Txn, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range store.UpdateAttempts {
+		txn, err := build()
+		if err != nil {
+			return err
+		}
+		_, err = s.store.Txn(ctx, txn)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("elbv2: %d attempts: %w", store.UpdateAttempts, store.ErrConflict)
+}
+
+// newID returns 16 random hex digits, the last part of ELBv2's ARNs.
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// arn returns an ELBv2 ARN with the given resource part.
+func (s *Service) arn(resource string) string {
+	return "arn:aws:elasticloadbalancing:" + s.region + ":" + s.acct + ":" + resource
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,517 @@
+package elbv2
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strconv"
+
+	"github.com/flotilla/flotilla/internal/lb"
+	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/store"
+)
+
+// Target group attributes beyond those of package lb, with ELBv2's defaults.
+const (
+	attrStickinessEnabled  = "stickiness.enabled"
+	attrStickinessType     = "stickiness.type"
+	attrStickinessDuration = "stickiness.lb_cookie.duration_seconds"
+)
+
+// defaultAttributes returns a new target group's attributes.
+func defaultAttributes() map[string]string {
+	return map[string]string{
+		lb.AttrDeregistrationDelay: strconv.Itoa(lb.DefaultDeregistrationDelay),
+		lb.AttrAlgorithm:           lb.DefaultLoadBalancingAlgorithm,
+		lb.AttrSlowStart:           strconv.Itoa(lb.DefaultSlowStart),
+		attrStickinessEnabled:      "false",
+		attrStickinessType:         "lb_cookie",
+		attrStickinessDuration:     "86400",
+	}
+}
+
+// CreateTargetGroup creates an HTTP or HTTPS target group of instance or
+// ip targets, with ELBv2's health check defaults for what is left out. A
+// second call with the same name and settings returns the same group; with
+// other settings it fails with DuplicateTargetGroupName.
+func (s *Service) CreateTargetGroup(ctx context.Context, in *wire.CreateTargetGroupInput) (*wire.CreateTargetGroupOutput, error) {
+	name := deref(in.Name)
+	if !validName(name) {
+		return nil, errValidation("Target group name '%s' must have at most 32 alphanumeric characters or hyphens, and must not begin or end with a hyphen", name)
+	}
+	tt := in.TargetType
+	if tt == "" {
+		tt = wire.TargetTypeEnumInstance
+	}
+	if tt != wire.TargetTypeEnumInstance && tt != wire.TargetTypeEnumIp {
+		return nil, errValidation("Target type '%s' is not supported; use 'instance' or 'ip'", tt)
+	}
+	proto := in.Protocol
+	if proto == "" {
+		return nil, errValidation("A protocol must be specified")
+	}
+	if proto != wire.ProtocolEnumHttp && proto != wire.ProtocolEnumHttps {
+		return nil, errInvalidConfig("Target group protocol '%s' is not supported; use HTTP or HTTPS", proto)
+	}
+	if in.Port == nil {
+		return nil, errValidation("A port must be specified")
+	}
+	tags, err := tagsFromWire(in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	id := newID()
+	rec := targetGroupRecord{
+		TargetGroup: lb.TargetGroup{
+			ARN:        s.arn("targetgroup/" + name + "/" + id),
+			Name:       name,
+			Protocol:   string(proto),
+			Port:       int(*in.Port),
+			TargetType: string(tt),
+			HealthCheck: lb.HealthCheck{
+				Protocol:                string(proto),
+				Port:                    lb.HealthCheckTrafficPort,
+				Path:                    lb.DefaultHealthCheckPath,
+				IntervalSeconds:         lb.DefaultHealthCheckInterval,
+				TimeoutSeconds:          lb.DefaultHealthCheckTimeout,
+				HealthyThresholdCount:   lb.DefaultHealthyThresholdCount,
+				UnhealthyThresholdCount: lb.DefaultUnhealthyThresholdCount,
+				Matcher:                 lb.Matcher{HTTPCode: lb.DefaultMatcherHTTPCode},
+			},
+			Attributes: defaultAttributes(),
+		},
+		HealthCheckEnabled: true,
+	}
+	if err := applyHealthCheck(&rec, healthCheckInput{
+		enabled: in.HealthCheckEnabled, protocol: in.HealthCheckProtocol, port: in.HealthCheckPort, path: in.HealthCheckPath,
+		interval: in.HealthCheckIntervalSeconds, timeout: in.HealthCheckTimeoutSeconds,
+		healthy: in.HealthyThresholdCount, unhealthy: in.UnhealthyThresholdCount, matcher: in.Matcher,
+	}); err != nil {
+		return nil, err
+	}
+	key := prefixTargetGroup + name
+	err = s.write(ctx, func() (store.Txn, error) {
+		old, _, err := store.GetJSON[targetGroupRecord](ctx, s.store, key)
+		switch {
+		case err == nil && sameTargetGroup(old, &rec):
+			rec = *old
+			return store.Txn{}, nil
+		case err == nil:
+			return store.Txn{}, errDuplicateTargetGroupName()
+		case !errors.Is(err, store.ErrNotFound):
+			return store.Txn{}, err
+		}
+		op, err := store.PutJSON(key, rec)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		tagOps, err := putTags(rec.ARN, tags)
+		return store.Txn{Compares: []store.Compare{{Key: key}}, Ops: append([]store.Op{op}, tagOps...)}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.CreateTargetGroupOutput{TargetGroups: []wire.TargetGroup{targetGroupToWire(&rec, nil)}}, nil
+}
+
+// sameTargetGroup reports whether a and b have the same settings.
+func sameTargetGroup(a, b *targetGroupRecord) bool {
+	return a.Protocol == b.Protocol && a.Port == b.Port && a.TargetType == b.TargetType &&
+		a.HealthCheckEnabled == b.HealthCheckEnabled && reflect.DeepEqual(a.HealthCheck, b.HealthCheck)
+}
+
+// healthCheckInput is the health check part of CreateTargetGroup and
+// ModifyTargetGroup.
+type healthCheckInput struct {
+	enabled                               *bool
+	protocol                              wire.ProtocolEnum
+	port, path                            *string
+	interval, timeout, healthy, unhealthy *int32
+	matcher                               *wire.Matcher
+}
+
+// applyHealthCheck sets the given health check parameters on rec and
+// checks the result.
+func applyHealthCheck(rec *targetGroupRecord, in healthCheckInput) error {
+	hc := &rec.HealthCheck
+	if in.enabled != nil {
+		rec.HealthCheckEnabled = *in.enabled
+	}
+	if in.protocol != "" {
+		if in.protocol != wire.ProtocolEnumHttp && in.protocol != wire.ProtocolEnumHttps {
+			return errValidation("Health check protocol '%s' is not supported", in.protocol)
+		}
+		hc.Protocol = string(in.protocol)
+	}
+	if in.port != nil {
+		if p, err := strconv.Atoi(*in.port); *in.port != lb.HealthCheckTrafficPort && (err != nil || p < 1 || p > 65535) {
+			return errValidation("Health check port '%s' must be 'traffic-port' or a port from 1 to 65535", *in.port)
+		}
+		hc.Port = *in.port
+	}
+	if in.path != nil {
+		if len(*in.path) == 0 || (*in.path)[0] != '/' {
+			return errValidation("Health check path '%s' must begin with '/'", *in.path)
+		}
+		hc.Path = *in.path
+	}
+	if in.interval != nil {
+		hc.IntervalSeconds = float64(*in.interval)
+	}
+	if in.timeout != nil {
+		hc.TimeoutSeconds = float64(*in.timeout)
+	}
+	if in.healthy != nil {
+		hc.HealthyThresholdCount = int(*in.healthy)
+	}
+	if in.unhealthy != nil {
+		hc.UnhealthyThresholdCount = int(*in.unhealthy)
+	}
+	if in.matcher != nil && in.matcher.HttpCode != nil {
+		hc.Matcher.HTTPCode = *in.matcher.HttpCode
+	}
+	if hc.TimeoutSeconds >= hc.IntervalSeconds {
+		return errValidation("Health check interval must be greater than the timeout")
+	}
+	return nil
+}
+
+// DescribeTargetGroups describes the target groups named by name or ARN,
+// those a load balancer forwards to, or all of them.
+func (s *Service) DescribeTargetGroups(ctx context.Context, in *wire.DescribeTargetGroupsInput) (*wire.DescribeTargetGroupsOutput, error) {
+	st, err := readState(ctx, s.store)
+	if err != nil {
+		return nil, err
+	}
+	lbsOf := st.loadBalancersOf()
+	byName := map[string]*targetGroupRecord{}
+	byARN := map[string]*targetGroupRecord{}
+	for i := range st.targetGroups {
+		r := &st.targetGroups[i].Value
+		byName[r.Name], byARN[r.ARN] = r, r
+	}
+	out := &wire.DescribeTargetGroupsOutput{TargetGroups: []wire.TargetGroup{}}
+	add := func(r *targetGroupRecord) {
+		out.TargetGroups = append(out.TargetGroups, targetGroupToWire(r, lbsOf[r.ARN]))
+	}
+	switch {
+	case len(in.Names) > 0:
+		for _, n := range in.Names {
+			r := byName[n]
+			if r == nil {
+				return nil, errTargetGroupNotFound()
+			}
+			add(r)
+		}
+	case len(in.TargetGroupArns) > 0:
+		for _, a := range in.TargetGroupArns {
+			r := byARN[a]
+			if r == nil {
+				return nil, errTargetGroupNotFound()
+			}
+			add(r)
+		}
+	case in.LoadBalancerArn != nil:
+		if _, _, err := s.getLoadBalancer(ctx, *in.LoadBalancerArn); err != nil {
+			return nil, err
+		}
+		for i := range st.targetGroups {
+			if r := &st.targetGroups[i].Value; slices.Contains(lbsOf[r.ARN], *in.LoadBalancerArn) {
+				add(r)
+			}
+		}
+	default:
+		for i := range st.targetGroups {
+			add(&st.targetGroups[i].Value)
+		}
+	}
+	return out, nil
+}
+
+// ModifyTargetGroup changes the health check of a target group.
+func (s *Service) ModifyTargetGroup(ctx context.Context, in *wire.ModifyTargetGroupInput) (*wire.ModifyTargetGroupOutput, error) {
+	var rec *targetGroupRecord
+	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *targetGroupRecord) error {
+		rec = r
+		return applyHealthCheck(r, healthCheckInput{
+			enabled: in.HealthCheckEnabled, protocol: in.HealthCheckProtocol, port: in.HealthCheckPort, path: in.HealthCheckPath,
+			interval: in.HealthCheckIntervalSeconds, timeout: in.HealthCheckTimeoutSeconds,
+			healthy: in.HealthyThresholdCount, unhealthy: in.UnhealthyThresholdCount, matcher: in.Matcher,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, err := readState(ctx, s.store)
+	if err != nil {
+		return nil, err
+	}
+	return &wire.ModifyTargetGroupOutput{TargetGroups: []wire.TargetGroup{targetGroupToWire(rec, st.loadBalancersOf()[rec.ARN])}}, nil
+}
+
+// updateTargetGroup changes the target group arn with fn, in one
+// compare-and-swap.
+func (s *Service) updateTargetGroup(ctx context.Context, arn string, fn func(*targetGroupRecord) error) error {
+	return s.write(ctx, func() (store.Txn, error) {
+		rec, rev, err := s.getTargetGroup(ctx, arn)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		if err := fn(rec); err != nil {
+			return store.Txn{}, err
+		}
+		key := prefixTargetGroup + rec.Name
+		op, err := store.PutJSON(key, rec)
+		return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{op}}, err
+	})
+}
+
+// DeleteTargetGroup deletes a target group that no listener or rule
+// forwards to (ResourceInUse otherwise). Deleting one that does not exist
+// succeeds, as in ELBv2.
+func (s *Service) DeleteTargetGroup(ctx context.Context, in *wire.DeleteTargetGroupInput) (*wire.DeleteTargetGroupOutput, error) {
+	arn := deref(in.TargetGroupArn)
+	err := s.write(ctx, func() (store.Txn, error) {
+		_, rev, err := s.getTargetGroup(ctx, arn)
+		var nf *wire.TargetGroupNotFoundException
+		if errors.As(err, &nf) {
+			return store.Txn{}, nil
+		}
+		if err != nil {
+			return store.Txn{}, err
+		}
+		st, err := readState(ctx, s.store)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		if lbs := st.loadBalancersOf()[arn]; len(lbs) > 0 {
+			return store.Txn{}, errResourceInUse("Target group '%s' is currently in use by a listener or a rule", arn)
+		}
+		key := prefixTargetGroup + resourceName(arn, "targetgroup")
+		return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{{Key: key, Delete: true}, deleteTags(arn)}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DeleteTargetGroupOutput{}, nil
+}
+
+// DescribeTargetGroupAttributes returns the attributes of a target group.
+func (s *Service) DescribeTargetGroupAttributes(ctx context.Context, in *wire.DescribeTargetGroupAttributesInput) (*wire.DescribeTargetGroupAttributesOutput, error) {
+	rec, _, err := s.getTargetGroup(ctx, deref(in.TargetGroupArn))
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DescribeTargetGroupAttributesOutput{Attributes: attributesToWire(rec.Attributes)}, nil
+}
+
+// ModifyTargetGroupAttributes changes attributes of a target group and
+// returns all of them.
+func (s *Service) ModifyTargetGroupAttributes(ctx context.Context, in *wire.ModifyTargetGroupAttributesInput) (*wire.ModifyTargetGroupAttributesOutput, error) {
+	var attrs map[string]string
+	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *targetGroupRecord) error {
+		if r.Attributes == nil {
+			r.Attributes = defaultAttributes()
+		}
+		for _, a := range in.Attributes {
+			k, v := deref(a.Key), deref(a.Value)
+			if err := checkAttribute(k, v); err != nil {
+				return err
+			}
+			r.Attributes[k] = v
+		}
+		attrs = r.Attributes
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.ModifyTargetGroupAttributesOutput{Attributes: attributesToWire(attrs)}, nil
+}
+
+// checkAttribute checks a target group attribute by ELBv2's rules.
+func checkAttribute(k, v string) error {
+	intIn := func(lo, hi int) bool { n, err := strconv.Atoi(v); return err == nil && n >= lo && n <= hi }
+	ok := true
+	switch k {
+	case lb.AttrDeregistrationDelay:
+		ok = intIn(0, 3600)
+	case lb.AttrSlowStart:
+		ok = v == "0" || intIn(30, 900)
+	case lb.AttrAlgorithm:
+		ok = v == lb.AlgorithmRoundRobin || v == lb.AlgorithmLeastOutstanding || v == lb.AlgorithmWeightedRandom
+	case attrStickinessEnabled:
+		ok = v == "true" || v == "false"
+	case attrStickinessType:
+		ok = v == "lb_cookie"
+	case attrStickinessDuration:
+		ok = intIn(1, 604800)
+	default:
+		return errValidation("Target group attribute key '%s' is not recognized", k)
+	}
+	if !ok {
+		return errValidation("Target group attribute '%s' cannot have the value '%s'", k, v)
+	}
+	return nil
+}
+
+func attributesToWire(attrs map[string]string) []wire.TargetGroupAttribute {
+	out := []wire.TargetGroupAttribute{}
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		out = append(out, wire.TargetGroupAttribute{Key: ptr(k), Value: ptr(attrs[k])})
+	}
+	return out
+}
+
+func targetGroupToWire(r *targetGroupRecord, lbs []string) wire.TargetGroup {
+	hc := r.HealthCheck
+	return wire.TargetGroup{
+		TargetGroupArn:             ptr(r.ARN),
+		TargetGroupName:            ptr(r.Name),
+		Protocol:                   wire.ProtocolEnum(r.Protocol),
+		ProtocolVersion:            ptr("HTTP1"),
+		Port:                       ptr(int32(r.Port)),
+		TargetType:                 wire.TargetTypeEnum(r.TargetType),
+		IpAddressType:              wire.TargetGroupIpAddressTypeEnumIpv4,
+		VpcId:                      ptr("vpc-flotilla"),
+		HealthCheckEnabled:         ptr(r.HealthCheckEnabled),
+		HealthCheckProtocol:        wire.ProtocolEnum(hc.Protocol),
+		HealthCheckPort:            ptr(hc.Port),
+		HealthCheckPath:            ptr(hc.Path),
+		HealthCheckIntervalSeconds: ptr(int32(hc.IntervalSeconds)),
+		HealthCheckTimeoutSeconds:  ptr(int32(hc.TimeoutSeconds)),
+		HealthyThresholdCount:      ptr(int32(hc.HealthyThresholdCount)),
+		UnhealthyThresholdCount:    ptr(int32(hc.UnhealthyThresholdCount)),
+		Matcher:                    &wire.Matcher{HttpCode: ptr(hc.Matcher.HTTPCode)},
+		LoadBalancerArns:           lbs,
+	}
+}
+
+// RegisterTargets adds targets to a target group; registering a target
+// again changes nothing. The IDs of an ip group's targets are IP addresses.
+func (s *Service) RegisterTargets(ctx context.Context, in *wire.RegisterTargetsInput) (*wire.RegisterTargetsOutput, error) {
+	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *targetGroupRecord) error {
+		for _, t := range in.Targets {
+			id := deref(t.Id)
+			if r.TargetType == lb.TargetTypeIP {
+				if _, err := netip.ParseAddr(id); err != nil {
+					return errInvalidTarget("The IP address '%s' is not a valid IPv4 address", id)
+				}
+			}
+			nt := lb.Target{ID: id, Port: int(deref(t.Port))}
+			if nt.Port == r.Port {
+				nt.Port = 0
+			}
+			if slices.Contains(r.Targets, nt) {
+				continue
+			}
+			r.Targets = append(r.Targets, nt)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.RegisterTargetsOutput{}, nil
+}
+
+// DeregisterTargets removes targets from a target group; a target that is
+// not registered is ignored.
+func (s *Service) DeregisterTargets(ctx context.Context, in *wire.DeregisterTargetsInput) (*wire.DeregisterTargetsOutput, error) {
+	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *targetGroupRecord) error {
+		for _, t := range in.Targets {
+			gone := lb.Target{ID: deref(t.Id), Port: int(deref(t.Port))}
+			if gone.Port == r.Port {
+				gone.Port = 0
+			}
+			r.Targets = slices.DeleteFunc(r.Targets, func(x lb.Target) bool {
+				return x.ID == gone.ID && (x.Port == gone.Port || t.Port == nil)
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DeregisterTargetsOutput{}, nil
+}
+
+// Descriptions of the states the API reports itself.
+const (
+	descRegistration  = "Target registration is in progress"
+	descNotRegistered = "Target is not registered to the target group"
+	descCheckDisabled = "Health checks are disabled"
+)
+
+// DescribeTargetHealth reports the health of the given targets of a group,
+// or of all its targets: the data plane's view (Config.Health), initial
+// while it has none, unavailable when health checks are disabled, unused
+// for a target that is not registered.
+func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTargetHealthInput) (*wire.DescribeTargetHealthOutput, error) {
+	rec, _, err := s.getTargetGroup(ctx, deref(in.TargetGroupArn))
+	if err != nil {
+		return nil, err
+	}
+	portOf := func(t lb.Target) int {
+		if t.Port == 0 {
+			return rec.Port
+		}
+		return t.Port
+	}
+	observed := map[string]lb.TargetHealth{}
+	if s.health != nil {
+		for _, h := range s.health(rec.ARN) {
+			observed[h.Target.ID+":"+strconv.Itoa(portOf(h.Target))] = h
+		}
+	}
+	describe := func(id string, port int, registered bool) wire.TargetHealthDescription {
+		hcPort := rec.HealthCheck.Port
+		if hcPort == lb.HealthCheckTrafficPort || hcPort == "" {
+			hcPort = strconv.Itoa(port)
+		}
+		th := &wire.TargetHealth{State: wire.TargetHealthStateEnumInitial, Reason: wire.TargetHealthReasonEnumElbRegistrationInProgress, Description: ptr(descRegistration)}
+		switch h, ok := observed[id+":"+strconv.Itoa(port)]; {
+		case !registered:
+			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumUnused, Reason: wire.TargetHealthReasonEnumTargetNotRegistered, Description: ptr(descNotRegistered)}
+		case !rec.HealthCheckEnabled:
+			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumUnavailable, Reason: wire.TargetHealthReasonEnumTargetHealthCheckDisabled, Description: ptr(descCheckDisabled)}
+		case ok:
+			th = &wire.TargetHealth{State: wire.TargetHealthStateEnum(h.State), Reason: wire.TargetHealthReasonEnum(h.Reason)}
+			if h.Description != "" {
+				th.Description = ptr(h.Description)
+			}
+		}
+		return wire.TargetHealthDescription{
+			Target:          &wire.TargetDescription{Id: ptr(id), Port: ptr(int32(port))},
+			HealthCheckPort: ptr(hcPort),
+			TargetHealth:    th,
+		}
+	}
+	out := &wire.DescribeTargetHealthOutput{TargetHealthDescriptions: []wire.TargetHealthDescription{}}
+	if len(in.Targets) == 0 {
+		for _, t := range rec.Targets {
+			out.TargetHealthDescriptions = append(out.TargetHealthDescriptions, describe(t.ID, portOf(t), true))
+		}
+		return out, nil
+	}
+	for _, t := range in.Targets {
+		id := deref(t.Id)
+		port := int(deref(t.Port))
+		if t.Port == nil {
+			// The first registration of the target, or the group's port.
+			port = rec.Port
+			for _, r := range rec.Targets {
+				if r.ID == id {
+					port = portOf(r)
+					break
+				}
+			}
+		}
+		registered := slices.ContainsFunc(rec.Targets, func(r lb.Target) bool { return r.ID == id && portOf(r) == port })
+		out.TargetHealthDescriptions = append(out.TargetHealthDescriptions, describe(id, port, registered))
+	}
+	return out, nil
+}
