@@ -94,3 +94,22 @@ func NewID() string {
 	}
 	return hex.EncodeToString(b[:])
 }
+
+// NewAccessKey returns a new access key pair in AWS's format: the id is the
+// prefix (such as "AKIA") and 16 characters of A–Z and 2–7, the secret 40
+// characters of base64's alphabet.
+func NewAccessKey(prefix string) (accessKeyID, secretAccessKey string) {
+	return prefix + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+		randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+}
+
+func randomString(n int, alphabet string) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}

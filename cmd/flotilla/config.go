@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -107,10 +106,7 @@ func LoadOrCreateCredentials(dir string) (c Credentials, generated bool, err err
 	if !errors.Is(err, fs.ErrNotExist) {
 		return c, false, fmt.Errorf("read credentials: %w", err)
 	}
-	c = Credentials{
-		AccessKeyID:     "AKIA" + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
-		SecretAccessKey: randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"),
-	}
+	c.AccessKeyID, c.SecretAccessKey = flotilla.NewAccessKey("AKIA")
 	b, _ = json.MarshalIndent(c, "", "  ")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
@@ -120,17 +116,6 @@ func LoadOrCreateCredentials(dir string) (c Credentials, generated bool, err err
 		return c, false, fmt.Errorf("write credentials: %w", err)
 	}
 	return c, true, nil
-}
-
-func randomString(n int, alphabet string) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
 }
 
 // ExportLines are the shell lines that point the aws CLI and SDKs at a

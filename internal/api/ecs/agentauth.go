@@ -2,7 +2,6 @@ package ecs
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"strings"
 
@@ -96,21 +95,9 @@ func (s *Service) authorizeInstance(ctx context.Context, cluster, instanceID str
 // issueInstanceKey returns the store ops that give an instance its
 // credentials, and the credentials.
 func issueInstanceKey(cluster, instanceID string) (instanceKey, store.Op) {
-	k := instanceKey{AccessKeyID: instanceKeyPrefix + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
-		SecretAccessKey: randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"),
-		Cluster:         cluster, InstanceID: instanceID}
+	k := instanceKey{Cluster: cluster, InstanceID: instanceID}
+	k.AccessKeyID, k.SecretAccessKey = flotilla.NewAccessKey(instanceKeyPrefix)
 	return k, putJSON(instanceKeyKey(k.AccessKeyID), k)
-}
-
-func randomString(n int, alphabet string) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
 }
 
 // guard wraps an operation's handler with the check that instance

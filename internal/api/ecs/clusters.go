@@ -214,26 +214,12 @@ func (s *Service) updateCluster(ctx context.Context, ref *string, mutate func(*f
 	if err != nil {
 		return nil, err
 	}
-	for {
-		c, rev, err := s.activeCluster(ctx, name)
-		if err != nil {
-			return nil, err
+	return update(ctx, s.store, flotilla.ClusterKey(name), func(c *flotilla.Cluster) error {
+		if c == nil || c.Status != flotilla.StatusActive {
+			return flotilla.Errorf(flotilla.EClusterNotFound, "Cluster not found.")
 		}
-		if err := mutate(c); err != nil {
-			return nil, err
-		}
-		_, err = s.store.Txn(ctx, store.Txn{
-			Compares: []store.Compare{{Key: flotilla.ClusterKey(name), ModRevision: rev}},
-			Ops:      []store.Op{putJSON(flotilla.ClusterKey(name), c)},
-		})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
+		return nil
+	}, mutate)
 }
 
 // activeCluster reads an ACTIVE cluster or fails with ClusterNotFound.

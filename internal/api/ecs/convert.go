@@ -1,9 +1,9 @@
 package ecs
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
@@ -98,8 +98,6 @@ func resourcesToWire(in []flotilla.Resource) []wire.Resource {
 	return out
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // putJSON is a store put of v encoded as JSON; domain records always encode.
 func putJSON(key string, v any) store.Op {
 	b, err := json.Marshal(v)
@@ -136,4 +134,20 @@ func arnOr(ref string, build func(string) string) string {
 		return ref
 	}
 	return build(ref)
+}
+
+// update changes the record at key with store.Update's compare-and-swap:
+// check refuses a missing (nil) or unfit record with a domain error, mutate
+// changes it; both run again on a conflict.
+func update[T any](ctx context.Context, st store.Store, key string, check, mutate func(*T) error) (*T, error) {
+	v, _, err := store.Update(ctx, st, key, func(cur *T) (*T, error) {
+		if err := check(cur); err != nil {
+			return nil, err
+		}
+		if err := mutate(cur); err != nil {
+			return nil, err
+		}
+		return cur, nil
+	})
+	return v, err
 }

@@ -345,28 +345,25 @@ func (s *Service) getInstance(ctx context.Context, cluster, ref string) (*flotil
 // updateInstance applies mutate to an instance with compare-and-swap and
 // bumps its version.
 func (s *Service) updateInstance(ctx context.Context, cluster, ref string, mutate func(*flotilla.ContainerInstance) error) (*flotilla.ContainerInstance, error) {
-	for {
-		ci, rev, err := s.getInstance(ctx, cluster, ref)
-		if err != nil {
-			return nil, err
+	c, id, err := s.instanceRef(cluster, ref)
+	if err != nil {
+		return nil, err
+	}
+	if c != cluster {
+		return nil, flotilla.Errorf(flotilla.ETargetNotFound, "Container instance %s is not in cluster %s.", ref, cluster)
+	}
+	return update(ctx, s.store, flotilla.InstanceKey(cluster, id), func(ci *flotilla.ContainerInstance) error {
+		if ci == nil {
+			return flotilla.Errorf(flotilla.ETargetNotFound, "Container instance %s not found.", ref)
 		}
+		return nil
+	}, func(ci *flotilla.ContainerInstance) error {
 		if err := mutate(ci); err != nil {
-			return nil, err
+			return err
 		}
 		ci.Version++
-		key := flotilla.InstanceKey(ci.Cluster, ci.ID)
-		_, err = s.store.Txn(ctx, store.Txn{
-			Compares: []store.Compare{{Key: key, ModRevision: rev}},
-			Ops:      []store.Op{putJSON(key, ci)},
-		})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return ci, nil
-	}
+		return nil
+	})
 }
 
 // checkResources validates an agent's totalResources: CPU and MEMORY as

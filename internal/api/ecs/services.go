@@ -469,14 +469,9 @@ func serviceName(ref string) string {
 }
 
 func (s *Service) getService(ctx context.Context, cluster, ref string) (*flotilla.Service, int64, error) {
-	if p, ok := flotilla.ParseARN(ref); ok && p.Type == "service" {
-		if c, _, found := strings.Cut(p.Path, "/"); found {
-			cluster = c
-		}
-	}
-	name := serviceName(ref)
-	if !flotilla.ValidName(name) {
-		return nil, 0, flotilla.Errorf(flotilla.EServiceNotFound, "Service not found.")
+	cluster, name, err := serviceKey(cluster, ref)
+	if err != nil {
+		return nil, 0, err
 	}
 	svc, rev, err := store.GetJSON[flotilla.Service](ctx, s.store, flotilla.ServiceKey(cluster, name))
 	if errors.Is(err, store.ErrNotFound) {
@@ -485,26 +480,38 @@ func (s *Service) getService(ctx context.Context, cluster, ref string) (*flotill
 	return svc, rev, err
 }
 
-func (s *Service) updateService(ctx context.Context, cluster, ref string, mutate func(*flotilla.Service) error) (*flotilla.Service, error) {
-	for {
-		svc, rev, err := s.getService(ctx, cluster, ref)
-		if err != nil {
-			return nil, err
+// serviceKey resolves a service named by name or ARN to its cluster and
+// name.
+func serviceKey(cluster, ref string) (string, string, error) {
+	if p, ok := flotilla.ParseARN(ref); ok && p.Type == "service" {
+		if c, _, found := strings.Cut(p.Path, "/"); found {
+			cluster = c
 		}
+	}
+	name := serviceName(ref)
+	if !flotilla.ValidName(name) {
+		return "", "", flotilla.Errorf(flotilla.EServiceNotFound, "Service not found.")
+	}
+	return cluster, name, nil
+}
+
+func (s *Service) updateService(ctx context.Context, cluster, ref string, mutate func(*flotilla.Service) error) (*flotilla.Service, error) {
+	cluster, name, err := serviceKey(cluster, ref)
+	if err != nil {
+		return nil, err
+	}
+	return update(ctx, s.store, flotilla.ServiceKey(cluster, name), func(svc *flotilla.Service) error {
+		if svc == nil {
+			return flotilla.Errorf(flotilla.EServiceNotFound, "Service not found.")
+		}
+		return nil
+	}, func(svc *flotilla.Service) error {
 		if err := mutate(svc); err != nil {
-			return nil, err
+			return err
 		}
 		svc.Version++
-		key := flotilla.ServiceKey(svc.Cluster, svc.Name)
-		_, err = s.store.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{putJSON(key, svc)}})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return svc, nil
-	}
+		return nil
+	})
 }
 
 func (s *Service) serviceToWire(svc *flotilla.Service, withTags bool) *wire.Service {

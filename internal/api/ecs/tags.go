@@ -96,33 +96,35 @@ func (s *Service) changeTags(ctx context.Context, arn string, write bool, change
 // is set applies change to its tags with compare-and-swap.
 func tagRecord[T any](ctx context.Context, s *Service, key string, write bool, change func([]flotilla.Tag) ([]flotilla.Tag, error),
 	tags func(*T) *[]flotilla.Tag, live func(*T) bool, notFound error) ([]flotilla.Tag, error) {
-	for {
-		rec, rev, err := store.GetJSON[T](ctx, s.store, key)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !live(rec)) {
+	check := func(rec *T) error {
+		if rec == nil || !live(rec) {
+			return notFound
+		}
+		return nil
+	}
+	if !write {
+		rec, _, err := store.GetJSON[T](ctx, s.store, key)
+		if errors.Is(err, store.ErrNotFound) {
 			return nil, notFound
 		}
 		if err != nil {
 			return nil, err
 		}
-		t := tags(rec)
-		if !write {
-			return *t, nil
-		}
-		next, err := change(*t)
-		if err != nil {
+		if err := check(rec); err != nil {
 			return nil, err
 		}
-		*t = next
-		_, err = s.store.Txn(ctx, store.Txn{
-			Compares: []store.Compare{{Key: key, ModRevision: rev}},
-			Ops:      []store.Op{putJSON(key, rec)},
-		})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return next, nil
+		return *tags(rec), nil
 	}
+	rec, err := update(ctx, s.store, key, check, func(rec *T) error {
+		next, err := change(*tags(rec))
+		if err != nil {
+			return err
+		}
+		*tags(rec) = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return *tags(rec), nil
 }

@@ -237,34 +237,12 @@ func (s *Service) DeleteTaskDefinitions(ctx context.Context, in *wire.DeleteTask
 }
 
 func (s *Service) setTaskDefinitionStatus(ctx context.Context, ref flotilla.TaskDefinitionRef, mutate func(*flotilla.TaskDefinition) error) (*flotilla.TaskDefinition, error) {
-	key := flotilla.TaskDefinitionKey(ref.Family, ref.Revision)
-	for {
-		rec, rev, err := store.GetJSON[flotilla.TaskDefinition](ctx, s.store, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, flotilla.Errorf(flotilla.EClient, "The specified task definition does not exist.")
+	return update(ctx, s.store, flotilla.TaskDefinitionKey(ref.Family, ref.Revision), func(rec *flotilla.TaskDefinition) error {
+		if rec == nil {
+			return flotilla.Errorf(flotilla.EClient, "The specified task definition does not exist.")
 		}
-		if err != nil {
-			return nil, err
-		}
-		before := rec.Status
-		if err := mutate(rec); err != nil {
-			return nil, err
-		}
-		if rec.Status == before {
-			return rec, nil
-		}
-		_, err = s.store.Txn(ctx, store.Txn{
-			Compares: []store.Compare{{Key: key, ModRevision: rev}},
-			Ops:      []store.Op{putJSON(key, rec)},
-		})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return rec, nil
-	}
+		return nil
+	}, mutate)
 }
 
 // taskDefToWire returns a stored revision in ECS's shape.

@@ -774,25 +774,25 @@ func (s *Service) getTask(ctx context.Context, cluster, ref string) (*flotilla.T
 }
 
 func (s *Service) updateTask(ctx context.Context, cluster, ref string, mutate func(*flotilla.Task) error) (*flotilla.Task, error) {
-	for {
-		t, rev, err := s.getTask(ctx, cluster, ref)
-		if err != nil {
-			return nil, err
+	c, id, err := s.taskRef(cluster, ref)
+	if err != nil {
+		return nil, err
+	}
+	if c != cluster {
+		return nil, flotilla.Errorf(flotilla.EInvalid, "The referenced task was not found in cluster %s.", cluster)
+	}
+	return update(ctx, s.store, flotilla.TaskKey(cluster, id), func(t *flotilla.Task) error {
+		if t == nil {
+			return flotilla.Errorf(flotilla.EInvalid, "The referenced task was not found.")
 		}
+		return nil
+	}, func(t *flotilla.Task) error {
 		if err := mutate(t); err != nil {
-			return nil, err
+			return err
 		}
 		t.Version++
-		key := flotilla.TaskKey(cluster, t.ID)
-		_, err = s.store.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{putJSON(key, t)}})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return t, nil
-	}
+		return nil
+	})
 }
 
 func (s *Service) tasksToWire(tasks []flotilla.Task, withTags bool) []wire.Task {

@@ -127,14 +127,6 @@ func stopIDs(p Plan) []string {
 	return ids
 }
 
-func startCount(p Plan) int {
-	n := 0
-	for _, s := range p.Start {
-		n += s.Count
-	}
-	return n
-}
-
 func messages(s flotilla.Service) []string {
 	var out []string
 	for _, e := range s.Events {
