@@ -24,8 +24,10 @@ bench:
 generate:
 	$(GO) generate ./...
 
-# deps: what the tests need beyond Go: the aws CLI and boto3.
+# deps: what the tests need beyond Go: the aws CLI and boto3, and wrk and
+# nginx for the load balancer's load tests.
 deps:
-	@command -v aws >/dev/null 2>&1 && python3 -c 'import boto3' 2>/dev/null || { \
-		echo "installing awscli and python3-boto3"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli python3-boto3; }
+	@command -v aws >/dev/null 2>&1 && python3 -c 'import boto3' 2>/dev/null && \
+		command -v wrk >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || { \
+		echo "installing awscli, python3-boto3, wrk and nginx"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli python3-boto3 wrk nginx-light; }
