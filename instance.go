@@ -42,10 +42,14 @@ type VersionInfo struct {
 
 // ContainerInstance is a host running the agent, registered in a cluster.
 type ContainerInstance struct {
-	ID                  string      `json:"id"`
-	ARN                 string      `json:"arn"`
-	Cluster             string      `json:"cluster"`
-	EC2InstanceID       string      `json:"ec2InstanceId,omitempty"`
+	ID            string `json:"id"`
+	ARN           string `json:"arn"`
+	Cluster       string `json:"cluster"`
+	EC2InstanceID string `json:"ec2InstanceId,omitempty"`
+	// Address is where the host's published ports (tasks' host ports) are
+	// reachable: the privateIp of the identity document the agent
+	// registered with. Empty means 127.0.0.1.
+	Address             string      `json:"address,omitempty"`
 	Status              string      `json:"status"`
 	StatusReason        string      `json:"statusReason,omitempty"`
 	AgentConnected      bool        `json:"agentConnected"`
