@@ -79,6 +79,14 @@ type TaskContainer struct {
 	MemoryReservation int              `json:"memoryReservation,omitempty"`
 }
 
+// TaskTarget is a load balancer target of a task: in a target group, the
+// target's ID (an instance ID or an IP address) and the task's host port.
+type TaskTarget struct {
+	TargetGroupARN string `json:"targetGroupArn"`
+	ID             string `json:"id"`
+	Port           int    `json:"port"`
+}
+
 // Reservation is what a task holds on its instance while it is not STOPPED.
 type Reservation struct {
 	CPU       int      `json:"cpu"`
@@ -111,6 +119,11 @@ type Task struct {
 	StoppedReason     string          `json:"stoppedReason,omitempty"`
 	HealthStatus      string          `json:"healthStatus"`
 	Reservation       Reservation     `json:"reservation"`
+	// Targets are the load balancer targets the service controller
+	// registers for the task, recorded before they are registered. A task
+	// with targets that is asked to stop while RUNNING first goes to
+	// DEACTIVATING, while its targets drain, as in ECS.
+	Targets []TaskTarget `json:"targets,omitempty"`
 	// Version counts changes to the task, as ECS's version field does.
 	Version int64 `json:"version"`
 

@@ -30,6 +30,7 @@ type AgentConfig struct {
 	ReservedMemoryMiB int
 	AllowPrivileged   bool
 	DockerHost        string
+	Address           string
 	CleanupWait       time.Duration
 	LogLevel          string
 }
@@ -68,6 +69,7 @@ func (c *AgentConfig) RegisterFlags(fs *flag.FlagSet, withServer bool) {
 	fs.IntVar(&c.ReservedMemoryMiB, "reserved-memory", c.ReservedMemoryMiB, "memory MiB kept back for the host")
 	fs.BoolVar(&c.AllowPrivileged, "allow-privileged", c.AllowPrivileged, "let tasks run privileged containers")
 	fs.StringVar(&c.DockerHost, "docker-host", c.DockerHost, "Docker Engine address (default: DOCKER_HOST or the local socket)")
+	fs.StringVar(&c.Address, "address", c.Address, "address where this host's published ports are reachable by the load balancer (default: the local address of the route to the server)")
 	fs.DurationVar(&c.CleanupWait, "cleanup-wait", c.CleanupWait, "how long a stopped task's containers are kept")
 }
 
@@ -108,7 +110,7 @@ func newAgent(c AgentConfig, log *slog.Logger) (*agent.Agent, error) {
 	return agent.New(agent.Config{
 		Server: c.Server, Region: c.Region, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 		Cluster: c.Cluster, DataDir: c.DataDir, Attributes: c.Attributes, CPU: c.CPU, MemoryMiB: c.MemoryMiB,
-		ReservedMemoryMiB: c.ReservedMemoryMiB, AllowPrivileged: c.AllowPrivileged, CleanupWait: c.CleanupWait,
+		ReservedMemoryMiB: c.ReservedMemoryMiB, AllowPrivileged: c.AllowPrivileged, Address: c.Address, CleanupWait: c.CleanupWait,
 		Runtime: rt, Logger: log,
 	})
 }

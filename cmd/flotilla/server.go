@@ -78,7 +78,10 @@ func (m *Main) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	account := flotilla.Account{Region: cfg.Region, ID: cfg.AccountID}
-	ecsSvc := ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log, Endpoint: endpoint})
+	lbServer := lb.New(lb.Options{Logger: m.log, Registerer: reg})
+	elbSvc := elbv2.New(elbv2.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Health: lbServer.Health})
+	ecsSvc := ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log, Endpoint: endpoint,
+		TargetGroupLoadBalancers: elbSvc.TargetGroupLoadBalancers})
 	srv := api.NewServer(api.Config{
 		// The account's key pair, then the keys issued to container instances.
 		Credentials: sigv4.Chain{sigv4.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey}, ecsSvc},
@@ -89,8 +92,7 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	srv.HandleJSON(ecsSvc.JSONService())
 	srv.HandleAuthenticated(link.Path, ecsSvc.LinkHandler())
-	lbServer := lb.New(lb.Options{Logger: m.log, Registerer: reg})
-	srv.HandleQuery(elbv2.New(elbv2.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Health: lbServer.Health}).QueryService())
+	srv.HandleQuery(elbSvc.QueryService())
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -112,7 +114,7 @@ func (m *Main) Run(ctx context.Context) error {
 			errs <- fmt.Errorf("load balancer: %w", err)
 		}
 	}()
-	svcCtl := service.New(service.Config{Store: st, Tasks: ecsSvc, InstanceGracePeriod: cfg.InstanceGracePeriod, Logger: m.log})
+	svcCtl := service.New(service.Config{Store: st, Tasks: ecsSvc, LoadBalancers: elbSvc, InstanceGracePeriod: cfg.InstanceGracePeriod, Logger: m.log})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

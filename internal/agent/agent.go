@@ -2,9 +2,12 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"runtime"
 	"slices"
 	"strings"
@@ -36,6 +39,10 @@ type Config struct {
 	ReservedMemoryMiB int
 	// AllowPrivileged lets tasks run privileged containers.
 	AllowPrivileged bool
+	// Address is where this host's published ports are reachable from the
+	// load balancer (the instance's privateIp); when empty, the local
+	// address this host reaches the server from.
+	Address string
 	// CleanupWait is how long a stopped task's containers are kept.
 	CleanupWait time.Duration
 	Runtime     Runtime
@@ -269,6 +276,10 @@ func (a *Agent) registration(info RuntimeInfo) *wire.RegisterContainerInstanceRe
 		},
 		VersionInfo: &wire.VersionInfo{AgentVersion: ptr(flotilla.AgentVersion), AgentHash: ptr(flotilla.Version), DockerVersion: ptr("DockerVersion: " + info.Version)},
 	}
+	if addr := a.address(); addr != "" {
+		doc, _ := json.Marshal(map[string]string{"privateIp": addr})
+		in.InstanceIdentityDocument = ptr(string(doc))
+	}
 	for _, n := range names {
 		in.Attributes = append(in.Attributes, wire.Attribute{Name: ptr(n), Value: ptr(attrs[n])})
 	}
@@ -276,6 +287,31 @@ func (a *Agent) registration(info RuntimeInfo) *wire.RegisterContainerInstanceRe
 		in.Attributes = append(in.Attributes, wire.Attribute{Name: ptr(c)})
 	}
 	return in
+}
+
+// address returns Config.Address, or the local address of a route to the
+// server (no packet is sent: a UDP "connection" only picks the route).
+func (a *Agent) address() string {
+	if a.cfg.Address != "" {
+		return a.cfg.Address
+	}
+	u, err := url.Parse(a.cfg.Server)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	c, err := net.Dial("udp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	if ua, ok := c.LocalAddr().(*net.UDPAddr); ok {
+		return ua.IP.String()
+	}
+	return ""
 }
 
 // capabilities are the ECS capability attributes this agent supports; task

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -37,15 +38,21 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 	if err := flotilla.ValidateTags(tags); err != nil {
 		return nil, err
 	}
-	ec2ID := ""
+	ec2ID, address := "", ""
 	if doc := str(in.InstanceIdentityDocument); doc != "" {
 		var id struct {
 			InstanceID string `json:"instanceId"`
+			PrivateIP  string `json:"privateIp"`
 		}
 		if err := json.Unmarshal([]byte(doc), &id); err != nil {
 			return nil, flotilla.Errorf(flotilla.EInvalid, "instanceIdentityDocument is not a valid JSON document.")
 		}
-		ec2ID = id.InstanceID
+		if id.PrivateIP != "" {
+			if _, err := netip.ParseAddr(id.PrivateIP); err != nil {
+				return nil, flotilla.Errorf(flotilla.EInvalid, "instanceIdentityDocument privateIp %q is not an IP address.", id.PrivateIP)
+			}
+		}
+		ec2ID, address = id.InstanceID, id.PrivateIP
 	}
 	id := flotilla.NewID()
 	if arn := str(in.ContainerInstanceArn); arn != "" {
@@ -79,7 +86,7 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 			return nil, err
 		}
 		ci := flotilla.ContainerInstance{
-			ID: id, ARN: s.acct.ContainerInstanceARN(cluster, id), Cluster: cluster, EC2InstanceID: ec2ID,
+			ID: id, ARN: s.acct.ContainerInstanceARN(cluster, id), Cluster: cluster, EC2InstanceID: ec2ID, Address: address,
 			Status: flotilla.InstanceActive, RegisteredResources: res, RemainingResources: res,
 			VersionInfo: versionFromWire(in.VersionInfo), Tags: tags, RegisteredAt: s.now().UTC(), Version: 1,
 		}

@@ -250,7 +250,11 @@ func (s *Service) desiredTasks(ctx context.Context, cluster, instanceID string) 
 		}
 		lt := link.Task{ARN: t.ARN, Family: t.Family, Revision: t.Revision, DesiredStatus: t.DesiredStatus,
 			Definition: def, Overrides: t.Overrides}
-		if t.DesiredStatus == flotilla.TaskStopped {
+		switch {
+		case t.LastStatus == flotilla.TaskDeactivating:
+			// Its targets are draining: it keeps serving until then.
+			lt.DesiredStatus = flotilla.TaskRunning
+		case t.DesiredStatus == flotilla.TaskStopped:
 			lt.StopReason = t.StoppedReason
 		}
 		set = append(set, lt)

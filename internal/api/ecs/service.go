@@ -28,6 +28,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Endpoint is the URL agents reach this server at (DiscoverPollEndpoint).
 	Endpoint string
+	// TargetGroupLoadBalancers returns the load balancers forwarding to a
+	// target group, or an error when there is no such group; services'
+	// loadBalancers are checked with it. When nil, services may not have
+	// load balancers.
+	TargetGroupLoadBalancers func(ctx context.Context, arn string) ([]string, error)
 }
 
 // Service implements the ECS operations.
@@ -40,11 +45,12 @@ type Service struct {
 	links    links
 	defs     sync.Map // task definition ARN → json.RawMessage
 	placer   *scheduler.Placer
+	tgLBs    func(ctx context.Context, arn string) ([]string, error)
 }
 
 // New returns the ECS service over cfg.Store.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, acct: cfg.Account, now: cfg.Clock, log: cfg.Logger, endpoint: cfg.Endpoint,
+	s := &Service{store: cfg.Store, acct: cfg.Account, now: cfg.Clock, log: cfg.Logger, endpoint: cfg.Endpoint, tgLBs: cfg.TargetGroupLoadBalancers,
 		links: links{conns: map[string]*linkConn{}}}
 	s.placer = scheduler.NewPlacer(cfg.Store, cfg.Logger)
 	if s.now == nil {

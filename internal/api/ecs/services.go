@@ -66,6 +66,9 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkLoadBalancers(ctx, in.LoadBalancers, td); err != nil {
+		return nil, err
+	}
 	if err := checkPlacement(in.PlacementConstraints, in.PlacementStrategy); err != nil {
 		return nil, err
 	}
@@ -169,6 +172,68 @@ func checkPlacement(cs []wire.PlacementConstraint, ss []wire.PlacementStrategy) 
 	return err
 }
 
+// maxLoadBalancers is how many load balancers a service may have, as in ECS.
+const maxLoadBalancers = 5
+
+// checkLoadBalancers checks a service's loadBalancers as ECS does: each
+// names an existing target group that a load balancer forwards to, and a
+// container of the task definition with that container port mapped.
+func (s *Service) checkLoadBalancers(ctx context.Context, lbs []wire.LoadBalancer, td *flotilla.TaskDefinition) error {
+	if len(lbs) == 0 {
+		return nil
+	}
+	if len(lbs) > maxLoadBalancers {
+		return flotilla.Errorf(flotilla.EInvalid, "loadBalancers can have at most %d items.", maxLoadBalancers)
+	}
+	if s.tgLBs == nil {
+		return flotilla.Errorf(flotilla.EInvalid, "Load balancers are not available on this server.")
+	}
+	var def *wire.TaskDefinition
+	if td != nil {
+		def = taskDefToWire(td)
+	}
+	for _, l := range lbs {
+		arn, name, port := str(l.TargetGroupArn), str(l.ContainerName), int(i32(l.ContainerPort))
+		switch {
+		case str(l.LoadBalancerName) != "":
+			return flotilla.Errorf(flotilla.EInvalid, "Classic Load Balancers are not supported; give the targetGroupArn of an Application Load Balancer's target group.")
+		case arn == "":
+			return flotilla.Errorf(flotilla.EInvalid, "targetGroupArn must be specified for a load balancer.")
+		case name == "" || l.ContainerPort == nil:
+			return flotilla.Errorf(flotilla.EInvalid, "containerName and containerPort must be specified for a load balancer.")
+		}
+		owners, err := s.tgLBs(ctx, arn)
+		if err != nil {
+			return flotilla.Errorf(flotilla.EInvalid, "The target group with targetGroupArn %s does not exist.", arn)
+		}
+		if len(owners) == 0 {
+			return flotilla.Errorf(flotilla.EInvalid, "The target group with targetGroupArn %s does not have an associated load balancer.", arn)
+		}
+		if def == nil {
+			continue
+		}
+		found, mapped := false, false
+		for _, c := range def.ContainerDefinitions {
+			if str(c.Name) != name {
+				continue
+			}
+			found = true
+			for _, pm := range c.PortMappings {
+				if int(i32(pm.ContainerPort)) == port && (pm.Protocol == "" || pm.Protocol == wire.TransportProtocolTcp) {
+					mapped = true
+				}
+			}
+		}
+		if !found {
+			return flotilla.Errorf(flotilla.EInvalid, "The container %s does not exist in the task definition.", name)
+		}
+		if !mapped {
+			return flotilla.Errorf(flotilla.EInvalid, "The container %s did not have a container port %d defined.", name, port)
+		}
+	}
+	return nil
+}
+
 // UpdateService changes a service; a new task definition or
 // forceNewDeployment starts a new deployment.
 func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceRequest) (*wire.UpdateServiceResponse, error) {
@@ -190,6 +255,29 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 	}
 	if in.PlacementConstraints != nil || in.PlacementStrategy != nil {
 		if err := checkPlacement(in.PlacementConstraints, in.PlacementStrategy); err != nil {
+			return nil, err
+		}
+	}
+	if in.LoadBalancers != nil {
+		check := td
+		if check == nil {
+			cur, _, err := s.getService(ctx, cluster, str(in.Service))
+			if err != nil {
+				return nil, err
+			}
+			if check, _, err = s.findTaskDefinition(ctx, cur.TaskDefinitionARN); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.checkLoadBalancers(ctx, in.LoadBalancers, check); err != nil {
+			return nil, err
+		}
+	} else if td != nil {
+		cur, _, err := s.getService(ctx, cluster, str(in.Service))
+		if err != nil {
+			return nil, err
+		}
+		if err := s.checkLoadBalancers(ctx, fromRaw[[]wire.LoadBalancer](cur.LoadBalancers), td); err != nil {
 			return nil, err
 		}
 	}

@@ -71,6 +71,29 @@ func (s *Service) StopServiceTask(ctx context.Context, cluster, taskID, code, re
 	return ignoreMissing(err)
 }
 
+// SetTaskTargets records the load balancer targets of a running service
+// task, before the controller registers them. A task that is no longer
+// desired RUNNING is left alone: the returned task says what it is now.
+func (s *Service) SetTaskTargets(ctx context.Context, cluster, taskID string, targets []flotilla.TaskTarget) (*flotilla.Task, error) {
+	return s.updateTask(ctx, cluster, taskID, func(t *flotilla.Task) error {
+		if t.DesiredStatus == flotilla.TaskRunning {
+			t.Targets = targets
+		}
+		return nil
+	})
+}
+
+// FinishDeactivation moves a DEACTIVATING task, whose targets have
+// drained, on to STOPPING: its agent is then told to stop it.
+func (s *Service) FinishDeactivation(ctx context.Context, cluster, taskID string) error {
+	_, err := s.changeTaskState(ctx, cluster, taskID, func(t *flotilla.Task) {
+		if t.LastStatus == flotilla.TaskDeactivating {
+			t.LastStatus = flotilla.TaskStopping
+		}
+	})
+	return ignoreMissing(err)
+}
+
 func ignoreMissing(err error) error {
 	var de *flotilla.Error
 	if errors.As(err, &de) && de.Code == flotilla.EInvalid {

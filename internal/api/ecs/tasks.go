@@ -129,6 +129,12 @@ func (s *Service) requestStop(t *flotilla.Task, code, reason string) {
 	t.DesiredStatus = flotilla.TaskStopped
 	t.StopCode, t.StoppedReason = code, reason
 	t.StoppingAt = s.now().UTC()
+	// A running task behind a load balancer leaves it first: its agent
+	// keeps it running while its targets drain, and the service
+	// controller moves it on to STOPPING (FinishDeactivation).
+	if len(t.Targets) > 0 && t.LastStatus == flotilla.TaskRunning {
+		t.LastStatus = flotilla.TaskDeactivating
+	}
 }
 
 // DescribeTasks describes tasks by id or ARN.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/lbnode"
 	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/store"
 )
@@ -23,12 +24,21 @@ type Tasks interface {
 	StartServiceTasks(ctx context.Context, svc *flotilla.Service, deploymentID, taskDefinitionARN string, count int, instanceID string) ([]flotilla.Task, []scheduler.Failure, error)
 	// StopServiceTask asks a task to stop; lost marks it STOPPED at once.
 	StopServiceTask(ctx context.Context, cluster, taskID, code, reason string, lost bool) error
+	// SetTaskTargets records a running task's load balancer targets and
+	// returns the task as it is now.
+	SetTaskTargets(ctx context.Context, cluster, taskID string, targets []flotilla.TaskTarget) (*flotilla.Task, error)
+	// FinishDeactivation moves a DEACTIVATING task whose targets drained
+	// on to STOPPING.
+	FinishDeactivation(ctx context.Context, cluster, taskID string) error
 }
 
 // Config configures the controller.
 type Config struct {
 	Store store.Store
 	Tasks Tasks
+	// LoadBalancers, when set, puts the tasks of services with
+	// loadBalancers behind their target groups.
+	LoadBalancers LoadBalancers
 	// InstanceGracePeriod is how long an instance's agent may be gone before
 	// its service tasks are replaced elsewhere.
 	InstanceGracePeriod time.Duration
@@ -92,7 +102,12 @@ func (c *Controller) runWatching(ctx context.Context) error {
 	}
 	events := make(chan store.Event, 1024)
 	broken := make(chan error, 3)
-	for _, prefix := range []string{flotilla.ServicesPrefix, flotilla.TasksPrefix, flotilla.InstancesPrefix} {
+	prefixes := []string{flotilla.ServicesPrefix, flotilla.TasksPrefix, flotilla.InstancesPrefix}
+	if c.cfg.LoadBalancers != nil {
+		// Target health and draining, as the data plane nodes report them.
+		prefixes = append(prefixes, lbnode.Prefix)
+	}
+	for _, prefix := range prefixes {
 		ch, err := c.cfg.Store.Watch(wctx, prefix, rev)
 		if err != nil {
 			return err
@@ -200,6 +215,8 @@ func (c *Controller) classify(ctx context.Context, ev store.Event, dirty map[key
 				dirty[key{t.Cluster, strings.TrimPrefix(t.Group, "service:")}] = true
 			}
 		}
+	case strings.HasPrefix(k, lbnode.Prefix):
+		_ = c.markLoadBalanced(ctx, dirty)
 	case strings.HasPrefix(k, flotilla.InstancesPrefix):
 		rest := strings.TrimPrefix(k, flotilla.InstancesPrefix)
 		if cl, _, ok := strings.Cut(rest, "/"); ok {
@@ -220,6 +237,21 @@ func (c *Controller) markAll(ctx context.Context, dirty map[key]bool, cluster st
 	}
 	for _, it := range items {
 		if it.Value.Status != flotilla.ServiceInactive {
+			dirty[key{it.Value.Cluster, it.Value.Name}] = true
+		}
+	}
+	return nil
+}
+
+// markLoadBalanced marks every service with load balancers, or with tasks
+// that may still have targets.
+func (c *Controller) markLoadBalanced(ctx context.Context, dirty map[key]bool) error {
+	items, _, err := store.ListJSON[flotilla.Service](ctx, c.cfg.Store, flotilla.ServicesPrefix, store.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.Value.Status != flotilla.ServiceInactive && len(it.Value.LoadBalancers) > 0 {
 			dirty[key{it.Value.Cluster, it.Value.Name}] = true
 		}
 	}
@@ -256,6 +288,12 @@ func (c *Controller) reconcile(ctx context.Context, k key) (time.Time, error) {
 	for _, it := range instances {
 		in.Instances = append(in.Instances, it.Value)
 	}
+	var targetsNext time.Time
+	in.Tasks, in.TargetHealth, targetsNext, err = c.syncTargets(ctx, svc, in.Tasks, in.Instances)
+	if err != nil {
+		return time.Time{}, err
+	}
+	in.LoadBalanced = in.TargetHealth != nil
 	if len(svc.PlacementConstraints) > 0 {
 		var cs []scheduler.Constraint
 		_ = json.Unmarshal(svc.PlacementConstraints, &cs)
@@ -282,6 +320,9 @@ func (c *Controller) reconcile(ctx context.Context, k key) (time.Time, error) {
 		events = append(events, fmt.Sprintf("(service %s) has stopped %d running tasks: %s.", svc.Name, n, strings.Join(ids, " ")))
 	}
 	retry := plan.Next
+	if !targetsNext.IsZero() && (retry.IsZero() || targetsNext.Before(retry)) {
+		retry = targetsNext
+	}
 	changed := plan.Changed
 	now := c.now().UTC()
 	for _, e := range events {

@@ -46,11 +46,33 @@ type Input struct {
 	// validated. Reconcile uses the memberOf ones to choose a DAEMON
 	// service's instances.
 	Constraints []scheduler.Constraint
+	// LoadBalanced is set when the service has load balancers: a task is
+	// then healthy only once its targets are healthy in every target group
+	// (TargetHealth).
+	LoadBalanced bool
+	// TargetHealth is the health of each running task's load balancer
+	// targets, by task ID; a task missing from it counts as initial.
+	TargetHealth map[string]TargetHealth
 	// Strategies are the service's placement strategy, already validated;
 	// scheduler.DefaultServiceStrategies when empty. Reconcile uses them
 	// to choose which tasks to stop when it scales in.
 	Strategies []scheduler.Strategy
 }
+
+// TargetHealth is how a task's load balancer targets stand, taken together:
+// State is healthy when every target is, unhealthy when one is (Group is
+// then its target group's ARN), and initial otherwise.
+type TargetHealth struct {
+	State string
+	Group string
+}
+
+// Target states, as ELBv2 names them.
+const (
+	TargetInitial   = "initial"
+	TargetHealthy   = "healthy"
+	TargetUnhealthy = "unhealthy"
+)
 
 // Start asks the controller to start Count tasks of a deployment.
 type Start struct {
@@ -116,8 +138,9 @@ type task struct {
 	dep     string // the deployment's ID, from StartedBy
 	inst    *flotilla.ContainerInstance
 	loc     where
-	stopped bool // this plan stops it
-	lost    bool // this plan stops it as lost
+	lb      TargetHealth // its targets' health; State empty when the service has no load balancer
+	stopped bool         // this plan stops it
+	lost    bool         // this plan stops it as lost
 }
 
 // run is one Reconcile call under way.
@@ -171,6 +194,12 @@ func newRun(in Input) *run {
 			continue
 		}
 		ti := &task{Task: t, dep: dep}
+		if in.LoadBalanced {
+			ti.lb = in.TargetHealth[t.ID]
+			if ti.lb.State == "" {
+				ti.lb.State = TargetInitial
+			}
+		}
 		ti.inst, ti.loc = r.locate(t.InstanceID)
 		r.tasks = append(r.tasks, ti)
 	}
@@ -304,8 +333,8 @@ func (r *run) drainService() {
 	}
 }
 
-// stopUnhealthy stops the tasks that failed their container health checks
-// once their grace period is over.
+// stopUnhealthy stops the tasks that failed their container or load
+// balancer health checks once their grace period is over.
 func (r *run) stopUnhealthy() {
 	grace := time.Duration(max(r.svc.HealthCheckGracePeriodSeconds, 0)) * time.Second
 	for _, t := range r.tasks {
@@ -314,6 +343,11 @@ func (r *run) stopUnhealthy() {
 		}
 		if end := t.StartedAt.Add(grace); r.now.Before(end) {
 			r.wake(end)
+			continue
+		}
+		if t.lb.State == TargetUnhealthy {
+			r.stop(t, "Task failed ELB health checks in (target-group "+t.lb.Group+")", false)
+			r.event("(service %s) (task %s) failed ELB health checks in (target-group %s).", r.svc.Name, t.ID, t.lb.Group)
 			continue
 		}
 		r.stop(t, ReasonUnhealthy, false)

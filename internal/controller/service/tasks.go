@@ -46,15 +46,18 @@ func (t *task) checked() bool {
 }
 
 // healthy reports whether the task counts as healthy: running, on an
-// instance that is not lost, and HEALTHY if it is health-checked.
+// instance that is not lost, HEALTHY if it is health-checked, and with
+// healthy targets if the service has load balancers.
 func (t *task) healthy() bool {
-	return t.running() && t.loc != onLost && (!t.checked() || t.HealthStatus == flotilla.HealthHealthy)
+	return t.running() && t.loc != onLost && (!t.checked() || t.HealthStatus == flotilla.HealthHealthy) &&
+		(t.lb.State == "" || t.lb.State == TargetHealthy)
 }
 
 // unhealthy reports whether the task is running and failing its container
-// health checks.
+// or load balancer health checks.
 func (t *task) unhealthy() bool {
-	return t.running() && t.loc != onLost && t.checked() && t.HealthStatus == flotilla.HealthUnhealthy
+	return t.running() && t.loc != onLost &&
+		(t.checked() && t.HealthStatus == flotilla.HealthUnhealthy || t.lb.State == TargetUnhealthy)
 }
 
 // failedToStart reports whether the task stopped, or is stopping, without
