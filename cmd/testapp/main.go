@@ -5,7 +5,8 @@
 // Usage:
 //
 //	testapp serve [-addr :8080] [-ignore-term]
-//	    HTTP server. GET / names the host and $GREETING; GET /healthz
+//	    HTTP server. GET / (and any other path) names the host, $GREETING
+//	    and the path; GET /healthz
 //	    answers 200, or 503 after POST /unhealthy until POST /healthy;
 //	    GET /env echoes the environment as a JSON object; GET /sleep?d=100ms
 //	    answers after the given delay. It prints "listening on ADDR" once

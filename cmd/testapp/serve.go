@@ -71,7 +71,7 @@ func newServer() *server { return &server{} }
 
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.root)
+	mux.HandleFunc("GET /", s.root)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("POST /unhealthy", func(w http.ResponseWriter, r *http.Request) {
 		s.unhealthy.Store(true)
@@ -86,10 +86,11 @@ func (s *server) handler() http.Handler {
 	return mux
 }
 
-// root names the host and the greeting from $GREETING.
+// root names the host, the greeting from $GREETING and the path; it
+// answers every GET path the other handlers do not.
 func (s *server) root(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "host=%s\ngreeting=%s\n", hostname(), os.Getenv("GREETING"))
+	fmt.Fprintf(w, "host=%s\ngreeting=%s\npath=%s\n", hostname(), os.Getenv("GREETING"), r.URL.Path)
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {

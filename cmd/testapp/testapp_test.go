@@ -169,9 +169,10 @@ func TestHandler(t *testing.T) {
 	}{
 		{"GET", "/", 200, "greeting=bonjour"},
 		{"GET", "/", 200, "host=" + hostname()},
-		{"GET", "/nope", 404, ""},
+		{"GET", "/books/1", 200, "path=/books/1"},
+		{"POST", "/nope", 405, ""},
 		{"GET", "/healthz", 200, "ok"},
-		{"GET", "/unhealthy", 405, ""},
+		{"GET", "/unhealthy", 200, "path=/unhealthy"}, // only POST changes health
 		{"POST", "/unhealthy", 200, ""},
 		{"GET", "/healthz", 503, "unhealthy"},
 		{"POST", "/healthy", 200, ""},
