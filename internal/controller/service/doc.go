@@ -57,6 +57,31 @@
 // period. A task whose health status stays UNKNOWN is not healthy and is
 // not replaced.
 //
+// # Load balancers
+//
+// A service with loadBalancers (target group, container name, container
+// port) has its tasks put behind the target groups by the controller
+// before each Reconcile (targets.go), level-triggered like the rest:
+//
+//   - A RUNNING task's targets are recorded on the task (Task.Targets: the
+//     host port its container publishes for the container port, on its
+//     instance's EC2 instance ID for an instance target group or on its
+//     address for an ip one) and then registered. Recording first means a
+//     crash between the two leaves a target that the task's record still
+//     names, so it is always deregistered later.
+//   - A task with targets is healthy only once they are healthy in every
+//     group, as the load balancer nodes report it (Input.TargetHealth);
+//     one that is unhealthy after the grace period is stopped ("Task
+//     failed ELB health checks in (target-group ARN)"), and counts for the
+//     throttle like a container health check failure.
+//   - A RUNNING task with targets that is asked to stop, by the scheduler
+//     or by StopTask, goes to DEACTIVATING instead of stopping: the agent
+//     keeps it running, its targets are deregistered, and it moves on to
+//     STOPPING once every live load balancer node has applied the
+//     deregistration and finished draining the target (no request in
+//     flight), or once the group's deregistration delay has passed. A task
+//     that stops on its own has its targets deregistered.
+//
 // # Failures: circuit breaker and throttle
 //
 // A task fails when it stopped (desired STOPPED) without ever reaching
