@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,8 +12,11 @@ import (
 
 // BenchmarkProxy measures requests per second through one listener to two
 // healthy backends, clients and targets both over keep-alive connections,
-// client, load balancer and backends all in this process. "direct" is the
-// same clients against one backend with no load balancer, for scale:
+// client, load balancer and backends all in this process. "lb" sends GETs,
+// which take the short way past ReverseProxy; "lb-post" sends POSTs with a
+// small body, which go through ReverseProxy and http.Transport; "direct" is
+// the GETs against one backend with no load balancer, for scale. The
+// load test against nginx is loadtest/lbbench (docs/performance.md).
 //
 //	go test -run '^$' -bench Proxy -benchtime 100000x ./internal/lb/
 func BenchmarkProxy(b *testing.B) {
@@ -27,40 +31,42 @@ func BenchmarkProxy(b *testing.B) {
 		return backends
 	}
 
-	b.Run("lb", func(b *testing.B) {
-		s, _ := newTestServer(b, Options{Logger: slog.New(slog.DiscardHandler)})
-		backends := newBackends(b)
-		tg := group("tg", backends...)
-		mustUpdate(b, s, oneListener(forward(tg.ARN), nil, tg))
-		waitState(b, s, tg.ARN, StateHealthy, backends...)
-		load(b, baseURL(b, s, listenerARN)+"/")
-
-		served := backends[0].requests.Load() + backends[1].requests.Load()
-		if served < int64(b.N) {
-			b.Errorf("backends served %d of %d requests", served, b.N)
-		}
-		// Connections the load balancer keeps to its targets: as many as
-		// requests were ever in flight at once, not one per request.
-		s.mu.Lock()
-		g := s.tgs[tg.ARN]
-		s.mu.Unlock()
-		var conns int
-		for _, t := range g.pool.Load().registered {
-			t.conns.mu.Lock()
-			conns += len(t.conns.conns)
-			t.conns.mu.Unlock()
-		}
-		b.ReportMetric(float64(conns), "target-conns")
-	})
-
+	b.Run("lb", func(b *testing.B) { benchLB(b, newBackends(b), http.MethodGet) })
+	b.Run("lb-post", func(b *testing.B) { benchLB(b, newBackends(b), http.MethodPost) })
 	b.Run("direct", func(b *testing.B) {
-		load(b, newBackends(b)[0].srv.URL+"/")
+		load(b, http.MethodGet, newBackends(b)[0].srv.URL+"/")
 	})
 }
 
-// load sends b.N GET requests to url from 16 clients per CPU and reports
-// the requests per second.
-func load(b *testing.B, url string) {
+// benchLB loads a listener forwarding to a group of the backends.
+func benchLB(b *testing.B, backends []*backend, method string) {
+	s, _ := newTestServer(b, Options{Logger: slog.New(slog.DiscardHandler)})
+	tg := group("tg", backends...)
+	mustUpdate(b, s, oneListener(forward(tg.ARN), nil, tg))
+	waitState(b, s, tg.ARN, StateHealthy, backends...)
+	load(b, method, baseURL(b, s, listenerARN)+"/")
+
+	served := backends[0].requests.Load() + backends[1].requests.Load()
+	if served < int64(b.N) {
+		b.Errorf("backends served %d of %d requests", served, b.N)
+	}
+	// Connections the load balancer keeps to its targets: as many as
+	// requests were ever in flight at once, not one per request.
+	s.mu.Lock()
+	g := s.tgs[tg.ARN]
+	s.mu.Unlock()
+	var conns int
+	for _, t := range g.pool.Load().registered {
+		t.conns.mu.Lock()
+		conns += len(t.conns.conns)
+		t.conns.mu.Unlock()
+	}
+	b.ReportMetric(float64(conns), "target-conns")
+}
+
+// load sends b.N requests to url from 16 clients per CPU, a POST with a
+// 5-byte body or a GET, and reports the requests per second.
+func load(b *testing.B, method, url string) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
@@ -71,7 +77,15 @@ func load(b *testing.B, url string) {
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			resp, err := client.Get(url)
+			var body io.Reader
+			if method == http.MethodPost {
+				body = strings.NewReader("hello")
+			}
+			req, err := http.NewRequest(method, url, body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp, err := client.Do(req)
 			if err != nil {
 				if !failed.Swap(true) {
 					b.Error(err)

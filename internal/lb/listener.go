@@ -148,9 +148,13 @@ func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardActio
 		return
 	}
 	setForwarded(r, k.fwdProto, k.fwdPort)
-	// The target may answer before it has read the whole request, and go
-	// on reading it: let the request and the response stream together.
-	_ = http.NewResponseController(w).EnableFullDuplex()
+	plain := t.isPlain(r)
+	if !plain {
+		// The target may answer before it has read the whole request,
+		// and go on reading it: let the request and the response stream
+		// together.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
 	rec := &recorder{ResponseWriter: w}
 	t.acquire()
 	start := time.Now()
@@ -164,5 +168,9 @@ func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardActio
 		}
 		g.metrics.observe(rec.source, rec.code)
 	}()
-	t.proxy.ServeHTTP(rec, r)
+	if plain {
+		t.servePlain(rec, r)
+	} else {
+		t.proxy.ServeHTTP(rec, r)
+	}
 }

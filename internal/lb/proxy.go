@@ -31,17 +31,19 @@ func newTarget(tg *targetGroup, rt resolvedTarget, key, scheme string) *target {
 	}
 	o := tg.deps.opts
 	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	t.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if t.cut.Load() {
+			return nil, errTargetCut
+		}
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return t.conns.track(c), nil
+	}
+	t.pool = connPool{max: o.MaxIdleConnsPerTarget, timeout: o.TargetIdleTimeout}
 	t.transport = &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if t.cut.Load() {
-				return nil, errTargetCut
-			}
-			c, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return t.conns.track(c), nil
-		},
+		DialContext:         t.dial,
 		MaxIdleConnsPerHost: o.MaxIdleConnsPerTarget,
 		IdleConnTimeout:     o.TargetIdleTimeout,
 		// A proxy passes Accept-Encoding through and bodies as they are.
@@ -57,6 +59,12 @@ func newTarget(tg *targetGroup, rt resolvedTarget, key, scheme string) *target {
 		ErrorLog:     slog.NewLogLogger(tg.log.Handler(), slog.LevelDebug),
 	}
 	return t
+}
+
+// closeIdle closes the target's idle connections.
+func (t *target) closeIdle() {
+	t.transport.CloseIdleConnections()
+	t.pool.closeIdle()
 }
 
 // rewrite points the outgoing request at the target. The forwarding headers
@@ -146,20 +154,25 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // X-Forwarded-Port of the listener, and X-Amzn-Trace-Id when absent.
 func setForwarded(r *http.Request, proto, port []string) {
 	h := r.Header
+	// One allocation for the values of both headers set per request.
+	vals := make([]string, 2)
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
 		}
-		h["X-Forwarded-For"] = []string{ip}
+		vals[0] = ip
+		h["X-Forwarded-For"] = vals[0:1:1]
 	}
 	h["X-Forwarded-Proto"] = proto
 	h["X-Forwarded-Port"] = port
 	if _, ok := h["X-Amzn-Trace-Id"]; !ok {
-		h["X-Amzn-Trace-Id"] = []string{traceID(time.Now())}
+		vals[1] = traceID(time.Now())
+		h["X-Amzn-Trace-Id"] = vals[1:2:2]
 	}
 }
 
-// traceID returns a new X-Amzn-Trace-Id: Root=1-<epoch seconds>-<96 bits>.
+// traceID returns a new X-Amzn-Trace-Id: Root=1-<epoch seconds>-<96 bits>,
+// both in hex.
 func traceID(now time.Time) string {
 	var b [12]byte
 	hi, lo := rand.Uint64(), rand.Uint32()
@@ -169,7 +182,16 @@ func traceID(now time.Time) string {
 	for i := range 4 {
 		b[8+i] = byte(lo >> (8 * i))
 	}
-	return "Root=1-" + strconv.FormatInt(now.Unix(), 16) + "-" + hex.EncodeToString(b[:])
+	var secs [16]byte
+	var random [2 * len(b)]byte
+	hex.Encode(random[:], b[:])
+	var sb strings.Builder // one allocation
+	sb.Grow(len("Root=1-") + len(secs) + 1 + len(random))
+	sb.WriteString("Root=1-")
+	sb.Write(strconv.AppendInt(secs[:0], now.Unix(), 16))
+	sb.WriteByte('-')
+	sb.Write(random[:])
+	return sb.String()
 }
 
 // connSet tracks a target's open connections, so that they can be closed
@@ -217,7 +239,8 @@ func (s *connSet) closeAll() {
 	}
 }
 
-// bufferPool lends ReverseProxy its copy buffers.
+// bufferPool lends the copy buffers of response bodies, to ReverseProxy
+// (as an httputil.BufferPool) and to the short way of plain requests.
 type bufferPool struct{ p sync.Pool }
 
 const proxyBufferSize = 32 << 10
@@ -226,10 +249,16 @@ func newBufferPool() *bufferPool {
 	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, proxyBufferSize); return &b }}}
 }
 
-func (bp *bufferPool) Get() []byte { return *bp.p.Get().(*[]byte) }
+func (bp *bufferPool) Get() []byte { return *bp.get() }
 
 func (bp *bufferPool) Put(b []byte) {
 	if cap(b) == proxyBufferSize {
-		bp.p.Put(&b)
+		bp.put(&b)
 	}
 }
+
+// get and put lend a buffer without the allocation of a slice header that
+// Put needs.
+func (bp *bufferPool) get() *[]byte { return bp.p.Get().(*[]byte) }
+
+func (bp *bufferPool) put(b *[]byte) { bp.p.Put(b) }

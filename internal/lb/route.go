@@ -27,6 +27,9 @@ type compiledRule struct {
 // route returns the action for r: that of the first rule all of whose
 // conditions match, or the default.
 func (t *table) route(r *http.Request) *action {
+	if len(t.rules) == 0 {
+		return t.def
+	}
 	q := request{r: r}
 next:
 	for i := range t.rules {

@@ -51,6 +51,11 @@ type Options struct {
 	// ShutdownTimeout bounds how long Run waits, once its context ends, for
 	// requests in flight; 30s when 0.
 	ShutdownTimeout time.Duration
+	// OnHealthChange, when set, is called with a target group's ARN after
+	// what Health reports of it may have changed: a target came, went,
+	// started draining or changed state. It is called with the group's lock
+	// held, so it must return quickly and must not call the Server.
+	OnHealthChange func(targetGroupARN string)
 }
 
 // Validate reports whether o can make a Server.

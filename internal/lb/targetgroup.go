@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"slices"
@@ -22,7 +23,7 @@ type deps struct {
 	log     *slog.Logger
 	metrics *metrics
 	prober  *prober
-	buffers httputil.BufferPool
+	buffers *bufferPool
 	wg      *sync.WaitGroup // health checkers, serving goroutines
 }
 
@@ -70,6 +71,8 @@ type target struct {
 	scheme    string
 	proxy     *httputil.ReverseProxy
 	transport *http.Transport
+	pool      connPool // of the requests that skip proxy and transport
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	conns     connSet
 
 	inflight       atomic.Int64
@@ -186,7 +189,7 @@ func (tg *targetGroup) close() {
 			t.drainTimer.Stop()
 		}
 		t.conns.closeAll()
-		t.transport.CloseIdleConnections()
+		t.closeIdle()
 	}
 }
 
@@ -273,7 +276,7 @@ func (tg *targetGroup) finish(t *target, why string) {
 		t.cut.Store(true) // or the transport would retry a GET on a new one
 		t.conns.closeAll()
 	}
-	t.transport.CloseIdleConnections()
+	t.closeIdle()
 	tg.deps.metrics.drains.WithLabelValues(tg.arn, why).Inc()
 	tg.log.Info("target deregistered", "target", t.key, "reason", why, "in_flight", inflight)
 	tg.rebuild()
@@ -297,6 +300,9 @@ func (tg *targetGroup) rebuild() {
 	slices.SortFunc(p.registered, byKey)
 	slices.SortFunc(p.healthy, byKey)
 	tg.pool.Store(p)
+	if f := tg.deps.opts.OnHealthChange; f != nil {
+		f(tg.arn)
+	}
 
 	gauges := tg.deps.metrics.targets
 	if tg.removed && len(tg.targets) == 0 {

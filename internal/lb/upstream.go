@@ -1,0 +1,463 @@
+package lb
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The requests most traffic is made of (a GET with no body, to a plain HTTP
+// target) take a shorter way than httputil.ReverseProxy and http.Transport:
+// the handler's goroutine writes the request on a pooled connection and
+// copies the response back itself. http.Transport spends two goroutines per
+// connection and several channel handoffs per request, and ReverseProxy
+// clones the request and its headers; skipping them saves about 40 % of the
+// load balancer's CPU time per request (docs/performance.md). Everything else
+// (bodies, upgrades, HTTPS targets, other methods) goes through
+// ReverseProxy, and the headers sent and the errors answered are the same
+// either way.
+
+// isPlain reports whether r takes the short way to t: an HTTP/1 request
+// with no body and an idempotent method (so that it may be sent again when
+// a kept-alive connection turns out closed), not asking for a protocol
+// upgrade, to an HTTP target, with a query ReverseProxy would pass as it is.
+func (t *target) isPlain(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+	default:
+		return false
+	}
+	if t.scheme != "http" || r.ProtoMajor != 1 || r.Body != http.NoBody {
+		return false
+	}
+	if _, ok := r.Header["Upgrade"]; ok {
+		return false
+	}
+	return cleanQuery(r.URL.RawQuery)
+}
+
+// cleanQuery reports whether ReverseProxy would send the query unchanged:
+// no semicolon, no broken escape, not too many parameters.
+func cleanQuery(q string) bool {
+	if strings.Count(q, "&") >= 10000 {
+		return false
+	}
+	for i := 0; i < len(q); i++ {
+		switch q[i] {
+		case ';':
+			return false
+		case '%':
+			if i+2 >= len(q) || !isHex(q[i+1]) || !isHex(q[i+2]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// max1xx is how many informational responses a request may get before its
+// final one, as http.Transport allows.
+const max1xx = 5
+
+// errUnexpectedSwitch fails a response switching protocols that the
+// request did not ask for.
+var errUnexpectedSwitch = errors.New("target switched protocols unasked")
+
+// servePlain proxies a request isPlain accepted. It answers as
+// ReverseProxy would: proxyError before the response starts, and a
+// connection broken off (http.ErrAbortHandler) when the copy of the body
+// fails.
+func (t *target) servePlain(w *recorder, r *http.Request) {
+	resp, uc, err := t.roundTrip(w, r)
+	if err != nil {
+		t.proxyError(w, r, err)
+		return
+	}
+	removeHopByHop(resp.Header)
+	h := w.Header()
+	copyHeader(h, resp.Header)
+	announced := len(resp.Trailer)
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		h.Add("Trailer", strings.Join(keys, ", "))
+	}
+	w.WriteHeader(resp.StatusCode)
+
+	if err := t.copyBody(w, resp); err != nil {
+		uc.release()
+		uc.close()
+		t.proxy.ErrorLog.Printf("copy response body: %v", err)
+		panic(http.ErrAbortHandler)
+	}
+	_ = resp.Body.Close() // which reads the trailers
+	if resp.Close || uc.br.Buffered() > 0 || !uc.release() {
+		uc.close()
+	} else {
+		t.pool.put(uc)
+	}
+	if len(resp.Trailer) == 0 {
+		return
+	}
+	_ = http.NewResponseController(w).Flush()
+	if len(resp.Trailer) == announced {
+		copyHeader(h, resp.Trailer)
+		return
+	}
+	for k, vv := range resp.Trailer {
+		for _, v := range vv {
+			h.Add(http.TrailerPrefix+k, v)
+		}
+	}
+}
+
+// roundTrip sends r and reads the head of its final response, passing the
+// informational ones to the client. A request that fails on a kept-alive
+// connection before any response is sent again once on a new one, as
+// http.Transport does for idempotent requests: the target may have closed
+// the connection while it was idle.
+func (t *target) roundTrip(w http.ResponseWriter, r *http.Request) (*http.Response, *upConn, error) {
+	for attempt := 0; ; attempt++ {
+		uc, reused, err := t.conn(r.Context(), attempt == 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		uc.watch(r.Context())
+		resp, err := uc.exchange(r, t.hostport)
+		if err == nil {
+			resp, err = uc.informational(w, r, resp)
+		}
+		if err == nil {
+			return resp, uc, nil
+		}
+		uc.release()
+		uc.close()
+		if !reused || r.Context().Err() != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// informational passes the informational responses preceding the final
+// one on to the client, and returns the final one.
+func (uc *upConn) informational(w http.ResponseWriter, r *http.Request, resp *http.Response) (*http.Response, error) {
+	for n := 0; ; n++ {
+		code := resp.StatusCode
+		switch {
+		case code == http.StatusSwitchingProtocols:
+			return nil, errUnexpectedSwitch
+		case code >= 200 || code < 100:
+			return resp, nil
+		case n == max1xx:
+			return nil, fmt.Errorf("more than %d informational responses", max1xx)
+		}
+		h := w.Header()
+		var added []string
+		for k, vv := range resp.Header {
+			if _, ok := h[k]; !ok {
+				added = append(added, k)
+			}
+			h[k] = append(h[k], vv...)
+		}
+		w.WriteHeader(code)
+		for _, k := range added {
+			delete(h, k)
+		}
+		var err error
+		if resp, err = http.ReadResponse(uc.br, r); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// copyBody copies the body of resp to w, flushing after every write when
+// the body has no length or is an event stream, as ReverseProxy does.
+func (t *target) copyBody(w *recorder, resp *http.Response) error {
+	flush := resp.ContentLength == -1 || isEventStream(resp.Header)
+	bp := t.tg.deps.buffers.get()
+	defer t.tg.deps.buffers.put(bp)
+	buf := *bp
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+			if flush {
+				if err := http.NewResponseController(w).Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+func isEventStream(h http.Header) bool {
+	ct := h["Content-Type"]
+	if len(ct) == 0 {
+		return false
+	}
+	v := strings.TrimLeft(ct[0], " \t")
+	const es = "text/event-stream"
+	return len(v) >= len(es) && strings.EqualFold(v[:len(es)], es) &&
+		(len(v) == len(es) || v[len(es)] == ';' || v[len(es)] == ' ' || v[len(es)] == '\t')
+}
+
+// hopHeaders are the hop-by-hop headers ReverseProxy removes both ways.
+var hopHeaders = [...]string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func isHopHeader(k string) bool {
+	for _, h := range hopHeaders {
+		if k == h {
+			return true
+		}
+	}
+	return false
+}
+
+// namedIn reports whether the Connection header values conn name the
+// header k.
+func namedIn(conn []string, k string) bool {
+	for _, f := range conn {
+		for sf := range strings.SplitSeq(f, ",") {
+			if strings.EqualFold(textproto.TrimString(sf), k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// removeHopByHop removes the hop-by-hop headers of a response.
+func removeHopByHop(h http.Header) {
+	if conn := h["Connection"]; len(conn) > 0 {
+		for k := range h {
+			if namedIn(conn, k) {
+				delete(h, k)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+}
+
+// copyHeader adds the values of src to dst, taking over src's slices where
+// dst has none (src is not used afterwards).
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		if prior, ok := dst[k]; ok {
+			dst[k] = append(prior, vv...)
+		} else {
+			dst[k] = vv
+		}
+	}
+}
+
+// connPool keeps a target's idle connections for the short way, the most
+// recently used first.
+type connPool struct {
+	mu      sync.Mutex
+	idle    []*upConn
+	max     int
+	timeout time.Duration
+}
+
+// upConn is a connection to a target.
+type upConn struct {
+	net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	pool  *connPool
+	timer *time.Timer // closes it once idle for the pool's timeout
+	idle  bool        // in the pool; guarded by pool.mu
+	stop  func() bool // of the watch on the request's context
+}
+
+// conn returns an idle connection to t, unless reuse is false or there is
+// none, and a new one then.
+func (t *target) conn(ctx context.Context, reuse bool) (uc *upConn, reused bool, err error) {
+	if reuse {
+		if uc := t.pool.get(); uc != nil {
+			return uc, true, nil
+		}
+	}
+	c, err := t.dial(ctx, "tcp", t.hostport)
+	if err != nil {
+		return nil, false, err
+	}
+	return &upConn{Conn: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c), pool: &t.pool}, false, nil
+}
+
+func (p *connPool) get() *upConn {
+	p.mu.Lock()
+	n := len(p.idle)
+	if n == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	uc := p.idle[n-1]
+	p.idle[n-1] = nil
+	p.idle = p.idle[:n-1]
+	uc.idle = false
+	p.mu.Unlock()
+	uc.timer.Stop() // when it fired meanwhile, expire finds it not idle
+	return uc
+}
+
+// put returns a connection whose exchange is complete to the pool, or
+// closes it when the pool is full.
+func (p *connPool) put(uc *upConn) {
+	p.mu.Lock()
+	if len(p.idle) >= p.max {
+		p.mu.Unlock()
+		uc.close()
+		return
+	}
+	if uc.timer == nil {
+		uc.timer = time.AfterFunc(p.timeout, uc.expire)
+	} else {
+		uc.timer.Reset(p.timeout)
+	}
+	p.idle = append(p.idle, uc)
+	uc.idle = true
+	p.mu.Unlock()
+}
+
+// expire closes a connection idle for the pool's timeout.
+func (uc *upConn) expire() {
+	p := uc.pool
+	p.mu.Lock()
+	if !uc.idle {
+		p.mu.Unlock()
+		return
+	}
+	for i, c := range p.idle {
+		if c == uc {
+			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			break
+		}
+	}
+	uc.idle = false
+	p.mu.Unlock()
+	_ = uc.Close()
+}
+
+// closeIdle closes the idle connections.
+func (p *connPool) closeIdle() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	for _, uc := range idle {
+		uc.idle = false
+	}
+	p.mu.Unlock()
+	for _, uc := range idle {
+		uc.timer.Stop()
+		_ = uc.Close()
+	}
+}
+
+// watch breaks off the connection's I/O when ctx ends (the client went
+// away), until release.
+func (uc *upConn) watch(ctx context.Context) {
+	uc.stop = context.AfterFunc(ctx, func() { _ = uc.SetDeadline(aLongTimeAgo) })
+}
+
+// aLongTimeAgo is a deadline that makes I/O fail at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// release ends the watch, and reports whether the connection is still
+// usable: false when the watch broke its I/O off.
+func (uc *upConn) release() bool {
+	if uc.stop == nil {
+		return true
+	}
+	ok := uc.stop()
+	uc.stop = nil
+	return ok
+}
+
+func (uc *upConn) close() {
+	if uc.timer != nil {
+		uc.timer.Stop()
+	}
+	_ = uc.Close()
+}
+
+// exchange writes r and reads the head of the response.
+func (uc *upConn) exchange(r *http.Request, hostport string) (*http.Response, error) {
+	if err := writeRequest(uc.bw, r, hostport); err != nil {
+		return nil, err
+	}
+	return http.ReadResponse(uc.br, r)
+}
+
+// writeRequest writes r as ReverseProxy and http.Transport would send it:
+// the Host of the request (the target's address when it had none), the
+// headers less the hop-by-hop ones and those its Connection header names,
+// and "Te: trailers" when the client accepts trailers.
+func writeRequest(bw *bufio.Writer, r *http.Request, hostport string) error {
+	host := r.Host
+	if host == "" {
+		host = hostport
+	}
+	bw.WriteString(r.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(r.URL.RequestURI())
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
+	conn := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if isHopHeader(k) || k == "Host" || k == "Content-Length" || (len(conn) > 0 && namedIn(conn, k)) {
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	if teTrailers(r.Header["Te"]) {
+		bw.WriteString("Te: trailers\r\n")
+	}
+	bw.WriteString("\r\n")
+	return bw.Flush()
+}
+
+// teTrailers reports whether TE header values accept trailers.
+func teTrailers(te []string) bool {
+	for _, v := range te {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(textproto.TrimString(f), "trailers") {
+				return true
+			}
+		}
+	}
+	return false
+}
