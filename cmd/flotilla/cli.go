@@ -18,9 +18,10 @@ Usage:
   flotilla up       [flags]   run everything on this machine: the server and an agent
   flotilla server   [flags]   run the control plane: the ECS API over a durable store
   flotilla agent    [flags]   make this host a container instance of a cluster
+  flotilla lb       [flags]   serve the load balancers' listeners from a server's state
   flotilla version            print the version
 
-Run 'flotilla server -h' for the flags.
+Run 'flotilla <command> -h' for the flags.
 `
 
 // run dispatches a command line to a subcommand.
@@ -32,6 +33,8 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "agent":
 		return runAgent(ctx, args[1:], os.Stderr)
+	case "lb":
+		return runLB(ctx, args[1:], os.Stderr)
 	case "server", "up":
 		cfg := DefaultConfig()
 		fs := flag.NewFlagSet("flotilla "+args[0], flag.ContinueOnError)

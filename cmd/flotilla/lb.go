@@ -2,70 +2,100 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/flotilla/flotilla/internal/api/elbv2"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/flotilla/flotilla/internal/lb"
+	"github.com/flotilla/flotilla/internal/lbnode"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
-// runLoadBalancer keeps an in-process data plane in step with the ELBv2
-// state in the store: on every change under /elbv2/ (debounced) and every
-// few seconds, it builds the whole configuration and hands it to the data
-// plane, which applies it without dropping requests in flight.
-func runLoadBalancer(ctx context.Context, st store.Store, srv *lb.Server, log *slog.Logger) error {
-	log = log.With("component", "lb-sync")
-	go srv.Run(ctx)
-	apply := func() {
-		cfg, err := elbv2.BuildConfig(ctx, st)
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("build load balancer configuration", "err", err)
-			}
-			return
-		}
-		if err := srv.Update(cfg); err != nil && ctx.Err() == nil {
-			log.Warn("apply load balancer configuration", "err", err)
-		}
+// loadBalancing is the server's part of the load balancers' data plane:
+// the source nodes follow (served to `flotilla lb` processes at
+// lbnode.Path), the health their reports add up to, and the node that
+// runs in the server's own process.
+type loadBalancing struct {
+	st     store.Store
+	source *lbnode.StoreSource
+	node   *lbnode.Node
+}
+
+// newLoadBalancing builds the server's data plane parts. The in-process
+// node is named after the host and the data directory, so that a restarted
+// server replaces its own report.
+func newLoadBalancing(st store.Store, dataDir string, log *slog.Logger, reg prometheus.Registerer) (*loadBalancing, error) {
+	src := lbnode.NewStoreSource(st, lbnode.StoreSourceOptions{Logger: log})
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
 	}
-	for ctx.Err() == nil {
-		rev, err := st.Rev(ctx)
-		if err != nil {
-			return err
-		}
-		events, err := st.Watch(ctx, "/elbv2/", rev)
-		if err != nil {
-			return err
-		}
-		apply()
-		resync := time.NewTicker(5 * time.Second)
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				resync.Stop()
-				return nil
-			case <-resync.C:
-				apply()
-			case _, ok := <-events:
-				if !ok {
-					break loop // the watch fell behind: watch again
-				}
-				for deadline := time.After(50 * time.Millisecond); ; {
-					select {
-					case _, ok := <-events:
-						if ok {
-							continue
-						}
-					case <-deadline:
-					}
-					break
-				}
-				apply()
-			}
-		}
-		resync.Stop()
+	sum := sha256.Sum256([]byte(abs))
+	node, err := lbnode.NewNode(lbnode.NodeConfig{
+		ID:         nodeName(hostname()) + "-server-" + hex.EncodeToString(sum[:4]),
+		Source:     src,
+		LB:         lb.Options{Logger: log, Registerer: reg},
+		Logger:     log,
+		Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return &loadBalancing{st: st, source: src, node: node}, nil
+}
+
+// Health is the merged health of the live nodes' reports, for
+// DescribeTargetHealth.
+func (l *loadBalancing) Health(ctx context.Context, targetGroupARN string) ([]lb.TargetHealth, error) {
+	return lbnode.TargetHealth(ctx, l.st, time.Now(), targetGroupARN)
+}
+
+// Run runs the source and the in-process node until ctx ends.
+func (l *loadBalancing) Run(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- l.source.Run(ctx) }()
+	err := l.node.Run(ctx)
+	if serr := <-done; err == nil {
+		err = serr
+	}
+	return err
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "host"
+	}
+	return h
+}
+
+// nodeName keeps the characters of s a node name may have.
+func nodeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		}
+		return '-'
+	}, s)
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return s
+}
+
+// newNodeID returns a node name for a `flotilla lb` process: the host name
+// and a random suffix.
+func newNodeID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%s", nodeName(hostname()), hex.EncodeToString(b[:]))
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/controller/service"
-	"github.com/flotilla/flotilla/internal/lb"
+	"github.com/flotilla/flotilla/internal/lbnode"
 	"github.com/flotilla/flotilla/internal/link"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -78,8 +78,11 @@ func (m *Main) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	account := flotilla.Account{Region: cfg.Region, ID: cfg.AccountID}
-	lbServer := lb.New(lb.Options{Logger: m.log, Registerer: reg})
-	elbSvc := elbv2.New(elbv2.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Health: lbServer.Health})
+	lbs, err := newLoadBalancing(st, cfg.DataDir, m.log, reg)
+	if err != nil {
+		return err
+	}
+	elbSvc := elbv2.New(elbv2.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Health: lbs.Health})
 	ecsSvc := ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log, Endpoint: endpoint,
 		TargetGroupLoadBalancers: elbSvc.TargetGroupLoadBalancers})
 	srv := api.NewServer(api.Config{
@@ -93,6 +96,7 @@ func (m *Main) Run(ctx context.Context) error {
 	srv.HandleJSON(ecsSvc.JSONService())
 	srv.HandleAuthenticated(link.Path, ecsSvc.LinkHandler())
 	srv.HandleQuery(elbSvc.QueryService())
+	srv.HandleAuthenticated(lbnode.Path+"/", lbnode.Handler(lbs.source, m.log))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -110,7 +114,7 @@ func (m *Main) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := runLoadBalancer(ctx, st, lbServer, m.log); err != nil {
+		if err := lbs.Run(ctx); err != nil && ctx.Err() == nil {
 			errs <- fmt.Errorf("load balancer: %w", err)
 		}
 	}()

@@ -170,8 +170,8 @@ func (s *Server) HandleJSON(svc JSONService) {
 }
 
 // Handler returns the HTTP handler of every route: GET /healthz and GET
-// /metrics without authentication, the GET handlers of HandleAuthenticated
-// and the AWS APIs (POST) with it.
+// /metrics without authentication, the GET and PUT handlers of
+// HandleAuthenticated and the AWS APIs (POST) with it.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -195,9 +195,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if s.serveRaw(w, r, req) {
-			return
-		}
+	}
+	if r.Method != http.MethodPost && s.serveRaw(w, r, req) {
+		return
 	}
 	s.serveAPI(w, r, req)
 }

@@ -23,6 +23,9 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 	if in.Port == nil {
 		return nil, errValidation("A listener port must be specified")
 	}
+	if err := checkHTTPListener(in.Certificates, in.SslPolicy, in.AlpnPolicy, in.MutualAuthentication); err != nil {
+		return nil, err
+	}
 	actions, err := actionsFromWire(in.DefaultActions)
 	if err != nil {
 		return nil, err
@@ -41,14 +44,8 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 		if err := s.checkTargetGroups(ctx, actions); err != nil {
 			return store.Txn{}, err
 		}
-		listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
-		if err != nil {
+		if err := s.checkPortFree(ctx, lbARN, int(*in.Port), ""); err != nil {
 			return store.Txn{}, err
-		}
-		for _, l := range listeners {
-			if l.Value.LoadBalancerARN == lbARN && l.Value.Port == int(*in.Port) {
-				return store.Txn{}, errDuplicateListener()
-			}
 		}
 		id := newID()
 		base := "app/" + lbRec.Name + "/" + lbRec.ID + "/" + id
@@ -91,10 +88,100 @@ func (s *Service) checkTargetGroups(ctx context.Context, actions []lb.Action) er
 	return nil
 }
 
-// DescribeListeners describes the listeners of a load balancer, or those
-// named by ARN.
+// checkHTTPListener checks that an HTTP listener is given none of the
+// settings of HTTPS and TLS listeners. HTTPS is not served: the data
+// plane has no certificates to present.
+func checkHTTPListener(certs []wire.Certificate, sslPolicy *string, alpn []string, mtls *wire.MutualAuthenticationAttributes) error {
+	switch {
+	case len(certs) > 0:
+		return errValidation("Certificates cannot be specified for HTTP listeners")
+	case sslPolicy != nil:
+		return errValidation("An SSL policy cannot be specified for HTTP listeners")
+	case len(alpn) > 0:
+		return errValidation("An ALPN policy can only be specified for TLS listeners")
+	case mtls != nil && deref(mtls.Mode) != "" && deref(mtls.Mode) != "off":
+		return errValidation("Mutual authentication can only be specified for HTTPS listeners")
+	}
+	return nil
+}
+
+// checkPortFree checks that no listener of the load balancer other than
+// the listener except uses port: DuplicateListener otherwise.
+func (s *Service) checkPortFree(ctx context.Context, lbARN string, port int, except string) error {
+	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
+	if err != nil {
+		return err
+	}
+	for _, l := range listeners {
+		if l.Value.LoadBalancerARN == lbARN && l.Value.Port == port && l.Value.ARN != except {
+			return errDuplicateListener()
+		}
+	}
+	return nil
+}
+
+// ModifyListener changes the port, the protocol (HTTP only) or the default
+// actions of a listener; what is left out stays. A port that another
+// listener of the load balancer uses is DuplicateListener. The data plane
+// moves the listener to its new port with its next configuration.
+func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInput) (*wire.ModifyListenerOutput, error) {
+	if in.Protocol != "" && in.Protocol != wire.ProtocolEnumHttp {
+		return nil, errUnsupportedProtocol(string(in.Protocol))
+	}
+	if err := checkHTTPListener(in.Certificates, in.SslPolicy, in.AlpnPolicy, in.MutualAuthentication); err != nil {
+		return nil, err
+	}
+	var actions []lb.Action
+	if in.DefaultActions != nil {
+		var err error
+		if actions, err = actionsFromWire(in.DefaultActions); err != nil {
+			return nil, err
+		}
+	}
+	arn := deref(in.ListenerArn)
+	var rec *listenerRecord
+	err := s.write(ctx, func() (store.Txn, error) {
+		var rev int64
+		var err error
+		if rec, rev, err = s.getListener(ctx, arn); err != nil {
+			return store.Txn{}, err
+		}
+		lbRec, lbRev, err := s.getLoadBalancer(ctx, rec.LoadBalancerARN)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		if err := s.checkTargetGroups(ctx, actions); err != nil {
+			return store.Txn{}, err
+		}
+		if in.Port != nil && int(*in.Port) != rec.Port {
+			if err := s.checkPortFree(ctx, rec.LoadBalancerARN, int(*in.Port), arn); err != nil {
+				return store.Txn{}, err
+			}
+			rec.Port = int(*in.Port)
+		}
+		if in.Protocol != "" {
+			rec.Protocol = string(in.Protocol)
+		}
+		if actions != nil {
+			rec.DefaultActions = actions
+		}
+		key := prefixListener + rec.ID
+		op, err := store.PutJSON(key, rec)
+		return store.Txn{
+			Compares: []store.Compare{{Key: key, ModRevision: rev}, {Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}},
+			Ops:      []store.Op{op},
+		}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.ModifyListenerOutput{Listeners: []wire.Listener{listenerToWire(rec)}}, nil
+}
+
+// DescribeListeners describes the listeners of a load balancer, by port,
+// or those named by ARN, in the request's order, a page at a time.
 func (s *Service) DescribeListeners(ctx context.Context, in *wire.DescribeListenersInput) (*wire.DescribeListenersOutput, error) {
-	out := &wire.DescribeListenersOutput{Listeners: []wire.Listener{}}
+	var all []keyed[*listenerRecord]
 	switch {
 	case in.LoadBalancerArn != nil && len(in.ListenerArns) > 0:
 		return nil, errValidation("Listener ARNs and a load balancer ARN cannot be specified at the same time")
@@ -107,20 +194,28 @@ func (s *Service) DescribeListeners(ctx context.Context, in *wire.DescribeListen
 			return nil, err
 		}
 		for i := range items {
-			if items[i].Value.LoadBalancerARN == *in.LoadBalancerArn {
-				out.Listeners = append(out.Listeners, listenerToWire(&items[i].Value))
+			if l := &items[i].Value; l.LoadBalancerARN == *in.LoadBalancerArn {
+				all = append(all, keyed[*listenerRecord]{numberKey(l.Port), l})
 			}
 		}
 	case len(in.ListenerArns) > 0:
-		for _, arn := range in.ListenerArns {
+		for i, arn := range in.ListenerArns {
 			rec, _, err := s.getListener(ctx, arn)
 			if err != nil {
 				return nil, err
 			}
-			out.Listeners = append(out.Listeners, listenerToWire(rec))
+			all = append(all, keyed[*listenerRecord]{numberKey(i), rec})
 		}
 	default:
 		return nil, errValidation("A load balancer ARN or listener ARNs must be specified")
+	}
+	recs, next, err := page(all, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	out := &wire.DescribeListenersOutput{Listeners: []wire.Listener{}, NextMarker: next}
+	for _, r := range recs {
+		out.Listeners = append(out.Listeners, listenerToWire(r))
 	}
 	return out, nil
 }

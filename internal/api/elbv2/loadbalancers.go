@@ -3,7 +3,9 @@ package elbv2
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/model"
@@ -73,30 +75,31 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *wire.CreateLoadBal
 	return &wire.CreateLoadBalancerOutput{LoadBalancers: []wire.LoadBalancer{s.loadBalancerToWire(&rec)}}, nil
 }
 
-// DescribeLoadBalancers describes the named load balancers, or all of
-// them; LoadBalancerNotFound when one of those named does not exist.
+// DescribeLoadBalancers describes the named load balancers, in the
+// request's order, or all of them by name, a page at a time;
+// LoadBalancerNotFound when one of those named does not exist.
 func (s *Service) DescribeLoadBalancers(ctx context.Context, in *wire.DescribeLoadBalancersInput) (*wire.DescribeLoadBalancersOutput, error) {
 	if len(in.Names) > 0 && len(in.LoadBalancerArns) > 0 {
 		return nil, errValidation("Load balancer names and load balancer ARNs cannot be specified at the same time")
 	}
-	out := &wire.DescribeLoadBalancersOutput{LoadBalancers: []wire.LoadBalancer{}}
+	var all []keyed[*loadBalancerRecord]
 	switch {
 	case len(in.Names) > 0:
-		for _, name := range in.Names {
+		for i, name := range in.Names {
 			rec, _, err := get(ctx, s.store, prefixLoadBalancer+name, "",
 				func(r *loadBalancerRecord) string { return r.ARN }, errLoadBalancerNotFound)
 			if err != nil {
 				return nil, err
 			}
-			out.LoadBalancers = append(out.LoadBalancers, s.loadBalancerToWire(rec))
+			all = append(all, keyed[*loadBalancerRecord]{numberKey(i), rec})
 		}
 	case len(in.LoadBalancerArns) > 0:
-		for _, arn := range in.LoadBalancerArns {
+		for i, arn := range in.LoadBalancerArns {
 			rec, _, err := s.getLoadBalancer(ctx, arn)
 			if err != nil {
 				return nil, err
 			}
-			out.LoadBalancers = append(out.LoadBalancers, s.loadBalancerToWire(rec))
+			all = append(all, keyed[*loadBalancerRecord]{numberKey(i), rec})
 		}
 	default:
 		items, err := list[loadBalancerRecord](ctx, s.store, prefixLoadBalancer)
@@ -104,24 +107,36 @@ func (s *Service) DescribeLoadBalancers(ctx context.Context, in *wire.DescribeLo
 			return nil, err
 		}
 		for i := range items {
-			out.LoadBalancers = append(out.LoadBalancers, s.loadBalancerToWire(&items[i].Value))
+			all = append(all, keyed[*loadBalancerRecord]{items[i].Value.Name, &items[i].Value})
 		}
+	}
+	recs, next, err := page(all, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	out := &wire.DescribeLoadBalancersOutput{LoadBalancers: []wire.LoadBalancer{}, NextMarker: next}
+	for _, r := range recs {
+		out.LoadBalancers = append(out.LoadBalancers, s.loadBalancerToWire(r))
 	}
 	return out, nil
 }
 
 // DeleteLoadBalancer deletes a load balancer with its listeners and their
-// rules. Deleting one that does not exist succeeds, as in ELBv2.
+// rules; OperationNotPermitted while its deletion protection is enabled.
+// Deleting one that does not exist succeeds, as in ELBv2.
 func (s *Service) DeleteLoadBalancer(ctx context.Context, in *wire.DeleteLoadBalancerInput) (*wire.DeleteLoadBalancerOutput, error) {
 	arn := deref(in.LoadBalancerArn)
 	err := s.write(ctx, func() (store.Txn, error) {
-		_, rev, err := s.getLoadBalancer(ctx, arn)
+		rec, rev, err := s.getLoadBalancer(ctx, arn)
 		var nf *wire.LoadBalancerNotFoundException
 		if errors.As(err, &nf) {
 			return store.Txn{}, nil
 		}
 		if err != nil {
 			return store.Txn{}, err
+		}
+		if rec.attributes()[attrDeletionProtection] == "true" {
+			return store.Txn{}, errOperationNotPermitted("Load balancer '%s' cannot be deleted because deletion protection is enabled", arn)
 		}
 		st, err := readState(ctx, s.store)
 		if err != nil {
@@ -148,6 +163,131 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, in *wire.DeleteLoadBal
 		return nil, err
 	}
 	return &wire.DeleteLoadBalancerOutput{}, nil
+}
+
+// Load balancer attributes the service acts on.
+const (
+	attrDeletionProtection = "deletion_protection.enabled"
+	attrAccessLogsEnabled  = "access_logs.s3.enabled"
+	attrAccessLogsBucket   = "access_logs.s3.bucket"
+)
+
+// loadBalancerAttribute is an attribute of an application load balancer:
+// its default and the check of its values.
+type loadBalancerAttribute struct {
+	def   string
+	valid func(v string) bool
+}
+
+func isBool(v string) bool { return v == "true" || v == "false" }
+
+func anyValue(string) bool { return true }
+
+func intRange(lo, hi int) func(string) bool {
+	return func(v string) bool { n, err := strconv.Atoi(v); return err == nil && n >= lo && n <= hi }
+}
+
+func oneOf(values ...string) func(string) bool {
+	return func(v string) bool { return slices.Contains(values, v) }
+}
+
+// loadBalancerAttributes are the attributes of an application load
+// balancer, with ELBv2's defaults and ranges. Only deletion protection
+// takes effect; the others are kept and reported.
+var loadBalancerAttributes = map[string]loadBalancerAttribute{
+	attrAccessLogsEnabled:                                      {"false", isBool},
+	attrAccessLogsBucket:                                       {"", anyValue},
+	"access_logs.s3.prefix":                                    {"", anyValue},
+	"connection_logs.s3.enabled":                               {"false", isBool},
+	"connection_logs.s3.bucket":                                {"", anyValue},
+	"connection_logs.s3.prefix":                                {"", anyValue},
+	"client_keep_alive.seconds":                                {"3600", intRange(60, 604800)},
+	attrDeletionProtection:                                     {"false", isBool},
+	"idle_timeout.timeout_seconds":                             {"60", intRange(1, 4000)},
+	"load_balancing.cross_zone.enabled":                        {"true", oneOf("true")}, // always on for ALBs
+	"routing.http.desync_mitigation_mode":                      {"defensive", oneOf("monitor", "defensive", "strictest")},
+	"routing.http.drop_invalid_header_fields.enabled":          {"false", isBool},
+	"routing.http.preserve_host_header.enabled":                {"false", isBool},
+	"routing.http.x_amzn_tls_version_and_cipher_suite.enabled": {"false", isBool},
+	"routing.http.xff_client_port.enabled":                     {"false", isBool},
+	"routing.http.xff_header_processing.mode":                  {"append", oneOf("append", "preserve", "remove")},
+	"routing.http2.enabled":                                    {"true", isBool},
+	"waf.fail_open.enabled":                                    {"false", isBool},
+	"zonal_shift.config.enabled":                               {"false", isBool},
+}
+
+// attributes returns every attribute of the load balancer: those set,
+// the defaults for the others.
+func (r *loadBalancerRecord) attributes() map[string]string {
+	out := make(map[string]string, len(loadBalancerAttributes))
+	for k, a := range loadBalancerAttributes {
+		out[k] = a.def
+	}
+	maps.Copy(out, r.Attributes)
+	return out
+}
+
+func loadBalancerAttributesToWire(attrs map[string]string) []wire.LoadBalancerAttribute {
+	out := make([]wire.LoadBalancerAttribute, 0, len(attrs))
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		out = append(out, wire.LoadBalancerAttribute{Key: ptr(k), Value: ptr(attrs[k])})
+	}
+	return out
+}
+
+// DescribeLoadBalancerAttributes returns every attribute of a load
+// balancer.
+func (s *Service) DescribeLoadBalancerAttributes(ctx context.Context, in *wire.DescribeLoadBalancerAttributesInput) (*wire.DescribeLoadBalancerAttributesOutput, error) {
+	rec, _, err := s.getLoadBalancer(ctx, deref(in.LoadBalancerArn))
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DescribeLoadBalancerAttributesOutput{Attributes: loadBalancerAttributesToWire(rec.attributes())}, nil
+}
+
+// ModifyLoadBalancerAttributes changes attributes of a load balancer and
+// returns all of them. An unknown key or a value out of its range is a
+// ValidationError, and so is enabling access logs without a bucket;
+// load_balancing.cross_zone.enabled cannot be turned off
+// (InvalidConfigurationRequest), as for any application load balancer.
+func (s *Service) ModifyLoadBalancerAttributes(ctx context.Context, in *wire.ModifyLoadBalancerAttributesInput) (*wire.ModifyLoadBalancerAttributesOutput, error) {
+	set := map[string]string{}
+	for _, a := range in.Attributes {
+		k, v := deref(a.Key), deref(a.Value)
+		attr, ok := loadBalancerAttributes[k]
+		switch {
+		case !ok:
+			return nil, errValidation("Load balancer attribute key '%s' is not recognized", k)
+		case k == "load_balancing.cross_zone.enabled" && v == "false":
+			return nil, errInvalidConfig("Cross-zone load balancing cannot be disabled for application load balancers")
+		case !attr.valid(v):
+			return nil, errValidation("Load balancer attribute '%s' cannot have the value '%s'", k, v)
+		}
+		set[k] = v
+	}
+	arn := deref(in.LoadBalancerArn)
+	var attrs map[string]string
+	err := s.write(ctx, func() (store.Txn, error) {
+		rec, rev, err := s.getLoadBalancer(ctx, arn)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		if rec.Attributes == nil {
+			rec.Attributes = map[string]string{}
+		}
+		maps.Copy(rec.Attributes, set)
+		attrs = rec.attributes()
+		if attrs[attrAccessLogsEnabled] == "true" && attrs[attrAccessLogsBucket] == "" {
+			return store.Txn{}, errValidation("The value of '%s' cannot be empty when access logs are enabled", attrAccessLogsBucket)
+		}
+		key := prefixLoadBalancer + rec.Name
+		op, err := store.PutJSON(key, rec)
+		return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{op}}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.ModifyLoadBalancerAttributesOutput{Attributes: loadBalancerAttributesToWire(attrs)}, nil
 }
 
 func (s *Service) loadBalancerToWire(r *loadBalancerRecord) wire.LoadBalancer {

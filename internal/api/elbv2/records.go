@@ -1,8 +1,12 @@
 package elbv2
 
 import (
+	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +27,10 @@ type loadBalancerRecord struct {
 	SecurityGroups []string  `json:"securityGroups,omitempty"`
 	Subnets        []string  `json:"subnets,omitempty"`
 	Created        time.Time `json:"created"`
+	// Attributes are the load balancer attributes set with
+	// ModifyLoadBalancerAttributes; the others have their defaults
+	// (loadBalancerAttributes).
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 // targetGroupRecord is a target group with its targets, at
@@ -113,6 +121,66 @@ func (s *Service) getRule(ctx context.Context, arn string) (*ruleRecord, int64, 
 func list[T any](ctx context.Context, s store.Store, prefix string) ([]store.Item[T], error) {
 	items, _, err := store.ListJSON[T](ctx, s, prefix, store.ListOptions{})
 	return items, err
+}
+
+// maxPageSize is ELBv2's largest page of a Describe operation, and the
+// size of a page when the request asks for none.
+const maxPageSize = 400
+
+// markerPrefix versions the markers the Describe operations hand out.
+const markerPrefix = "v1:"
+
+// keyed is an item of a Describe answer with the key it is paged by.
+type keyed[T any] struct {
+	key  string
+	item T
+}
+
+// numberKey is the paging key of a number: of a port, of a rule priority,
+// or of the index of an item in a list the request names (Names,
+// LoadBalancerArns...), whose order is the request's. Keys sort as the
+// numbers do.
+func numberKey(n int) string { return fmt.Sprintf("%010d", n) }
+
+// page returns the items, in key order, that follow marker (from the
+// first when nil), at most pageSize of them (maxPageSize when nil), and
+// the marker of the next page, nil on the last. A marker the service did
+// not hand out is a ValidationError. The model checks that pageSize is 1
+// to 400.
+func page[T any](items []keyed[T], marker *string, pageSize *int32) ([]T, *string, error) {
+	after, first := "", marker == nil || *marker == ""
+	if !first {
+		b, err := base64.RawURLEncoding.DecodeString(*marker)
+		if err != nil || !strings.HasPrefix(string(b), markerPrefix) {
+			return nil, nil, errValidation("The marker '%s' is not valid", *marker)
+		}
+		after = strings.TrimPrefix(string(b), markerPrefix)
+	}
+	size := maxPageSize
+	if pageSize != nil {
+		size = int(*pageSize)
+	}
+	slices.SortStableFunc(items, func(a, b keyed[T]) int { return cmp.Compare(a.key, b.key) })
+	start := 0
+	if !first {
+		start, _ = slices.BinarySearchFunc(items, after, func(k keyed[T], after string) int {
+			if k.key <= after {
+				return -1
+			}
+			return 1
+		})
+	}
+	items = items[start:]
+	var next *string
+	if len(items) > size {
+		items = items[:size]
+		next = ptr(base64.RawURLEncoding.EncodeToString([]byte(markerPrefix + items[size-1].key)))
+	}
+	out := make([]T, len(items))
+	for i, k := range items {
+		out[i] = k.item
+	}
+	return out, next, nil
 }
 
 // state is every record, read for checks across them and for BuildConfig.

@@ -3,7 +3,7 @@ package elbv2
 import (
 	"context"
 	"errors"
-	"slices"
+	"math"
 	"strconv"
 	"strings"
 
@@ -77,10 +77,11 @@ func (s *Service) CreateRule(ctx context.Context, in *wire.CreateRuleInput) (*wi
 	return &wire.CreateRuleOutput{Rules: []wire.Rule{ruleToWire(&rec)}}, nil
 }
 
-// DescribeRules describes the rules of a listener, its default rule last,
-// or the rules named by ARN.
+// DescribeRules describes the rules of a listener by priority, its default
+// rule last, or the rules named by ARN, in the request's order, a page at
+// a time.
 func (s *Service) DescribeRules(ctx context.Context, in *wire.DescribeRulesInput) (*wire.DescribeRulesOutput, error) {
-	out := &wire.DescribeRulesOutput{Rules: []wire.Rule{}}
+	var all []keyed[wire.Rule]
 	switch {
 	case in.ListenerArn != nil && len(in.RuleArns) > 0:
 		return nil, errValidation("Rule ARNs and a listener ARN cannot be specified at the same time")
@@ -93,19 +94,15 @@ func (s *Service) DescribeRules(ctx context.Context, in *wire.DescribeRulesInput
 		if err != nil {
 			return nil, err
 		}
-		var rules []*ruleRecord
 		for i := range items {
-			if items[i].Value.ListenerARN == l.ARN {
-				rules = append(rules, &items[i].Value)
+			if r := &items[i].Value; r.ListenerARN == l.ARN {
+				all = append(all, keyed[wire.Rule]{numberKey(r.Priority), ruleToWire(r)})
 			}
 		}
-		slices.SortFunc(rules, func(a, b *ruleRecord) int { return a.Priority - b.Priority })
-		for _, r := range rules {
-			out.Rules = append(out.Rules, ruleToWire(r))
-		}
-		out.Rules = append(out.Rules, defaultRuleToWire(l))
+		// After every priority (1 to 50000).
+		all = append(all, keyed[wire.Rule]{numberKey(math.MaxInt32), defaultRuleToWire(l)})
 	case len(in.RuleArns) > 0:
-		for _, arn := range in.RuleArns {
+		for i, arn := range in.RuleArns {
 			r, _, err := s.getRule(ctx, arn)
 			var nf *wire.RuleNotFoundException
 			if errors.As(err, &nf) {
@@ -113,18 +110,22 @@ func (s *Service) DescribeRules(ctx context.Context, in *wire.DescribeRulesInput
 				if derr != nil {
 					return nil, derr
 				}
-				out.Rules = append(out.Rules, defaultRuleToWire(l))
+				all = append(all, keyed[wire.Rule]{numberKey(i), defaultRuleToWire(l)})
 				continue
 			}
 			if err != nil {
 				return nil, err
 			}
-			out.Rules = append(out.Rules, ruleToWire(r))
+			all = append(all, keyed[wire.Rule]{numberKey(i), ruleToWire(r)})
 		}
 	default:
 		return nil, errValidation("A listener ARN or rule ARNs must be specified")
 	}
-	return out, nil
+	rules, next, err := page(all, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DescribeRulesOutput{Rules: rules, NextMarker: next}, nil
 }
 
 // ModifyRule replaces the conditions or the actions of a rule; of a

@@ -37,10 +37,11 @@ type Config struct {
 	AccountID string
 	// Clock returns the current time; time.Now when nil.
 	Clock func() time.Time
-	// Health returns the health of the targets of a group, as the data
-	// plane sees them (lb.Server.Health). When nil, registered targets are
-	// reported initial.
-	Health func(targetGroupARN string) []lb.TargetHealth
+	// Health returns the health of the targets of a group as the data
+	// plane sees them, draining targets included (lb.Server.Health, or
+	// the merged reports of the data plane nodes). When nil, registered
+	// targets are reported initial.
+	Health func(ctx context.Context, targetGroupARN string) ([]lb.TargetHealth, error)
 }
 
 // Service implements the ELBv2 operations.
@@ -49,7 +50,7 @@ type Service struct {
 	region string
 	acct   string
 	now    func() time.Time
-	health func(string) []lb.TargetHealth
+	health func(context.Context, string) ([]lb.TargetHealth, error)
 	// mu serializes this process's writes, so that checks across records
 	// (a port free on a load balancer, a target group no rule uses) hold
 	// when the transaction commits; the transactions' comparisons catch
@@ -79,29 +80,32 @@ func (s *Service) QueryService() api.QueryService {
 		Version:      wire.APIVersion,
 		XMLNamespace: wire.XMLNamespace,
 		Operations: map[string]api.QueryOperation{
-			"CreateLoadBalancer":            api.Query(s.CreateLoadBalancer),
-			"DescribeLoadBalancers":         api.Query(s.DescribeLoadBalancers),
-			"DeleteLoadBalancer":            api.Query(s.DeleteLoadBalancer),
-			"CreateTargetGroup":             api.Query(s.CreateTargetGroup),
-			"DescribeTargetGroups":          api.Query(s.DescribeTargetGroups),
-			"ModifyTargetGroup":             api.Query(s.ModifyTargetGroup),
-			"DeleteTargetGroup":             api.Query(s.DeleteTargetGroup),
-			"DescribeTargetGroupAttributes": api.Query(s.DescribeTargetGroupAttributes),
-			"ModifyTargetGroupAttributes":   api.Query(s.ModifyTargetGroupAttributes),
-			"RegisterTargets":               api.Query(s.RegisterTargets),
-			"DeregisterTargets":             api.Query(s.DeregisterTargets),
-			"DescribeTargetHealth":          api.Query(s.DescribeTargetHealth),
-			"CreateListener":                api.Query(s.CreateListener),
-			"DescribeListeners":             api.Query(s.DescribeListeners),
-			"DeleteListener":                api.Query(s.DeleteListener),
-			"CreateRule":                    api.Query(s.CreateRule),
-			"DescribeRules":                 api.Query(s.DescribeRules),
-			"ModifyRule":                    api.Query(s.ModifyRule),
-			"DeleteRule":                    api.Query(s.DeleteRule),
-			"SetRulePriorities":             api.Query(s.SetRulePriorities),
-			"AddTags":                       api.Query(s.AddTags),
-			"RemoveTags":                    api.Query(s.RemoveTags),
-			"DescribeTags":                  api.Query(s.DescribeTags),
+			"CreateLoadBalancer":             api.Query(s.CreateLoadBalancer),
+			"DescribeLoadBalancers":          api.Query(s.DescribeLoadBalancers),
+			"DeleteLoadBalancer":             api.Query(s.DeleteLoadBalancer),
+			"DescribeLoadBalancerAttributes": api.Query(s.DescribeLoadBalancerAttributes),
+			"ModifyLoadBalancerAttributes":   api.Query(s.ModifyLoadBalancerAttributes),
+			"CreateTargetGroup":              api.Query(s.CreateTargetGroup),
+			"DescribeTargetGroups":           api.Query(s.DescribeTargetGroups),
+			"ModifyTargetGroup":              api.Query(s.ModifyTargetGroup),
+			"DeleteTargetGroup":              api.Query(s.DeleteTargetGroup),
+			"DescribeTargetGroupAttributes":  api.Query(s.DescribeTargetGroupAttributes),
+			"ModifyTargetGroupAttributes":    api.Query(s.ModifyTargetGroupAttributes),
+			"RegisterTargets":                api.Query(s.RegisterTargets),
+			"DeregisterTargets":              api.Query(s.DeregisterTargets),
+			"DescribeTargetHealth":           api.Query(s.DescribeTargetHealth),
+			"CreateListener":                 api.Query(s.CreateListener),
+			"DescribeListeners":              api.Query(s.DescribeListeners),
+			"ModifyListener":                 api.Query(s.ModifyListener),
+			"DeleteListener":                 api.Query(s.DeleteListener),
+			"CreateRule":                     api.Query(s.CreateRule),
+			"DescribeRules":                  api.Query(s.DescribeRules),
+			"ModifyRule":                     api.Query(s.ModifyRule),
+			"DeleteRule":                     api.Query(s.DeleteRule),
+			"SetRulePriorities":              api.Query(s.SetRulePriorities),
+			"AddTags":                        api.Query(s.AddTags),
+			"RemoveTags":                     api.Query(s.RemoveTags),
+			"DescribeTags":                   api.Query(s.DescribeTags),
 		},
 		MapError: mapError,
 	}

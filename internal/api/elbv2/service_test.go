@@ -55,7 +55,7 @@ func newEnv(t *testing.T) *env {
 	svc := elbv2.New(elbv2.Config{
 		Store: st, Region: region, AccountID: account,
 		Clock:  func() time.Time { return created },
-		Health: func(arn string) []lb.TargetHealth { return e.health[arn] },
+		Health: func(_ context.Context, arn string) ([]lb.TargetHealth, error) { return e.health[arn], nil },
 	})
 	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Region: region, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleQuery(svc.QueryService())
@@ -471,7 +471,7 @@ func TestBuildConfig(t *testing.T) {
 	lARN := aws.ToString(l.Listeners[0].ListenerArn)
 	r := must(e.client.CreateRule(ctx, pathRule(lARN, 1, tg, "/api/*"))).Rules[0]
 
-	got, err := elbv2.BuildConfig(ctx, e.store)
+	got, _, err := elbv2.BuildConfig(ctx, e.store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package elbv2
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/netip"
 	"reflect"
@@ -180,39 +181,46 @@ func applyHealthCheck(rec *targetGroupRecord, in healthCheckInput) error {
 }
 
 // DescribeTargetGroups describes the target groups named by name or ARN,
-// those a load balancer forwards to, or all of them.
+// in the request's order, or those a load balancer forwards to, or all of
+// them, by name, a page at a time. At most one of the filters may be given.
 func (s *Service) DescribeTargetGroups(ctx context.Context, in *wire.DescribeTargetGroupsInput) (*wire.DescribeTargetGroupsOutput, error) {
+	filters := 0
+	for _, set := range []bool{len(in.Names) > 0, len(in.TargetGroupArns) > 0, in.LoadBalancerArn != nil} {
+		if set {
+			filters++
+		}
+	}
+	if filters > 1 {
+		return nil, errValidation("Only one of load balancer ARN, target group ARNs and names can be specified")
+	}
 	st, err := readState(ctx, s.store)
 	if err != nil {
 		return nil, err
 	}
-	lbsOf := st.loadBalancersOf()
 	byName := map[string]*targetGroupRecord{}
 	byARN := map[string]*targetGroupRecord{}
 	for i := range st.targetGroups {
 		r := &st.targetGroups[i].Value
 		byName[r.Name], byARN[r.ARN] = r, r
 	}
-	out := &wire.DescribeTargetGroupsOutput{TargetGroups: []wire.TargetGroup{}}
-	add := func(r *targetGroupRecord) {
-		out.TargetGroups = append(out.TargetGroups, targetGroupToWire(r, lbsOf[r.ARN]))
-	}
+	lbsOf := st.loadBalancersOf()
+	var all []keyed[*targetGroupRecord]
 	switch {
 	case len(in.Names) > 0:
-		for _, n := range in.Names {
+		for i, n := range in.Names {
 			r := byName[n]
 			if r == nil {
 				return nil, errTargetGroupNotFound()
 			}
-			add(r)
+			all = append(all, keyed[*targetGroupRecord]{numberKey(i), r})
 		}
 	case len(in.TargetGroupArns) > 0:
-		for _, a := range in.TargetGroupArns {
+		for i, a := range in.TargetGroupArns {
 			r := byARN[a]
 			if r == nil {
 				return nil, errTargetGroupNotFound()
 			}
-			add(r)
+			all = append(all, keyed[*targetGroupRecord]{numberKey(i), r})
 		}
 	case in.LoadBalancerArn != nil:
 		if _, _, err := s.getLoadBalancer(ctx, *in.LoadBalancerArn); err != nil {
@@ -220,13 +228,22 @@ func (s *Service) DescribeTargetGroups(ctx context.Context, in *wire.DescribeTar
 		}
 		for i := range st.targetGroups {
 			if r := &st.targetGroups[i].Value; slices.Contains(lbsOf[r.ARN], *in.LoadBalancerArn) {
-				add(r)
+				all = append(all, keyed[*targetGroupRecord]{r.Name, r})
 			}
 		}
 	default:
 		for i := range st.targetGroups {
-			add(&st.targetGroups[i].Value)
+			r := &st.targetGroups[i].Value
+			all = append(all, keyed[*targetGroupRecord]{r.Name, r})
 		}
+	}
+	recs, next, err := page(all, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	out := &wire.DescribeTargetGroupsOutput{TargetGroups: []wire.TargetGroup{}, NextMarker: next}
+	for _, r := range recs {
+		out.TargetGroups = append(out.TargetGroups, targetGroupToWire(r, lbsOf[r.ARN]))
 	}
 	return out, nil
 }
@@ -441,15 +458,18 @@ func (s *Service) DeregisterTargets(ctx context.Context, in *wire.DeregisterTarg
 
 // Descriptions of the states the API reports itself.
 const (
-	descRegistration  = "Target registration is in progress"
-	descNotRegistered = "Target is not registered to the target group"
-	descCheckDisabled = "Health checks are disabled"
+	descRegistration   = "Target registration is in progress"
+	descNotRegistered  = "Target is not registered to the target group"
+	descCheckDisabled  = "Health checks are disabled"
+	descDeregistration = "Target deregistration is in progress"
 )
 
 // DescribeTargetHealth reports the health of the given targets of a group,
 // or of all its targets: the data plane's view (Config.Health), initial
-// while it has none, unavailable when health checks are disabled, unused
-// for a target that is not registered.
+// while it has none, unavailable when health checks are disabled, draining
+// for a deregistered target the data plane still drains (listed with all
+// targets, as ELBv2 lists them), unused for a target that is not
+// registered.
 func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTargetHealthInput) (*wire.DescribeTargetHealthOutput, error) {
 	rec, _, err := s.getTargetGroup(ctx, deref(in.TargetGroupArn))
 	if err != nil {
@@ -462,9 +482,18 @@ func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTar
 		return t.Port
 	}
 	observed := map[string]lb.TargetHealth{}
+	var draining []lb.Target // observed draining and no longer registered
 	if s.health != nil {
-		for _, h := range s.health(rec.ARN) {
-			observed[h.Target.ID+":"+strconv.Itoa(portOf(h.Target))] = h
+		hs, err := s.health(ctx, rec.ARN)
+		if err != nil {
+			return nil, fmt.Errorf("target health of %s: %w", rec.ARN, err)
+		}
+		for _, h := range hs {
+			t := lb.Target{ID: h.Target.ID, Port: portOf(h.Target)}
+			observed[t.ID+":"+strconv.Itoa(t.Port)] = h
+			if h.State == lb.StateDraining && !slices.ContainsFunc(rec.Targets, func(r lb.Target) bool { return r.ID == t.ID && portOf(r) == t.Port }) {
+				draining = append(draining, t)
+			}
 		}
 	}
 	describe := func(id string, port int, registered bool) wire.TargetHealthDescription {
@@ -474,6 +503,8 @@ func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTar
 		}
 		th := &wire.TargetHealth{State: wire.TargetHealthStateEnumInitial, Reason: wire.TargetHealthReasonEnumElbRegistrationInProgress, Description: ptr(descRegistration)}
 		switch h, ok := observed[id+":"+strconv.Itoa(port)]; {
+		case !registered && ok && h.State == lb.StateDraining:
+			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumDraining, Reason: wire.TargetHealthReasonEnumTargetDeregistrationInProgress, Description: ptr(descDeregistration)}
 		case !registered:
 			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumUnused, Reason: wire.TargetHealthReasonEnumTargetNotRegistered, Description: ptr(descNotRegistered)}
 		case !rec.HealthCheckEnabled:
@@ -494,6 +525,9 @@ func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTar
 	if len(in.Targets) == 0 {
 		for _, t := range rec.Targets {
 			out.TargetHealthDescriptions = append(out.TargetHealthDescriptions, describe(t.ID, portOf(t), true))
+		}
+		for _, t := range draining {
+			out.TargetHealthDescriptions = append(out.TargetHealthDescriptions, describe(t.ID, t.Port, false))
 		}
 		return out, nil
 	}

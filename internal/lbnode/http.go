@@ -1,0 +1,210 @@
+package lbnode
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/flotilla/flotilla/internal/lb"
+)
+
+// Path is where the server serves nodes, with SigV4 authentication (the
+// account's credentials):
+//
+//	GET  Path/config?after=N   long poll: Source.Config, answered as ConfigResponse
+//	PUT  Path/nodes/NODE       a Report as JSON: Source.Report
+const Path = "/flotilla/lb/v1"
+
+// SigningName is the service name nodes sign their requests with.
+const SigningName = "elasticloadbalancing"
+
+// ConfigResponse is the answer to GET Path/config.
+type ConfigResponse struct {
+	Revision int64     `json:"revision"`
+	Config   lb.Config `json:"config"`
+}
+
+// maxReportBytes bounds a report's body.
+const maxReportBytes = 16 << 20
+
+// Handler serves src to nodes over HTTP at Path; register it for every
+// path under Path + "/".
+func Handler(src Source, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "lbnode-http")
+	fail := func(w http.ResponseWriter, status int, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]string{"message": msg})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, Path+"/")
+		switch {
+		case ok && rest == "config" && r.Method == http.MethodGet:
+			var after int64
+			if v := r.URL.Query().Get("after"); v != "" {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 0 {
+					fail(w, http.StatusBadRequest, "after must be a revision")
+					return
+				}
+				after = n
+			}
+			cfg, rev, err := src.Config(r.Context(), after)
+			switch {
+			case errors.Is(err, ErrNoConfig):
+				fail(w, http.StatusServiceUnavailable, err.Error())
+				return
+			case err != nil:
+				if r.Context().Err() == nil {
+					log.Warn("configuration for a node", "err", err)
+					fail(w, http.StatusInternalServerError, "the configuration could not be read")
+				}
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(ConfigResponse{Revision: rev, Config: cfg})
+		case ok && strings.HasPrefix(rest, "nodes/") && r.Method == http.MethodPut:
+			node := strings.TrimPrefix(rest, "nodes/")
+			var rep Report
+			if err := json.NewDecoder(io.LimitReader(r.Body, maxReportBytes)).Decode(&rep); err != nil {
+				fail(w, http.StatusBadRequest, "the report is not valid JSON")
+				return
+			}
+			if rep.Node != node {
+				fail(w, http.StatusBadRequest, "the report names another node than the path")
+				return
+			}
+			err := src.Report(r.Context(), rep)
+			switch {
+			case errors.Is(err, ErrInvalidNode):
+				fail(w, http.StatusBadRequest, err.Error())
+			case err != nil:
+				if r.Context().Err() == nil {
+					log.Warn("store a node's report", "node", node, "err", err)
+					fail(w, http.StatusInternalServerError, "the report could not be stored")
+				}
+			default:
+				w.WriteHeader(http.StatusNoContent)
+			}
+		default:
+			fail(w, http.StatusNotFound, "no such resource")
+		}
+	})
+}
+
+// HTTPSource is a Source at a Flotilla server's URL, reached with
+// SigV4-signed requests.
+type HTTPSource struct {
+	endpoint string
+	region   string
+	creds    aws.Credentials
+	signer   *v4.Signer
+	client   *http.Client
+}
+
+// NewHTTPSource returns the Source of the server at endpoint (such as
+// http://127.0.0.1:9400), signing with the given credentials for region.
+func NewHTTPSource(endpoint, region, accessKeyID, secretAccessKey string) *HTTPSource {
+	return &HTTPSource{
+		endpoint: strings.TrimRight(endpoint, "/"),
+		region:   region,
+		creds:    aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey},
+		signer:   v4.NewSigner(),
+		client: &http.Client{
+			// A long poll answers within PollTimeout.
+			Timeout:   PollTimeout + 30*time.Second,
+			Transport: &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
+		},
+	}
+}
+
+// Config implements Source.
+func (s *HTTPSource) Config(ctx context.Context, afterRevision int64) (lb.Config, int64, error) {
+	var out ConfigResponse
+	u := s.endpoint + Path + "/config?after=" + strconv.FormatInt(afterRevision, 10)
+	if err := s.do(ctx, http.MethodGet, u, nil, &out); err != nil {
+		return lb.Config{}, 0, fmt.Errorf("get the configuration: %w", err)
+	}
+	return out.Config, out.Revision, nil
+}
+
+// Report implements Source.
+func (s *HTTPSource) Report(ctx context.Context, r Report) error {
+	if !ValidNode(r.Node) {
+		return fmt.Errorf("%w: %q", ErrInvalidNode, r.Node)
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode the report: %w", err)
+	}
+	if err := s.do(ctx, http.MethodPut, s.endpoint+Path+"/nodes/"+url.PathEscape(r.Node), body, nil); err != nil {
+		return fmt.Errorf("send the report: %w", err)
+	}
+	return nil
+}
+
+// StatusError is a server's refusal of a request.
+type StatusError struct {
+	Status  int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// do sends a signed request and decodes the JSON answer into out.
+func (s *HTTPSource) do(ctx context.Context, method, u string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	sum := sha256.Sum256(body)
+	if err := s.signer.SignHTTP(ctx, s.creds, req, hex.EncodeToString(sum[:]), SigningName, s.region, time.Now()); err != nil {
+		return fmt.Errorf("sign: %w", err)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		var e struct {
+			Message string `json:"message"`
+		}
+		msg := strings.TrimSpace(string(b))
+		if json.Unmarshal(b, &e) == nil && e.Message != "" {
+			msg = e.Message
+		}
+		return &StatusError{Status: resp.StatusCode, Message: msg}
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode the answer: %w", err)
+	}
+	return nil
+}
