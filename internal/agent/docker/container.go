@@ -292,8 +292,10 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // boundPorts lists a running container's published ports. On the host's
-// network stack the exposed ports are bound as they are. Bindings the
-// engine makes on both 0.0.0.0 and :: appear once, with HostIP "".
+// network stack the exposed ports are bound as they are. A binding the
+// engine makes on both 0.0.0.0 and :: with one host port appears once, with
+// HostIP ""; the engine may pick a different dynamic port for each family,
+// and then both appear, 0.0.0.0's first (as ECS reports them, by bindIP).
 func boundPorts(info container.InspectResponse) []agent.PortBinding {
 	var ports []agent.PortBinding
 	if info.HostConfig != nil && info.HostConfig.NetworkMode.IsHost() {
@@ -302,14 +304,25 @@ func boundPorts(info container.InspectResponse) []agent.PortBinding {
 		}
 	} else if info.NetworkSettings != nil {
 		for p, bindings := range info.NetworkSettings.Ports {
+			v4, v6 := map[int]bool{}, map[int]bool{}
+			for _, b := range bindings {
+				if hostPort, err := strconv.Atoi(b.HostPort); err == nil {
+					switch b.HostIP {
+					case "0.0.0.0":
+						v4[hostPort] = true
+					case "::":
+						v6[hostPort] = true
+					}
+				}
+			}
 			for _, b := range bindings {
 				hostPort, err := strconv.Atoi(b.HostPort)
 				if err != nil {
 					continue
 				}
 				hostIP := b.HostIP
-				if hostIP == "0.0.0.0" || hostIP == "::" {
-					hostIP = ""
+				if (hostIP == "0.0.0.0" && v6[hostPort]) || (hostIP == "::" && v4[hostPort]) {
+					hostIP = "" // the same port on every interface
 				}
 				pb := agent.PortBinding{ContainerPort: p.Int(), HostPort: hostPort, Protocol: p.Proto(), HostIP: hostIP}
 				if !slices.Contains(ports, pb) {
@@ -318,11 +331,20 @@ func boundPorts(info container.InspectResponse) []agent.PortBinding {
 			}
 		}
 	}
+	ipv6 := func(ip string) int {
+		if strings.Contains(ip, ":") {
+			return 1
+		}
+		return 0
+	}
 	slices.SortFunc(ports, func(a, b agent.PortBinding) int {
 		if c := a.ContainerPort - b.ContainerPort; c != 0 {
 			return c
 		}
 		if c := strings.Compare(a.Protocol, b.Protocol); c != 0 {
+			return c
+		}
+		if c := ipv6(a.HostIP) - ipv6(b.HostIP); c != 0 {
 			return c
 		}
 		if c := a.HostPort - b.HostPort; c != 0 {

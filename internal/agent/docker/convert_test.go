@@ -310,3 +310,26 @@ func TestReadProgress(t *testing.T) {
 		t.Errorf("truncated stream: %v, want a read error", err)
 	}
 }
+
+// TestBoundPortsFamilies checks the bindings of a dynamic port the engine
+// published on different ports for IPv4 and IPv6 (as Docker 28 may): both
+// are listed, the IPv4 one first, so that a load balancer reaching the task
+// over IPv4 gets the IPv4 port; one port on both families is listed once.
+func TestBoundPortsFamilies(t *testing.T) {
+	info := container.InspectResponse{
+		ContainerJSONBase: &container.ContainerJSONBase{HostConfig: &container.HostConfig{NetworkMode: "bridge"}},
+		NetworkSettings: &container.NetworkSettings{NetworkSettingsBase: container.NetworkSettingsBase{Ports: nat.PortMap{
+			"8080/tcp": {{HostIP: "::", HostPort: "32843"}, {HostIP: "0.0.0.0", HostPort: "32848"}},
+			"9090/tcp": {{HostIP: "0.0.0.0", HostPort: "32850"}, {HostIP: "::", HostPort: "32850"}},
+		}}},
+	}
+	got := boundPorts(info)
+	want := []agent.PortBinding{
+		{ContainerPort: 8080, HostPort: 32848, Protocol: "tcp", HostIP: "0.0.0.0"},
+		{ContainerPort: 8080, HostPort: 32843, Protocol: "tcp", HostIP: "::"},
+		{ContainerPort: 9090, HostPort: 32850, Protocol: "tcp"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("boundPorts = %+v\nwant %+v", got, want)
+	}
+}

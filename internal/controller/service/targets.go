@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/flotilla/flotilla"
@@ -239,7 +240,9 @@ func hostPort(t *flotilla.Task, container string, port int) int {
 			continue
 		}
 		for _, b := range c.NetworkBindings {
-			if b.ContainerPort == port && (b.Protocol == "" || b.Protocol == "tcp") {
+			// The load balancer reaches tasks over IPv4: an IPv6-only
+			// binding (the engine may pick another port for ::) is not it.
+			if b.ContainerPort == port && (b.Protocol == "" || b.Protocol == "tcp") && !strings.Contains(b.BindIP, ":") {
 				return b.HostPort
 			}
 		}
