@@ -4,7 +4,7 @@
 GO ?= go
 FUZZTIME ?= 20s
 
-.PHONY: build test unit fuzz bench generate deps
+.PHONY: build test unit fuzz bench generate deps loadtest-lb
 
 build:
 	$(GO) build -o bin/flotilla ./cmd/flotilla
@@ -20,6 +20,12 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+# loadtest-lb: wrk through Flotilla's load balancer and through nginx to the
+# same two backends, alternating, and the ratios against the issue's targets
+# (docs/performance.md). About 2 minutes; LOADTEST_FLAGS="-d 30s -c 100" etc.
+loadtest-lb: deps
+	$(GO) run ./loadtest/lbbench $(LOADTEST_FLAGS)
 
 generate:
 	$(GO) generate ./...
