@@ -3,6 +3,7 @@ package elbv2
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/flotilla/flotilla/internal/lb"
@@ -105,17 +106,26 @@ func checkHTTPListener(certs []wire.Certificate, sslPolicy *string, alpn []strin
 	return nil
 }
 
-// checkPortFree checks that no listener of the load balancer other than
-// the listener except uses port: DuplicateListener otherwise.
+// checkPortFree checks that no listener other than the listener except
+// uses port: DuplicateListener otherwise. Unlike ELBv2, whose load
+// balancers each have their own addresses, every load balancer here
+// listens on the data plane nodes' one bind address, so a port is taken
+// across all of them; letting two claim it would make the nodes refuse the
+// whole configuration.
 func (s *Service) checkPortFree(ctx context.Context, lbARN string, port int, except string) error {
 	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
 	if err != nil {
 		return err
 	}
 	for _, l := range listeners {
-		if l.Value.LoadBalancerARN == lbARN && l.Value.Port == port && l.Value.ARN != except {
+		if l.Value.Port != port || l.Value.ARN == except {
+			continue
+		}
+		if l.Value.LoadBalancerARN == lbARN {
 			return errDuplicateListener()
 		}
+		return &wire.DuplicateListenerException{Message: ptr(fmt.Sprintf(
+			"Port %d is already used by a listener of load balancer %s; Flotilla's load balancers share one address", port, l.Value.LoadBalancerARN))}
 	}
 	return nil
 }

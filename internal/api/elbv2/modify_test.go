@@ -24,7 +24,7 @@ func TestModifyListener(t *testing.T) {
 	green := aws.ToString(e.createTG(t, "green", "").TargetGroupArn)
 	l := e.createListener(t, web, 80, blue)
 	e.createListener(t, web, 81, blue)
-	e.createListener(t, api, 8080, blue)
+	e.createListener(t, api, 8090, blue)
 
 	// Port and default actions at once; the rest stays.
 	got := must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn, Port: aws.Int32(8080), DefaultActions: forward(green)})).Listeners
@@ -55,6 +55,8 @@ func TestModifyListener(t *testing.T) {
 		err  error // the SDK's type for the code
 	}{
 		{"port of another listener", elb.ModifyListenerInput{Port: aws.Int32(81)}, "DuplicateListener", &types.DuplicateListenerException{}},
+		// Every load balancer listens on the nodes' one address.
+		{"port of another load balancer", elb.ModifyListenerInput{Port: aws.Int32(8090)}, "DuplicateListener", &types.DuplicateListenerException{}},
 		{"HTTPS", elb.ModifyListenerInput{Protocol: types.ProtocolEnumHttps}, "UnsupportedProtocol", &types.UnsupportedProtocolException{}},
 		{"TCP", elb.ModifyListenerInput{Protocol: types.ProtocolEnumTcp}, "UnsupportedProtocol", &types.UnsupportedProtocolException{}},
 		{"certificates", elb.ModifyListenerInput{Certificates: []types.Certificate{{CertificateArn: aws.String("arn:aws:acm:us-east-1:123456789012:certificate/x")}}}, "ValidationError", nil},

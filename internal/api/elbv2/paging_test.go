@@ -52,7 +52,7 @@ func TestPaging(t *testing.T) {
 	for _, port := range []int32{8082, 80, 8081, 443, 8080} {
 		listeners = append(listeners, aws.ToString(e.createListener(t, lbs[0], port, tgARN("tg-c")).ListenerArn))
 	}
-	e.createListener(t, lbs[1], 80, tgARN("tg-e"))
+	e.createListener(t, lbs[1], 9090, tgARN("tg-e"))
 	for _, p := range []int32{30, 10, 20} {
 		tg := tgARN("tg-a")
 		if p == 20 {
