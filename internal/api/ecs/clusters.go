@@ -87,22 +87,33 @@ func (s *Service) DescribeClusters(ctx context.Context, in *wire.DescribeCluster
 	if len(refs) > 100 {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "clusters can have at most 100 items.")
 	}
-	out := &wire.DescribeClustersResponse{Clusters: []wire.Cluster{}, Failures: []wire.Failure{}}
+	rev, err := s.store.Rev(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &wire.DescribeClustersResponse{Clusters: make([]wire.Cluster, 0, len(refs)), Failures: []wire.Failure{}}
 	for _, ref := range refs {
 		name, err := clusterName(&ref)
 		if err != nil {
 			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(ref), Reason: ptr("MISSING")})
 			continue
 		}
-		c, _, err := store.GetJSON[flotilla.Cluster](ctx, s.store, flotilla.ClusterKey(name))
-		if errors.Is(err, store.ErrNotFound) {
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(s.acct.ClusterARN(name)), Reason: ptr("MISSING")})
-			continue
+		v, ok := s.reads.clusters.load(name, rev)
+		if !ok {
+			kv, err := s.store.Get(ctx, flotilla.ClusterKey(name))
+			if errors.Is(err, store.ErrNotFound) {
+				out.Failures = append(out.Failures, wire.Failure{Arn: ptr(s.acct.ClusterARN(name)), Reason: ptr("MISSING")})
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if v, err = decoded(&s.reads.clusterRecords, kv, decodeClusterView); err != nil {
+				return nil, err
+			}
+			s.reads.clusters.store(name, rev, v)
 		}
-		if err != nil {
-			return nil, err
-		}
-		out.Clusters = append(out.Clusters, *s.clusterToWire(ctx, c, in.Include))
+		out.Clusters = append(out.Clusters, v.wire(s.activeInstances(ctx, v.rec, rev), in.Include))
 	}
 	return out, nil
 }
@@ -247,48 +258,26 @@ func (s *Service) countInstances(ctx context.Context, cluster string) (int, erro
 }
 
 func (s *Service) clusterToWire(ctx context.Context, c *flotilla.Cluster, include []wire.ClusterField) *wire.Cluster {
-	w := &wire.Cluster{
-		ClusterArn:                        ptr(c.ARN),
-		ClusterName:                       ptr(c.Name),
-		Status:                            ptr(c.Status),
-		RegisteredContainerInstancesCount: ptr(int32(0)),
-		RunningTasksCount:                 ptr(int32(0)),
-		PendingTasksCount:                 ptr(int32(0)),
-		ActiveServicesCount:               ptr(int32(0)),
-		Statistics:                        []wire.KeyValuePair{},
-		Tags:                              []wire.Tag{},
-		CapacityProviders:                 append([]string{}, c.CapacityProviders...),
-		DefaultCapacityProviderStrategy:   fromRaw[[]wire.CapacityProviderStrategyItem](c.DefaultCapacityProviderStrategy),
+	rev, err := s.store.Rev(ctx)
+	if err != nil {
+		rev = -1 // no cached count is at revision -1
 	}
-	if w.DefaultCapacityProviderStrategy == nil {
-		w.DefaultCapacityProviderStrategy = []wire.CapacityProviderStrategyItem{}
+	w := newClusterView(c).wire(s.activeInstances(ctx, c, rev), include)
+	return &w
+}
+
+// activeInstances is the registeredContainerInstancesCount of a cluster as
+// of store revision rev or later: its ACTIVE and DRAINING instances, 0 when
+// it is not ACTIVE (or the count fails).
+func (s *Service) activeInstances(ctx context.Context, c *flotilla.Cluster, rev int64) int {
+	if c.Status != flotilla.StatusActive {
+		return 0
 	}
-	if c.Status == flotilla.StatusActive {
-		if n, err := s.countInstances(ctx, c.Name); err == nil {
-			w.RegisteredContainerInstancesCount = ptr(int32(n))
-		}
+	n, err := s.instanceCount(ctx, c.Name, rev)
+	if err != nil {
+		return 0
 	}
-	if hasInclude(include, wire.ClusterFieldSettings) {
-		w.Settings = []wire.ClusterSetting{}
-		for _, st := range c.Settings {
-			w.Settings = append(w.Settings, wire.ClusterSetting{Name: wire.ClusterSettingName(st.Name), Value: ptr(st.Value)})
-		}
-	}
-	if hasInclude(include, wire.ClusterFieldConfigurations) {
-		w.Configuration = fromRaw[*wire.ClusterConfiguration](c.Configuration)
-	}
-	if hasInclude(include, wire.ClusterFieldTags) {
-		w.Tags = tagsToWire(c.Tags)
-	}
-	if hasInclude(include, wire.ClusterFieldStatistics) {
-		for _, k := range []string{"runningEC2TasksCount", "runningExternalTasksCount", "pendingEC2TasksCount", "pendingExternalTasksCount", "activeEC2ServiceCount", "activeExternalServiceCount", "drainingEC2ServiceCount", "drainingExternalServiceCount"} {
-			w.Statistics = append(w.Statistics, wire.KeyValuePair{Name: ptr(k), Value: ptr("0")})
-		}
-	}
-	if sc := fromRaw[*wire.ClusterServiceConnectDefaultsRequest](c.ServiceConnectDefaults); sc != nil {
-		w.ServiceConnectDefaults = &wire.ClusterServiceConnectDefaults{Namespace: sc.Namespace}
-	}
-	return w
+	return n
 }
 
 // clusterSettings validates the settings of a request.

@@ -44,6 +44,7 @@ type Service struct {
 	endpoint string
 	links    links
 	defs     sync.Map // task definition ARN → json.RawMessage
+	reads    readCaches
 	placer   *scheduler.Placer
 	tgLBs    func(ctx context.Context, arn string) ([]string, error)
 }

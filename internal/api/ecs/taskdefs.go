@@ -67,41 +67,75 @@ func (s *Service) RegisterTaskDefinition(ctx context.Context, in *wire.RegisterT
 // DescribeTaskDefinition describes a family's latest ACTIVE revision, a
 // family:revision, or an ARN.
 func (s *Service) DescribeTaskDefinition(ctx context.Context, in *wire.DescribeTaskDefinitionRequest) (*wire.DescribeTaskDefinitionResponse, error) {
-	rec, _, err := s.findTaskDefinition(ctx, str(in.TaskDefinition))
+	ref := str(in.TaskDefinition)
+	rev, err := s.store.Rev(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := &wire.DescribeTaskDefinitionResponse{TaskDefinition: taskDefToWire(rec)}
+	v, ok := s.reads.taskDefs.load(ref, rev)
+	if !ok {
+		if v, _, err = s.lookupTaskDefinition(ctx, ref); err != nil {
+			return nil, err
+		}
+		s.reads.taskDefs.store(ref, rev, v)
+	}
+	out := &wire.DescribeTaskDefinitionResponse{TaskDefinition: v.wire}
 	if hasInclude(in.Include, wire.TaskDefinitionFieldTags) {
-		out.Tags = tagsToWire(rec.Tags)
+		out.Tags = v.tags
 	}
 	return out, nil
 }
 
-// findTaskDefinition resolves a reference to a stored revision.
+// findTaskDefinition resolves a reference to a stored revision; the caller
+// may change the record it returns.
 func (s *Service) findTaskDefinition(ctx context.Context, ref string) (*flotilla.TaskDefinition, int64, error) {
+	v, rev, err := s.lookupTaskDefinition(ctx, ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	rec := *v.rec
+	rec.Definition = slices.Clone(rec.Definition)
+	rec.Tags = slices.Clone(rec.Tags)
+	return &rec, rev, nil
+}
+
+// lookupTaskDefinition resolves a reference to a stored revision, decoded
+// through the read cache (the view is shared: do not change it), and returns
+// it with its ModRevision.
+func (s *Service) lookupTaskDefinition(ctx context.Context, ref string) (*taskDefView, int64, error) {
 	r, err := flotilla.ParseTaskDefinitionRef(ref)
 	if err != nil {
 		return nil, 0, err
 	}
-	notFound := flotilla.Errorf(flotilla.EClient, "Unable to describe task definition.")
 	if r.Revision > 0 {
-		rec, rev, err := store.GetJSON[flotilla.TaskDefinition](ctx, s.store, flotilla.TaskDefinitionKey(r.Family, r.Revision))
+		kv, err := s.store.Get(ctx, flotilla.TaskDefinitionKey(r.Family, r.Revision))
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, 0, notFound
+			return nil, 0, errTaskDefinitionNotFound()
 		}
-		return rec, rev, err
+		if err != nil {
+			return nil, 0, err
+		}
+		v, err := decoded(&s.reads.taskDefRecords, kv, decodeTaskDefView)
+		return v, kv.ModRevision, err
 	}
-	items, _, err := store.ListJSON[flotilla.TaskDefinition](ctx, s.store, flotilla.FamilyTaskDefinitionsPrefix(r.Family), store.ListOptions{})
+	kvs, _, err := s.store.List(ctx, flotilla.FamilyTaskDefinitionsPrefix(r.Family), store.ListOptions{})
 	if err != nil {
 		return nil, 0, err
 	}
-	for i := len(items) - 1; i >= 0; i-- {
-		if items[i].Value.Status == flotilla.TaskDefinitionActive {
-			return &items[i].Value, items[i].ModRevision, nil
+	for i := len(kvs) - 1; i >= 0; i-- {
+		v, err := decoded(&s.reads.taskDefRecords, &kvs[i], decodeTaskDefView)
+		if err != nil {
+			return nil, 0, err
+		}
+		if v.rec.Status == flotilla.TaskDefinitionActive {
+			return v, kvs[i].ModRevision, nil
 		}
 	}
-	return nil, 0, notFound
+	return nil, 0, errTaskDefinitionNotFound()
+}
+
+func errTaskDefinitionNotFound() error {
+	return flotilla.Errorf(flotilla.EClient, "Unable to describe task definition.")
 }
 
 // ListTaskDefinitions lists revision ARNs by status (default ACTIVE),
