@@ -42,6 +42,11 @@
 // when a target refuses or breaks the connection, 504 when it cannot be
 // reached within the connect timeout, 503 with nothing to send to.
 //
+// HTTP listeners read simple requests (GET, HEAD, OPTIONS, TRACE with no
+// body) with a connection loop of their own and hand a connection to
+// net/http's server at its first request of any other kind, malformed ones
+// included; HTTPS listeners are net/http's (conn.go).
+//
 // Requests reach targets over pooled keep-alive connections with
 // X-Forwarded-For appended to and X-Forwarded-Proto and X-Forwarded-Port set;
 // X-Amzn-Trace-Id is added when absent. Bodies are streamed both ways and a

@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // socket is a listener's open socket and HTTP server. It serves the table
@@ -32,6 +35,14 @@ type socket struct {
 
 	table   atomic.Pointer[table]
 	closing atomic.Bool
+
+	// Plain HTTP: the connections the socket serves itself (conn.go), and
+	// the way of the others to srv.
+	plain                      bool
+	fast                       fastConns
+	handoff                    *handoffListener
+	connGauge                  prometheus.Gauge
+	idleTimeout, headerTimeout time.Duration
 }
 
 // listen opens a listener's socket. It does not serve it yet.
@@ -70,6 +81,12 @@ func listen(l Listener, bind string, tbl *table, d *deps) (*socket, error) {
 	}
 	if l.Protocol == ProtocolHTTPS {
 		k.srv.TLSConfig = &tls.Config{GetCertificate: k.certificate, MinVersion: tls.VersionTLS12}
+	} else {
+		k.plain = true
+		k.fast = fastConns{conns: map[*clientConn]struct{}{}, changed: make(chan struct{}, 1)}
+		k.handoff = newHandoffListener(ln.Addr())
+		k.connGauge = conns
+		k.idleTimeout, k.headerTimeout = d.opts.ClientIdleTimeout, d.opts.ReadHeaderTimeout
 	}
 	return k, nil
 }
@@ -77,9 +94,12 @@ func listen(l Listener, bind string, tbl *table, d *deps) (*socket, error) {
 // serve serves the socket until it is closed.
 func (k *socket) serve() {
 	var err error
-	if k.srv.TLSConfig != nil {
+	switch {
+	case k.srv.TLSConfig != nil:
 		err = k.srv.ServeTLS(k.ln, "", "")
-	} else {
+	case k.plain:
+		err = k.serveFast()
+	default:
 		err = k.srv.Serve(k.ln)
 	}
 	if !k.closing.Load() && !errors.Is(err, http.ErrServerClosed) {
@@ -91,6 +111,29 @@ func (k *socket) serve() {
 func (k *socket) stopAccepting() {
 	k.closing.Store(true)
 	_ = k.ln.Close()
+}
+
+// shutdown closes the idle connections and waits for the others to finish
+// their request, or for ctx to end. The socket must have stopped
+// accepting.
+func (k *socket) shutdown(ctx context.Context) error {
+	if !k.plain {
+		return k.srv.Shutdown(ctx)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- k.srv.Shutdown(ctx) }()
+	err := k.shutdownFast(ctx)
+	return errors.Join(err, <-errc)
+}
+
+// close closes the socket and every connection at once.
+func (k *socket) close() {
+	k.closing.Store(true)
+	_ = k.ln.Close()
+	_ = k.srv.Close()
+	if k.plain {
+		k.closeFast()
+	}
 }
 
 // certificate picks the certificate of a TLS handshake: the first the
@@ -155,7 +198,13 @@ func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardActio
 		// together.
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
-	rec := &recorder{ResponseWriter: w}
+	var rec *recorder
+	if rw, ok := w.(*respWriter); ok {
+		rec = &rw.rec
+		*rec = recorder{ResponseWriter: w}
+	} else {
+		rec = &recorder{ResponseWriter: w}
+	}
 	t.acquire()
 	start := time.Now()
 	defer func() {

@@ -316,7 +316,7 @@ func (s *Server) retire(k *socket) {
 	k.log.Info("listener closed")
 	s.retiring[k] = true
 	s.wg.Go(func() {
-		_ = k.srv.Shutdown(context.Background()) // Close cuts it short
+		_ = k.shutdown(context.Background()) // Close cuts it short
 		s.mu.Lock()
 		delete(s.retiring, k)
 		s.mu.Unlock()
@@ -379,7 +379,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errs := make([]error, len(all))
 	for i, k := range all {
 		k.stopAccepting()
-		wg.Go(func() { errs[i] = k.srv.Shutdown(sctx) })
+		wg.Go(func() { errs[i] = k.shutdown(sctx) })
 	}
 	wg.Wait()
 	s.Close()
@@ -403,11 +403,10 @@ func (s *Server) Close() {
 	close(s.done)
 	s.closed = true
 	for _, k := range s.sockets {
-		k.closing.Store(true)
-		_ = k.srv.Close()
+		k.close()
 	}
 	for k := range s.retiring {
-		_ = k.srv.Close()
+		k.close()
 	}
 	for _, tg := range s.tgs {
 		tg.close()

@@ -1,0 +1,640 @@
+package lb
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Plain HTTP listeners serve their connections themselves rather than
+// through net/http's server, which spends a goroutine per request on a
+// background read, clones every response's header, and allocates the
+// request a piece at a time. A connection's goroutine reads each request's
+// head with a small, strict parser; a simple request (GET, HEAD, OPTIONS
+// or TRACE with no body, no Expect and no Upgrade, HTTP/1.0 or 1.1, in
+// origin form, with a head that fits the read buffer and that net/http
+// would take as it is) is served by the socket's ServeHTTP, its response
+// written straight to the connection's buffer. At the first request that
+// is anything else, malformed ones included, the connection is handed with
+// the bytes already read to the listener's net/http server for the rest of
+// its life, so that bodies, chunked requests, 100-continue, upgrades and
+// the 400s of malformed requests are net/http's. HTTPS listeners go through
+// net/http only.
+
+// bgReadDelay is how long a request runs before its connection is watched
+// for the client going away, which cancels the request (net/http watches
+// from the start, at the cost of a goroutine per request).
+const bgReadDelay = 20 * time.Millisecond
+
+// clientBufSize is the size of a connection's read and write buffers; a
+// request head that does not fit goes to net/http.
+const clientBufSize = 4 << 10
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, clientBufSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, clientBufSize) }}
+)
+
+// serveFast accepts the socket's connections until it is closed, and serves
+// them; net/http's server serves those handed over.
+func (k *socket) serveFast() error {
+	srvDone := make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		_ = k.srv.Serve(k.handoff)
+	}()
+	defer func() { <-srvDone }()
+	var backoff time.Duration
+	for {
+		c, err := k.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || k.closing.Load() {
+				return err
+			}
+			// Out of file descriptors and the like: wait and try again, as
+			// net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			k.log.Warn("accept failed", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		cc := k.track(c)
+		if cc == nil {
+			_ = c.Close()
+			continue
+		}
+		go cc.serve()
+	}
+}
+
+// fastConns are the connections a plain HTTP socket serves itself.
+type fastConns struct {
+	mu       sync.Mutex
+	conns    map[*clientConn]struct{}
+	shutting atomic.Bool   // new connections are refused, idle ones closed
+	changed  chan struct{} // a connection ended
+}
+
+func (k *socket) track(c net.Conn) *clientConn {
+	f := &k.fast
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.shutting.Load() {
+		return nil
+	}
+	cc := newClientConn(k, c)
+	f.conns[cc] = struct{}{}
+	k.connGauge.Inc()
+	return cc
+}
+
+func (k *socket) untrack(cc *clientConn) {
+	f := &k.fast
+	f.mu.Lock()
+	delete(f.conns, cc)
+	f.mu.Unlock()
+	k.connGauge.Dec()
+	select {
+	case f.changed <- struct{}{}:
+	default:
+	}
+}
+
+// setIdle marks cc idle between requests or active, and reports whether it
+// may go on: false once the socket shuts down (when idle, the connection is
+// closed).
+func (k *socket) setIdle(cc *clientConn, idle bool) bool {
+	f := &k.fast
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cc.idle = idle
+	return !f.shutting.Load()
+}
+
+// shutdownFast closes the idle connections and waits for the others to
+// finish their request, or for ctx to end.
+func (k *socket) shutdownFast(ctx context.Context) error {
+	f := &k.fast
+	f.mu.Lock()
+	f.shutting.Store(true)
+	for cc := range f.conns {
+		if cc.idle {
+			_ = cc.c.Close()
+		}
+	}
+	f.mu.Unlock()
+	for {
+		f.mu.Lock()
+		n := len(f.conns)
+		f.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-f.changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// closeFast closes every connection.
+func (k *socket) closeFast() {
+	f := &k.fast
+	f.mu.Lock()
+	f.shutting.Store(true)
+	for cc := range f.conns {
+		_ = cc.c.Close()
+	}
+	f.mu.Unlock()
+}
+
+// handoffListener is how connections reach the socket's net/http server.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// hand gives c to the server, and reports false when it is closed.
+func (l *handoffListener) hand(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+// replayConn is a connection handed over with bytes already read from it.
+type replayConn struct {
+	net.Conn
+	buf []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.buf) > 0 {
+		n := copy(p, c.buf)
+		c.buf = c.buf[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite lets net/http half-close the connection before closing it, as
+// it does on a *net.TCPConn.
+func (c *replayConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// clientConn is a client connection the socket serves itself.
+type clientConn struct {
+	k      *socket
+	c      net.Conn
+	cr     connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	remote string
+	ctx    context.Context
+	cancel context.CancelFunc
+	req    *http.Request // reused by every request, with ctx
+	w      respWriter
+	idle   bool // guarded by k.fast.mu
+
+	// The watch on the client going away while a request runs.
+	bgMu      sync.Mutex
+	bgTimer   *time.Timer
+	inReq     bool
+	bgRunning bool
+	aborting  bool
+	bgDone    chan struct{}
+}
+
+// connReader reads the connection, behind the byte the watch may have
+// read.
+type connReader struct {
+	c          net.Conn
+	pending    [1]byte
+	hasPending bool
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.hasPending && len(p) > 0 {
+		p[0] = r.pending[0]
+		r.hasPending = false
+		return 1, nil
+	}
+	return r.c.Read(p)
+}
+
+func newClientConn(k *socket, c net.Conn) *clientConn {
+	cc := &clientConn{k: k, c: c, remote: c.RemoteAddr().String()}
+	cc.cr.c = c
+	cc.ctx, cc.cancel = context.WithCancel(context.Background())
+	cc.req = (&http.Request{}).WithContext(cc.ctx)
+	cc.w.cc = cc
+	cc.w.header = make(http.Header, 8)
+	return cc
+}
+
+// serve serves the connection's requests until it closes or is handed
+// over.
+func (cc *clientConn) serve() {
+	k := cc.k
+	cc.br = readerPool.Get().(*bufio.Reader)
+	cc.br.Reset(&cc.cr)
+	cc.bw = writerPool.Get().(*bufio.Writer)
+	cc.bw.Reset(cc.c)
+	cc.bgTimer = time.AfterFunc(time.Hour, cc.watchClient)
+	cc.bgTimer.Stop()
+	handed := false
+	defer func() {
+		cc.bgTimer.Stop()
+		cc.cancel()
+		if !handed {
+			_ = cc.bw.Flush() // the last response, if any
+			_ = cc.c.Close()
+		}
+		cc.br.Reset(nil)
+		readerPool.Put(cc.br)
+		cc.bw.Reset(nil)
+		writerPool.Put(cc.bw)
+		k.untrack(cc)
+	}()
+	for {
+		if cc.br.Buffered() == 0 {
+			if !k.setIdle(cc, true) {
+				return
+			}
+			_ = cc.c.SetReadDeadline(time.Now().Add(k.idleTimeout))
+			if _, err := cc.br.Peek(1); err != nil {
+				return
+			}
+		}
+		if !k.setIdle(cc, false) {
+			return
+		}
+		_ = cc.c.SetReadDeadline(time.Now().Add(k.headerTimeout))
+		simple, err := cc.readRequest()
+		if err != nil {
+			return
+		}
+		if !simple {
+			if cc.bw.Flush() != nil {
+				return
+			}
+			_ = cc.c.SetReadDeadline(time.Time{})
+			handed = cc.handOff()
+			return
+		}
+		if !cc.serveRequest() || cc.ctx.Err() != nil {
+			return
+		}
+		if cc.br.Buffered() == 0 && cc.bw.Flush() != nil {
+			return
+		}
+	}
+}
+
+// handOff gives the connection, with what was read of it, to net/http.
+func (cc *clientConn) handOff() bool {
+	buf, _ := cc.br.Peek(cc.br.Buffered())
+	rc := &replayConn{Conn: cc.c}
+	if cc.cr.hasPending {
+		rc.buf = append(rc.buf, cc.cr.pending[0])
+	}
+	rc.buf = append(rc.buf, buf...)
+	cc.k.connGauge.Dec() // counted again by the server's ConnState
+	if !cc.k.handoff.hand(rc) {
+		cc.k.connGauge.Inc()
+		return false
+	}
+	cc.k.connGauge.Inc() // untrack decrements
+	return true
+}
+
+// serveRequest serves the request read, and reports whether the connection
+// may serve another.
+func (cc *clientConn) serveRequest() (keep bool) {
+	w := &cc.w
+	defer func() {
+		cc.endWatch()
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler { //nolint:errorlint // net/http compares it the same way
+				cc.k.log.Error("panic serving request", "panic", p)
+			}
+			_ = cc.bw.Flush()
+			keep = false
+		}
+	}()
+	cc.startWatch()
+	cc.k.ServeHTTP(w, cc.req)
+	w.finish()
+	return !w.closeAfter
+}
+
+// startWatch arranges for the client to be watched once the request has
+// run for bgReadDelay; endWatch ends the watch.
+func (cc *clientConn) startWatch() {
+	cc.bgMu.Lock()
+	cc.inReq = true
+	cc.bgMu.Unlock()
+	cc.bgTimer.Reset(bgReadDelay)
+}
+
+func (cc *clientConn) endWatch() {
+	cc.bgTimer.Stop()
+	cc.bgMu.Lock()
+	cc.inReq = false
+	running := cc.bgRunning
+	if running {
+		cc.aborting = true
+		_ = cc.c.SetReadDeadline(aLongTimeAgo)
+	}
+	cc.bgMu.Unlock()
+	if running {
+		<-cc.bgDone
+		cc.bgMu.Lock()
+		cc.bgRunning, cc.aborting = false, false
+		cc.bgMu.Unlock()
+	}
+}
+
+// watchClient reads the connection while a request runs: a read that fails
+// means the client went away, which cancels the request. A byte read (the
+// next request, pipelined) is kept for the next read.
+func (cc *clientConn) watchClient() {
+	cc.bgMu.Lock()
+	defer cc.bgMu.Unlock()
+	if !cc.inReq || cc.bgRunning || cc.cr.hasPending {
+		return
+	}
+	cc.bgRunning = true
+	cc.bgDone = make(chan struct{})
+	_ = cc.c.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(cc.bgDone)
+		n, err := cc.c.Read(cc.cr.pending[:])
+		if n == 1 {
+			cc.cr.hasPending = true
+			return
+		}
+		cc.bgMu.Lock()
+		aborted := cc.aborting
+		cc.bgMu.Unlock()
+		if err != nil && !aborted {
+			cc.cancel()
+		}
+	}()
+}
+
+// readRequest reads the next request's head into cc.req. It reports false,
+// having consumed nothing, when the request is not simple; an error when
+// the connection failed or timed out.
+func (cc *clientConn) readRequest() (bool, error) {
+	br := cc.br
+	var head []byte
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		if i := bytes.Index(buf, crlf2); i >= 0 {
+			head = buf[:i+4]
+			break
+		}
+		if br.Buffered() >= br.Size() {
+			return false, nil
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return false, err
+		}
+	}
+	if !cc.parse(head) {
+		return false, nil
+	}
+	_, _ = br.Discard(len(head))
+	return true, nil
+}
+
+var crlf2 = []byte("\r\n\r\n")
+
+// parse fills cc.req from a request head ending in an empty line, and
+// reports whether the request is simple.
+func (cc *clientConn) parse(head []byte) bool {
+	// Cheap checks on the bytes before anything is allocated.
+	eol := bytes.Index(head, crlf2[:2])
+	line := head[:eol]
+	var method string
+	switch {
+	case bytes.HasPrefix(line, []byte("GET ")):
+		method = http.MethodGet
+	case bytes.HasPrefix(line, []byte("HEAD ")):
+		method = http.MethodHead
+	case bytes.HasPrefix(line, []byte("OPTIONS ")):
+		method = http.MethodOptions
+	case bytes.HasPrefix(line, []byte("TRACE ")):
+		method = http.MethodTrace
+	default:
+		return false
+	}
+	line = line[len(method)+1:]
+	var minor int
+	switch {
+	case bytes.HasSuffix(line, []byte(" HTTP/1.1")):
+		minor = 1
+	case bytes.HasSuffix(line, []byte(" HTTP/1.0")):
+	default:
+		return false
+	}
+	uriBytes := line[:len(line)-len(" HTTP/1.1")]
+	if len(uriBytes) == 0 || uriBytes[0] != '/' || bytes.IndexByte(head, '\n') != eol+1 {
+		return false
+	}
+	for _, b := range uriBytes {
+		if b <= ' ' || b == 0x7f {
+			return false
+		}
+	}
+
+	s := string(head[eol+2 : len(head)-2]) // the header lines, one allocation for them all
+	uri := string(uriBytes)
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return false
+	}
+	h := cc.w.reqHeader
+	if h == nil {
+		h = make(http.Header, 8)
+		cc.w.reqHeader = h
+	} else {
+		clear(h)
+	}
+	vals := make([]string, strings.Count(s, "\r\n"))
+	var host string
+	hosts := 0
+	for n := 0; len(s) > 0; n++ {
+		i := strings.Index(s, "\r\n")
+		ln := s[:i]
+		s = s[i+2:]
+		if strings.IndexByte(ln, '\n') >= 0 || ln == "" || ln[0] == ' ' || ln[0] == '\t' {
+			return false // a bare LF or a folded line: net/http decides
+		}
+		colon := strings.IndexByte(ln, ':')
+		if colon <= 0 || !validFieldName(ln[:colon]) {
+			return false
+		}
+		key := textproto.CanonicalMIMEHeaderKey(ln[:colon])
+		v := strings.Trim(ln[colon+1:], " \t")
+		if !validFieldValue(v) {
+			return false
+		}
+		switch key {
+		case "Host":
+			hosts++
+			host = v
+			if !validHost(v) {
+				return false
+			}
+			continue
+		case "Content-Length":
+			if v != "0" || len(h[key]) > 0 {
+				return false
+			}
+		case "Transfer-Encoding", "Expect", "Upgrade", "Trailer":
+			return false
+		}
+		vals[n] = v
+		if prior, ok := h[key]; ok {
+			h[key] = append(prior[:len(prior):len(prior)], v)
+		} else {
+			h[key] = vals[n : n+1 : n+1]
+		}
+	}
+	if hosts > 1 || hosts == 0 && minor == 1 {
+		return false
+	}
+	if pragma := h["Pragma"]; len(pragma) > 0 && pragma[0] == "no-cache" {
+		if _, ok := h["Cache-Control"]; !ok {
+			h["Cache-Control"] = []string{"no-cache"}
+		}
+	}
+	conn := h["Connection"]
+	closeReq := hasToken(conn, "close")
+	if minor == 0 {
+		closeReq = closeReq || !hasToken(conn, "keep-alive")
+	}
+
+	r := cc.req
+	r.Method = method
+	r.URL = u
+	r.Proto = "HTTP/1.1"
+	if minor == 0 {
+		r.Proto = "HTTP/1.0"
+	}
+	r.ProtoMajor, r.ProtoMinor = 1, minor
+	r.Header = h
+	r.Body = http.NoBody
+	r.ContentLength = 0
+	r.Close = closeReq
+	r.Host = host
+	r.RemoteAddr = cc.remote
+	r.RequestURI = uri
+	cc.w.reset(r)
+	return true
+}
+
+// hasToken reports whether comma-separated header values hold token, in
+// any case.
+func hasToken(vals []string, token string) bool {
+	for _, v := range vals {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(textproto.TrimString(f), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// validFieldName reports whether s is an RFC 9110 token.
+func validFieldName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || !isTokenByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var isTokenByte = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// validFieldValue reports whether s has no control character but tab.
+func validFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost reports whether s has only the bytes net/http allows in a Host
+// header.
+func validHost(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			continue
+		}
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' ||
+			strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

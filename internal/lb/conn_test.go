@@ -1,0 +1,258 @@
+package lb
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawConn is a client connection to a listener, written and read by hand.
+type rawConn struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, s *Server) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", s.Addr(listenerARN).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	// Only keeps a broken test from hanging; nothing is asserted about time.
+	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
+	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (rc *rawConn) send(s string) {
+	rc.t.Helper()
+	if _, err := io.WriteString(rc.c, s); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+// read reads a response to a request of method, and its body.
+func (rc *rawConn) read(method string) (*http.Response, string) {
+	rc.t.Helper()
+	resp, err := http.ReadResponse(rc.br, &http.Request{Method: method})
+	if err != nil {
+		rc.t.Fatalf("read response: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		rc.t.Fatalf("read body: %v", err)
+	}
+	return resp, string(body)
+}
+
+// closed reports whether the server closed the connection (or reset it).
+func (rc *rawConn) closed() bool {
+	_, err := rc.br.ReadByte()
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+}
+
+func echoBackend(t *testing.T) *backend {
+	be := newBackend(t, "a")
+	be.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Method", r.Method)
+		w.Header().Set("X-Forwarded-Seen", r.Header.Get("X-Forwarded-For"))
+		io.WriteString(w, r.Method+" "+r.URL.RequestURI()+" "+string(b))
+	})
+	return be
+}
+
+func connServer(t *testing.T, opts Options) (*Server, *backend) {
+	s, _ := newTestServer(t, opts)
+	be := echoBackend(t)
+	tg := group("tg", be)
+	mustUpdate(t, s, oneListener(forward(tg.ARN), nil, tg))
+	waitState(t, s, tg.ARN, StateHealthy, be)
+	return s, be
+}
+
+// TestConnKeepAlive sends requests one after the other and pipelined on one
+// connection.
+func TestConnKeepAlive(t *testing.T) {
+	s, _ := connServer(t, Options{})
+	rc := dialRaw(t, s)
+	rc.send("GET /one?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	resp, body := rc.read(http.MethodGet)
+	if resp.StatusCode != 200 || body != "GET /one?x=1 " || resp.Header.Get("X-Forwarded-Seen") != "127.0.0.1" {
+		t.Fatalf("first: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	rc.send("GET /two HTTP/1.1\r\nHost: example.com\r\n\r\nHEAD /three HTTP/1.1\r\nHost: example.com\r\n\r\n" +
+		"GET /four HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+	if _, body := rc.read(http.MethodGet); body != "GET /two " {
+		t.Errorf("second: %q", body)
+	}
+	if resp, body := rc.read(http.MethodHead); resp.StatusCode != 200 || body != "" || resp.Header.Get("X-Method") != "HEAD" {
+		t.Errorf("pipelined HEAD: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := rc.read(http.MethodGet); body != "GET /four " || !resp.Close {
+		t.Errorf("last: %q, close %v", body, resp.Close)
+	}
+	if !rc.closed() {
+		t.Error("connection open after Connection: close")
+	}
+}
+
+// TestConnHTTP10 follows HTTP/1.0's keep-alive rules.
+func TestConnHTTP10(t *testing.T) {
+	s, _ := connServer(t, Options{})
+	rc := dialRaw(t, s)
+	rc.send("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+	resp, body := rc.read(http.MethodGet)
+	if body != "GET /a " || resp.Close || resp.Header.Get("Connection") != "keep-alive" {
+		t.Fatalf("keep-alive: %q close %v %v", body, resp.Close, resp.Header)
+	}
+	rc.send("GET /b HTTP/1.0\r\n\r\n")
+	if _, body := rc.read(http.MethodGet); body != "GET /b " {
+		t.Errorf("second: %q", body)
+	}
+	if !rc.closed() {
+		t.Error("HTTP/1.0 connection open without keep-alive")
+	}
+}
+
+// TestConnFallback hands a connection to net/http at the first request
+// with a body, and net/http serves the rest of it.
+func TestConnFallback(t *testing.T) {
+	s, _ := connServer(t, Options{})
+	rc := dialRaw(t, s)
+	rc.send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, body := rc.read(http.MethodGet); body != "GET /fast " {
+		t.Fatalf("fast: %q", body)
+	}
+	rc.send("POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+		"PUT /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+	if resp, body := rc.read(http.MethodPost); resp.StatusCode != 200 || body != "POST /post hello" {
+		t.Errorf("post: %d %q", resp.StatusCode, body)
+	}
+	if _, body := rc.read(http.MethodPut); body != "PUT /chunked abc" {
+		t.Errorf("chunked: %q", body)
+	}
+	rc.send("GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, body := rc.read(http.MethodGet); body != "GET /after " {
+		t.Errorf("after: %q", body)
+	}
+}
+
+// TestConnMalformed answers malformed requests with net/http's 400.
+func TestConnMalformed(t *testing.T) {
+	s, be := connServer(t, Options{})
+	for _, req := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n",
+		"GET / HTTP/1.1\r\n\r\n", // no Host
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n",
+	} {
+		before := be.requests.Load()
+		rc := dialRaw(t, s)
+		rc.send(req)
+		if resp, _ := rc.read(http.MethodGet); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%q: %d, want 400", req, resp.StatusCode)
+		}
+		if be.requests.Load() != before {
+			t.Errorf("%q reached the target", req)
+		}
+	}
+}
+
+// TestConnSlowHeader closes a connection whose request head does not come
+// in time.
+func TestConnSlowHeader(t *testing.T) {
+	s, be := connServer(t, Options{ReadHeaderTimeout: 50 * time.Millisecond})
+	rc := dialRaw(t, s)
+	rc.send("GET / HTTP/1.1\r\nHost: x\r\n")
+	if !rc.closed() {
+		t.Error("connection open with its request head unfinished")
+	}
+	if n := be.requests.Load(); n != 0 {
+		t.Errorf("target got %d requests", n)
+	}
+}
+
+// TestConnRetire lets the request in flight on a removed listener finish,
+// then closes its connection, and closes idle connections at once.
+func TestConnRetire(t *testing.T) {
+	s, _ := newTestServer(t, Options{})
+	a, _, slowAt, release := slowPair(t)
+	tg := group("tg", a)
+	cfg := oneListener(forward(tg.ARN), nil, tg)
+	mustUpdate(t, s, cfg)
+	waitState(t, s, tg.ARN, StateHealthy, a)
+	busy, idle := dialRaw(t, s), dialRaw(t, s)
+	idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	idle.read(http.MethodGet)
+	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-slowAt
+	mustUpdate(t, s, Config{LoadBalancers: cfg.LoadBalancers})
+	if !idle.closed() {
+		t.Error("idle connection open after its listener was removed")
+	}
+	release <- struct{}{}
+	resp, body := busy.read(http.MethodGet)
+	if resp.StatusCode != 200 || body != "a" || !resp.Close {
+		t.Errorf("in-flight request: %d %q close %v", resp.StatusCode, body, resp.Close)
+	}
+	if !busy.closed() {
+		t.Error("connection open after its request on a removed listener")
+	}
+}
+
+// TestConnClientGone cancels the request to the target when the client
+// goes away.
+func TestConnClientGone(t *testing.T) {
+	s, _ := newTestServer(t, Options{})
+	a, _, slowAt, _ := slowPair(t)
+	canceled := make(chan struct{})
+	a.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		slowAt <- "a"
+		<-r.Context().Done()
+		close(canceled)
+	})
+	tg := group("tg", a)
+	mustUpdate(t, s, oneListener(forward(tg.ARN), nil, tg))
+	waitState(t, s, tg.ARN, StateHealthy, a)
+	rc := dialRaw(t, s)
+	rc.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-slowAt
+	rc.c.Close()
+	<-canceled
+}
+
+func TestParseSimple(t *testing.T) {
+	for _, tc := range []struct {
+		head   string
+		simple bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true},
+		{"GET /p?q=1 HTTP/1.0\r\n\r\n", true},
+		{"OPTIONS / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", true},
+		{"POST / HTTP/1.1\r\nHost: x\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n", false},
+		{"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", false},
+		{"GET / HTTP/2.0\r\nHost: x\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: x y\r\n\r\n", false},
+	} {
+		c1, c2 := net.Pipe()
+		cc := newClientConn(&socket{}, c1)
+		c1.Close()
+		c2.Close()
+		if got := cc.parse([]byte(tc.head)); got != tc.simple {
+			t.Errorf("%q: simple %v, want %v", strings.TrimSpace(tc.head), got, tc.simple)
+		}
+	}
+}
