@@ -256,3 +256,53 @@ func TestParseSimple(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse holds the fast loop's request parser to net/http's: on any
+// request head it must not panic, and a head it takes as simple must be one
+// http.ReadRequest reads as the same request (method, URI, host, protocol,
+// headers), so the fast path never serves something net/http would have
+// refused or read otherwise.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /p?q=1 HTTP/1.0\r\n\r\n",
+		"HEAD /a/b HTTP/1.1\r\nHost: example.com:8080\r\nAccept: */*\r\nX-A: 1\r\nx-a: 2\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+	} {
+		f.Add(s)
+	}
+	c1, c2 := net.Pipe()
+	c1.Close()
+	c2.Close()
+	f.Fuzz(func(t *testing.T, s string) {
+		if i := strings.Index(s, "\r\n\r\n"); i >= 0 {
+			s = s[:i]
+		}
+		head := s + "\r\n\r\n" // a head ends at its first empty line
+		cc := newClientConn(&socket{}, c1)
+		if !cc.parse([]byte(head)) {
+			return
+		}
+		want, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+		if err != nil {
+			t.Fatalf("%q: simple to the fast parser, refused by net/http: %v", head, err)
+		}
+		got := cc.req
+		if got.Method != want.Method || got.RequestURI != want.RequestURI || got.Host != want.Host ||
+			got.ProtoMinor != want.ProtoMinor || got.Close != want.Close || want.ContentLength > 0 || len(want.TransferEncoding) > 0 {
+			t.Fatalf("%q: fast parser read %s %s host %q 1.%d close %v; net/http %s %s host %q 1.%d close %v length %d te %v", head,
+				got.Method, got.RequestURI, got.Host, got.ProtoMinor, got.Close,
+				want.Method, want.RequestURI, want.Host, want.ProtoMinor, want.Close, want.ContentLength, want.TransferEncoding)
+		}
+		for k, v := range want.Header {
+			if k == "Host" {
+				continue
+			}
+			if strings.Join(got.Header[k], "\x00") != strings.Join(v, "\x00") {
+				t.Fatalf("%q: header %s: fast parser %q, net/http %q", head, k, got.Header[k], v)
+			}
+		}
+	})
+}
