@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/flotilla/flotilla/internal/testimage"
 )
@@ -160,6 +161,12 @@ func (s *server) ECS() *ecs.Client {
 		BaseEndpoint: aws.String(s.Endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(s.Env["AWS_ACCESS_KEY_ID"], s.Env["AWS_SECRET_ACCESS_KEY"], ""),
 	})
+}
+
+// ELB returns an ELBv2 client of the server.
+func (s *server) ELB() *elb.Client {
+	return elb.New(elb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(s.Env["AWS_ACCESS_KEY_ID"], s.Env["AWS_SECRET_ACCESS_KEY"], "")})
 }
 
 // cliResult is what one aws CLI run gave.

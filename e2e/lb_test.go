@@ -7,10 +7,8 @@ import (
 	"net"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -38,8 +36,7 @@ func TestLoadBalancerRoutesToTasks(t *testing.T) {
 		ports = append(ports, aws.ToInt32(running.Containers[0].NetworkBindings[0].HostPort))
 	}
 
-	e := elb.New(elb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.Endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(s.Env["AWS_ACCESS_KEY_ID"], s.Env["AWS_SECRET_ACCESS_KEY"], "")})
+	e := s.ELB()
 	lbOut, err := e.CreateLoadBalancer(bg, &elb.CreateLoadBalancerInput{Name: aws.String("front")})
 	if err != nil {
 		t.Fatal(err)
@@ -71,18 +68,7 @@ func TestLoadBalancerRoutesToTasks(t *testing.T) {
 		Actions:    []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: tgARN}}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 90*time.Second, func() bool {
-		h, err := e.DescribeTargetHealth(bg, &elb.DescribeTargetHealthInput{TargetGroupArn: tgARN})
-		if err != nil || len(h.TargetHealthDescriptions) != 2 {
-			return false
-		}
-		for _, d := range h.TargetHealthDescriptions {
-			if d.TargetHealth.State != elbtypes.TargetHealthStateEnumHealthy {
-				return false
-			}
-		}
-		return true
-	})
+	waitHealthy(t, e, tgARN, 2)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	hosts := map[string]bool{}
 	for i := 0; i < 20; i++ {

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 )
@@ -122,8 +121,7 @@ func TestLBNodes(t *testing.T) {
 		return []string{fmt.Sprintf("http://127.0.0.2:%d", port), fmt.Sprintf("http://127.0.0.3:%d", port)}
 	}
 
-	e := elb.New(elb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.Endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(s.Env["AWS_ACCESS_KEY_ID"], s.Env["AWS_SECRET_ACCESS_KEY"], "")})
+	e := s.ELB()
 	lbOut, err := e.CreateLoadBalancer(bg, &elb.CreateLoadBalancerInput{Name: aws.String("edge")})
 	if err != nil {
 		t.Fatal(err)
@@ -153,18 +151,7 @@ func TestLBNodes(t *testing.T) {
 	}
 
 	// Healthy, as the nodes report it.
-	eventually(t, 90*time.Second, func() bool {
-		h, err := e.DescribeTargetHealth(bg, &elb.DescribeTargetHealthInput{TargetGroupArn: tgARN})
-		if err != nil || len(h.TargetHealthDescriptions) != 2 {
-			return false
-		}
-		for _, d := range h.TargetHealthDescriptions {
-			if d.TargetHealth.State != elbtypes.TargetHealthStateEnumHealthy {
-				return false
-			}
-		}
-		return true
-	})
+	waitHealthy(t, e, tgARN, 2)
 	for i, n := range nodes {
 		eventually(t, 60*time.Second, func() bool {
 			return n.metric(`flotilla_lb_targets{state="healthy"`) == "2" && !slices.Contains([]string{"", "0"}, n.metric("flotilla_lbnode_reports_total"))

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -23,10 +22,21 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// elbClient returns an ELBv2 client of the server.
-func (s *server) ELB() *elb.Client {
-	return elb.New(elb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.Endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(s.Env["AWS_ACCESS_KEY_ID"], s.Env["AWS_SECRET_ACCESS_KEY"], "")})
+// waitHealthy waits until a target group has n targets, all healthy.
+func waitHealthy(t testing.TB, e *elb.Client, tgARN *string, n int) {
+	t.Helper()
+	eventually(t, 90*time.Second, func() bool {
+		h, err := e.DescribeTargetHealth(bg, &elb.DescribeTargetHealthInput{TargetGroupArn: tgARN})
+		if err != nil || len(h.TargetHealthDescriptions) != n {
+			return false
+		}
+		for _, d := range h.TargetHealthDescriptions {
+			if d.TargetHealth.State != elbtypes.TargetHealthStateEnumHealthy {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // frontDoor is a load balancer with one HTTP listener whose default action

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/backoff"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
 )
 
@@ -176,7 +177,7 @@ func (a *Agent) register(ctx context.Context) error {
 			in.ContainerInstanceArn = ptr(s.InstanceARN)
 		}
 	})
-	bo := newBackoff(200*time.Millisecond, 10*time.Second)
+	bo := backoff.New(200*time.Millisecond, 10*time.Second)
 	for {
 		var out wire.RegisterContainerInstanceResponse
 		err := a.boot.Call(ctx, "RegisterContainerInstance", in, &out)
@@ -214,13 +215,13 @@ func (a *Agent) register(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(bo.next()):
+		case <-time.After(bo.Next()):
 		}
 	}
 }
 
 func (a *Agent) runtimeInfo(ctx context.Context) (RuntimeInfo, error) {
-	bo := newBackoff(200*time.Millisecond, 10*time.Second)
+	bo := backoff.New(200*time.Millisecond, 10*time.Second)
 	for {
 		info, err := a.rt.Info(ctx)
 		if err == nil {
@@ -230,7 +231,7 @@ func (a *Agent) runtimeInfo(ctx context.Context) (RuntimeInfo, error) {
 		select {
 		case <-ctx.Done():
 			return info, ctx.Err()
-		case <-time.After(bo.next()):
+		case <-time.After(bo.Next()):
 		}
 	}
 }

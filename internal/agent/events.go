@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"time"
+
+	"github.com/flotilla/flotilla/internal/backoff"
 )
 
 // watchEvents wakes a task's runner as soon as the runtime reports one of
@@ -10,11 +12,11 @@ import (
 // reacts at once instead of at its next poll. The stream is reopened with
 // backoff when it breaks; the runners' polling covers the gap.
 func (a *Agent) watchEvents(ctx context.Context) {
-	bo := newBackoff(100*time.Millisecond, 10*time.Second)
+	bo := backoff.New(100*time.Millisecond, 10*time.Second)
 	for ctx.Err() == nil {
 		events, errs := a.rt.Events(ctx)
 		for ev := range events {
-			bo.reset()
+			bo.Reset()
 			if r := a.runner(ev.Labels[LabelTaskARN]); r != nil {
 				r.wakeUp()
 			}
@@ -29,7 +31,7 @@ func (a *Agent) watchEvents(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(bo.next()):
+		case <-time.After(bo.Next()):
 		}
 	}
 }

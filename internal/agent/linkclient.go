@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/flotilla/flotilla/internal/backoff"
 	"github.com/flotilla/flotilla/internal/link"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
 )
@@ -20,7 +21,7 @@ import (
 // runLink keeps the link to the server open, reconnecting with backoff and
 // jitter, until ctx ends.
 func (a *Agent) runLink(ctx context.Context) {
-	bo := newBackoff(200*time.Millisecond, 15*time.Second)
+	bo := backoff.New(200*time.Millisecond, 15*time.Second)
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := a.linkOnce(ctx)
@@ -31,9 +32,9 @@ func (a *Agent) runLink(ctx context.Context) {
 			return
 		}
 		if time.Since(start) > 2*link.DeadAfter {
-			bo.reset()
+			bo.Reset()
 		}
-		d := bo.next()
+		d := bo.Next()
 		a.log.Warn("link to server lost; reconnecting", "err", err, "in", d.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+
+	"github.com/flotilla/flotilla/internal/backoff"
 )
 
 // reporter delivers queued state changes to the server in order, retrying
@@ -50,7 +52,7 @@ func (r *reporter) enqueue(change *wire.SubmitTaskStateChangeRequest, also func(
 
 // run sends the queue until ctx ends.
 func (r *reporter) run(ctx context.Context) {
-	backoff := newBackoff(100*time.Millisecond, 10*time.Second)
+	bo := backoff.New(100*time.Millisecond, 10*time.Second)
 	for {
 		var head *Report
 		r.state.view(func(s *State) {
@@ -88,11 +90,11 @@ func (r *reporter) run(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(backoff.next()):
+			case <-time.After(bo.Next()):
 			}
 			continue
 		}
-		backoff.reset()
+		bo.Reset()
 		_ = r.state.update(func(s *State) {
 			if len(s.Queue) > 0 && s.Queue[0].ID == head.ID {
 				s.Queue = s.Queue[1:]

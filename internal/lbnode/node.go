@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"reflect"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flotilla/flotilla/internal/backoff"
 	"github.com/flotilla/flotilla/internal/lb"
 )
 
@@ -142,7 +142,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 // follow applies every configuration the source gives.
 func (n *Node) follow(ctx context.Context) {
-	bo := newBackoff(200*time.Millisecond, 10*time.Second)
+	bo := backoff.New(200*time.Millisecond, 10*time.Second)
 	var seen int64 // the newest revision fetched, applied or refused
 	for ctx.Err() == nil {
 		after := max(seen, n.AppliedRevision())
@@ -152,12 +152,12 @@ func (n *Node) follow(ctx context.Context) {
 				return
 			}
 			n.metrics.sourceErrors.WithLabelValues("config").Inc()
-			d := bo.next()
+			d := bo.Next()
 			n.log.Warn("get the configuration; serving the last one meanwhile", "err", err, "applied_revision", after, "retry_in", d)
 			sleep(ctx, d)
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		if n.apply(cfg, rev) && rev < seen {
 			seen = rev // the store was replaced: follow the new one
 		}
@@ -208,7 +208,7 @@ func (n *Node) apply(cfg lb.Config, rev int64) bool {
 func (n *Node) report(ctx context.Context) {
 	heartbeat := time.NewTicker(n.cfg.Heartbeat)
 	defer heartbeat.Stop()
-	bo := newBackoff(200*time.Millisecond, 5*time.Second)
+	bo := backoff.New(200*time.Millisecond, 5*time.Second)
 	var retry <-chan time.Time
 	for {
 		select {
@@ -231,12 +231,12 @@ func (n *Node) report(ctx context.Context) {
 				return
 			}
 			n.metrics.sourceErrors.WithLabelValues("report").Inc()
-			d := bo.next()
+			d := bo.Next()
 			n.log.Warn("report target health", "err", err, "retry_in", d)
 			retry = time.After(d)
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		n.metrics.reports.Inc()
 	}
 }
@@ -258,19 +258,6 @@ func (n *Node) snapshot() (Report, bool) {
 	}
 	return r, true
 }
-
-// backoff yields exponentially growing delays with full jitter.
-type backoff struct{ min, max, cur time.Duration }
-
-func newBackoff(lo, hi time.Duration) *backoff { return &backoff{min: lo, max: hi, cur: lo} }
-
-func (b *backoff) next() time.Duration {
-	d := b.cur
-	b.cur = min(b.cur*2, b.max)
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-func (b *backoff) reset() { b.cur = b.min }
 
 // sleep waits for d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) {
