@@ -120,10 +120,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := DefaultAgentConfig()
 	fs := flag.NewFlagSet("flotilla agent", flag.ContinueOnError)
 	cfg.RegisterFlags(fs, true)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if run, err := parseFlags(fs, args); !run {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {

@@ -43,14 +43,8 @@ func run(ctx context.Context, args []string) error {
 		if args[0] == "up" {
 			acfg.RegisterFlags(fs, false)
 		}
-		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
+		if run, err := parseFlags(fs, args[1:]); !run {
 			return err
-		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 		}
 		if err := cfg.Validate(); err != nil {
 			return err
@@ -74,4 +68,20 @@ func run(ctx context.Context, args []string) error {
 
 func printVersion(w io.Writer) {
 	fmt.Fprintf(w, "flotilla %s (ECS API 2014-11-13, %s, %s/%s)\n", flotilla.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// parseFlags parses a subcommand's arguments. run is false when there is
+// nothing to run: the user asked for help (err nil), or the arguments are
+// wrong (err says how); positional arguments are wrong.
+func parseFlags(fs *flag.FlagSet, args []string) (run bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return false, nil
+		}
+		return false, err
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return true, nil
 }

@@ -125,14 +125,8 @@ func runLB(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := DefaultLBConfig()
 	fs := flag.NewFlagSet("flotilla lb", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if run, err := parseFlags(fs, args); !run {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
