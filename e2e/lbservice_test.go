@@ -102,6 +102,17 @@ func (f *frontDoor) get(t testing.TB, path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// twoInstances starts a server and a cluster of two agents.
+func twoInstances(t testing.TB) (*server, *ecs.Client, string) {
+	s := startServer(t, t.TempDir())
+	c := s.ECS()
+	cluster := newCluster(t, c)
+	startAgent(t, s, cluster, t.TempDir())
+	startAgent(t, s, cluster, t.TempDir())
+	waitInstances(t, c, cluster, 2)
+	return s, c, cluster
+}
+
 // webTD registers a task definition serving HTTP on container port 8080,
 // published on a dynamic host port, greeting with the given word.
 func webTD(t testing.TB, c *ecs.Client, family, greeting string) string {
@@ -117,12 +128,7 @@ func webTD(t testing.TB, c *ecs.Client, family, greeting string) string {
 // targets are healthy, and scaling in deregisters the target before the
 // task stops.
 func TestServicesBehindLoadBalancer(t *testing.T) {
-	s := startServer(t, t.TempDir())
-	c := s.ECS()
-	cluster := newCluster(t, c)
-	startAgent(t, s, cluster, t.TempDir())
-	startAgent(t, s, cluster, t.TempDir())
-	waitInstances(t, c, cluster, 2)
+	s, c, cluster := twoInstances(t)
 
 	f := newFrontDoor(t, s.ELB(), "front")
 	booksTG := f.targetGroup(t, "books", elbtypes.TargetTypeEnumInstance, 10, "/books*")
@@ -242,12 +248,7 @@ func TestZeroDowntimeDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal("wrk is not installed; `make deps` installs it")
 	}
-	s := startServer(t, t.TempDir())
-	c := s.ECS()
-	cluster := newCluster(t, c)
-	startAgent(t, s, cluster, t.TempDir())
-	startAgent(t, s, cluster, t.TempDir())
-	waitInstances(t, c, cluster, 2)
+	s, c, cluster := twoInstances(t)
 	f := newFrontDoor(t, s.ELB(), "front")
 	tg := f.targetGroup(t, "web", elbtypes.TargetTypeEnumInstance, 10, "/*")
 	v1 := webTD(t, c, "web", "v1")

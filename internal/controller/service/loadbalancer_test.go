@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/lb"
 )
 
 const tgARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
@@ -24,12 +25,12 @@ func TestReconcileLoadBalanced(t *testing.T) {
 			deployment("old", flotilla.DeploymentActive, td1, flotilla.RolloutCompleted, 60))
 		tasks := append(tasksOf(2, "old", "old", ids), tasksOf(2, "new", "new", ids, taskDef(td2))...)
 		return Input{Service: svc, Tasks: tasks, Instances: insts, Now: t0, LoadBalanced: true,
-			TargetHealth: map[string]TargetHealth{"old-0": {State: TargetHealthy}, "old-1": {State: TargetHealthy}}}
+			TargetHealth: map[string]TargetHealth{"old-0": {State: lb.StateHealthy}, "old-1": {State: lb.StateHealthy}}}
 	}
 
 	t.Run("new targets initial: old tasks stay", func(t *testing.T) {
 		in := rolling()
-		in.TargetHealth["new-0"] = TargetHealth{State: TargetInitial} // new-1 has none yet
+		in.TargetHealth["new-0"] = TargetHealth{State: lb.StateInitial} // new-1 has none yet
 		p := Reconcile(in)
 		if len(p.Stop) != 0 {
 			t.Errorf("stopped %v while the new tasks' targets are not healthy; 100%% minimum must hold", stopIDs(p))
@@ -40,15 +41,15 @@ func TestReconcileLoadBalanced(t *testing.T) {
 	})
 	t.Run("one new target healthy: one old task goes", func(t *testing.T) {
 		in := rolling()
-		in.TargetHealth["new-0"] = TargetHealth{State: TargetHealthy}
+		in.TargetHealth["new-0"] = TargetHealth{State: lb.StateHealthy}
 		if p := Reconcile(in); len(p.Stop) != 1 || !strings.HasPrefix(p.Stop[0].TaskID, "old-") {
 			t.Errorf("stopped %v, want exactly one old task", stopIDs(p))
 		}
 	})
 	t.Run("all healthy: the old tasks go, then it completes", func(t *testing.T) {
 		in := rolling()
-		in.TargetHealth["new-0"] = TargetHealth{State: TargetHealthy}
-		in.TargetHealth["new-1"] = TargetHealth{State: TargetHealthy}
+		in.TargetHealth["new-0"] = TargetHealth{State: lb.StateHealthy}
+		in.TargetHealth["new-1"] = TargetHealth{State: lb.StateHealthy}
 		p := Reconcile(in)
 		if got := stopIDs(p); !slices.Equal(got, []string{"old-0", "old-1"}) {
 			t.Fatalf("stopped %v, want both old tasks", got)
@@ -63,7 +64,7 @@ func TestReconcileLoadBalanced(t *testing.T) {
 		svc := newService(1, 100, 200, deployment("d", flotilla.DeploymentPrimary, td1, flotilla.RolloutCompleted, 60))
 		svc.HealthCheckGracePeriodSeconds = 120
 		in := Input{Service: svc, Tasks: tasksOf(1, "t", "d", ids), Instances: insts, Now: t0, LoadBalanced: true,
-			TargetHealth: map[string]TargetHealth{"t-0": {State: TargetUnhealthy, Group: tgARN}}}
+			TargetHealth: map[string]TargetHealth{"t-0": {State: lb.StateUnhealthy, Group: tgARN}}}
 		p := Reconcile(in) // started a minute ago: within the grace period
 		if len(p.Stop) != 0 || !p.Next.Equal(t0.Add(time.Minute)) {
 			t.Fatalf("within the grace period: stops %v, next %v; want none, %v", stopIDs(p), p.Next, t0.Add(time.Minute))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/scheduler"
 )
 
@@ -59,20 +60,14 @@ type Input struct {
 	Strategies []scheduler.Strategy
 }
 
-// TargetHealth is how a task's load balancer targets stand, taken together:
-// State is healthy when every target is, unhealthy when one is (Group is
-// then its target group's ARN), and initial otherwise.
+// TargetHealth is how a task's load balancer targets stand, taken together,
+// in ELBv2's words (lb.StateHealthy, ...): State is healthy when every
+// target is, unhealthy when one is (Group is then its target group's ARN),
+// and initial otherwise.
 type TargetHealth struct {
 	State string
 	Group string
 }
-
-// Target states, as ELBv2 names them.
-const (
-	TargetInitial   = "initial"
-	TargetHealthy   = "healthy"
-	TargetUnhealthy = "unhealthy"
-)
 
 // Start asks the controller to start Count tasks of a deployment.
 type Start struct {
@@ -197,7 +192,7 @@ func newRun(in Input) *run {
 		if in.LoadBalanced {
 			ti.lb = in.TargetHealth[t.ID]
 			if ti.lb.State == "" {
-				ti.lb.State = TargetInitial
+				ti.lb.State = lb.StateInitial
 			}
 		}
 		ti.inst, ti.loc = r.locate(t.InstanceID)
@@ -345,7 +340,7 @@ func (r *run) stopUnhealthy() {
 			r.wake(end)
 			continue
 		}
-		if t.lb.State == TargetUnhealthy {
+		if t.lb.State == lb.StateUnhealthy {
 			r.stop(t, "Task failed ELB health checks in (target-group "+t.lb.Group+")", false)
 			r.event("(service %s) (task %s) failed ELB health checks in (target-group %s).", r.svc.Name, t.ID, t.lb.Group)
 			continue

@@ -252,20 +252,20 @@ func hostPort(t *flotilla.Task, container string, port int) int {
 
 // health merges the health of a running task's targets.
 func (ts *targetSync) health(ctx context.Context, t *flotilla.Task) (TargetHealth, error) {
-	h := TargetHealth{State: TargetHealthy}
+	h := TargetHealth{State: lb.StateHealthy}
 	if len(t.Targets) == 0 {
-		return TargetHealth{State: TargetInitial}, nil
+		return TargetHealth{State: lb.StateInitial}, nil
 	}
 	for _, tt := range t.Targets {
 		g, err := ts.group(ctx, tt.TargetGroupARN)
 		if err != nil {
 			return h, err
 		}
-		state := TargetInitial
+		state := lb.StateInitial
 		switch {
 		case g == nil:
 		case !g.HealthCheckEnabled:
-			state = TargetHealthy
+			state = lb.StateHealthy
 		default:
 			merged, ok := ts.merged[g.ARN]
 			if !ok {
@@ -279,11 +279,11 @@ func (ts *targetSync) health(ctx context.Context, t *flotilla.Task) (TargetHealt
 			}
 		}
 		switch state {
-		case TargetHealthy:
-		case TargetUnhealthy:
-			return TargetHealth{State: TargetUnhealthy, Group: tt.TargetGroupARN}, nil
+		case lb.StateHealthy:
+		case lb.StateUnhealthy:
+			return TargetHealth{State: lb.StateUnhealthy, Group: tt.TargetGroupARN}, nil
 		default:
-			h.State = TargetInitial
+			h.State = lb.StateInitial
 		}
 	}
 	return h, nil

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/lb"
 )
 
 // Stopped reasons of the tasks the scheduler stops, besides ECS's
@@ -50,14 +51,14 @@ func (t *task) checked() bool {
 // healthy targets if the service has load balancers.
 func (t *task) healthy() bool {
 	return t.running() && t.loc != onLost && (!t.checked() || t.HealthStatus == flotilla.HealthHealthy) &&
-		(t.lb.State == "" || t.lb.State == TargetHealthy)
+		(t.lb.State == "" || t.lb.State == lb.StateHealthy)
 }
 
 // unhealthy reports whether the task is running and failing its container
 // or load balancer health checks.
 func (t *task) unhealthy() bool {
 	return t.running() && t.loc != onLost &&
-		(t.checked() && t.HealthStatus == flotilla.HealthUnhealthy || t.lb.State == TargetUnhealthy)
+		(t.checked() && t.HealthStatus == flotilla.HealthUnhealthy || t.lb.State == lb.StateUnhealthy)
 }
 
 // failedToStart reports whether the task stopped, or is stopping, without
