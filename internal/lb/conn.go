@@ -30,9 +30,12 @@ import (
 // the 400s of malformed requests are net/http's. HTTPS listeners go through
 // net/http only.
 
-// bgReadDelay is how long a request runs before its connection is watched
-// for the client going away, which cancels the request (net/http watches
-// from the start, at the cost of a goroutine per request).
+// bgReadDelay is how long a request runs, at least and about, before its
+// connection is watched for the client going away, which cancels the
+// request (net/http watches from the start, at the cost of a goroutine per
+// request). One goroutine per socket looks every bgReadDelay for the
+// requests running longer, while the socket has connections, so that a
+// request costs no timer.
 const bgReadDelay = 20 * time.Millisecond
 
 // clientBufSize is the size of a connection's read and write buffers; a
@@ -83,6 +86,7 @@ type fastConns struct {
 	conns    map[*clientConn]struct{}
 	shutting atomic.Bool   // new connections are refused, idle ones closed
 	changed  chan struct{} // a connection ended
+	watching bool          // watchSlow runs
 }
 
 func (k *socket) track(c net.Conn) *clientConn {
@@ -95,7 +99,31 @@ func (k *socket) track(c net.Conn) *clientConn {
 	cc := newClientConn(k, c)
 	f.conns[cc] = struct{}{}
 	k.connGauge.Inc()
+	if !f.watching {
+		f.watching = true
+		go k.watchSlow()
+	}
 	return cc
+}
+
+// watchSlow starts the watch of the client of every request running for
+// bgReadDelay, every bgReadDelay, until the socket has no connection.
+func (k *socket) watchSlow() {
+	f := &k.fast
+	tick := time.NewTicker(bgReadDelay)
+	defer tick.Stop()
+	for now := range tick.C {
+		f.mu.Lock()
+		if len(f.conns) == 0 {
+			f.watching = false
+			f.mu.Unlock()
+			return
+		}
+		for cc := range f.conns {
+			cc.watchClient(now)
+		}
+		f.mu.Unlock()
+	}
 }
 
 func (k *socket) untrack(cc *clientConn) {
@@ -235,13 +263,16 @@ type clientConn struct {
 	w      respWriter
 	idle   bool // guarded by k.fast.mu
 
-	// The watch on the client going away while a request runs.
+	// The watch on the client going away while a request runs, and the
+	// request's connection to a target, broken off when it does.
 	bgMu      sync.Mutex
-	bgTimer   *time.Timer
 	inReq     bool
+	reqStart  time.Time
 	bgRunning bool
 	aborting  bool
 	bgDone    chan struct{}
+	upstream  net.Conn
+	upBroken  bool
 }
 
 // connReader reads the connection, behind the byte the watch may have
@@ -279,11 +310,8 @@ func (cc *clientConn) serve() {
 	cc.br.Reset(&cc.cr)
 	cc.bw = writerPool.Get().(*bufio.Writer)
 	cc.bw.Reset(cc.c)
-	cc.bgTimer = time.AfterFunc(time.Hour, cc.watchClient)
-	cc.bgTimer.Stop()
 	handed := false
 	defer func() {
-		cc.bgTimer.Stop()
 		cc.cancel()
 		if !handed {
 			_ = cc.bw.Flush() // the last response, if any
@@ -308,7 +336,6 @@ func (cc *clientConn) serve() {
 		if !k.setIdle(cc, false) {
 			return
 		}
-		_ = cc.c.SetReadDeadline(time.Now().Add(k.headerTimeout))
 		simple, err := cc.readRequest()
 		if err != nil {
 			return
@@ -367,17 +394,16 @@ func (cc *clientConn) serveRequest() (keep bool) {
 	return !w.closeAfter
 }
 
-// startWatch arranges for the client to be watched once the request has
-// run for bgReadDelay; endWatch ends the watch.
+// startWatch has the client watched once the request has run for
+// bgReadDelay; endWatch ends the watch.
 func (cc *clientConn) startWatch() {
+	now := time.Now()
 	cc.bgMu.Lock()
-	cc.inReq = true
+	cc.inReq, cc.reqStart = true, now
 	cc.bgMu.Unlock()
-	cc.bgTimer.Reset(bgReadDelay)
 }
 
 func (cc *clientConn) endWatch() {
-	cc.bgTimer.Stop()
 	cc.bgMu.Lock()
 	cc.inReq = false
 	running := cc.bgRunning
@@ -394,13 +420,14 @@ func (cc *clientConn) endWatch() {
 	}
 }
 
-// watchClient reads the connection while a request runs: a read that fails
-// means the client went away, which cancels the request. A byte read (the
-// next request, pipelined) is kept for the next read.
-func (cc *clientConn) watchClient() {
+// watchClient reads the connection while a request that has run for
+// bgReadDelay at now runs: a read that fails means the client went away,
+// which cancels the request and breaks off its connection to the target.
+// A byte read (the next request, pipelined) is kept for the next read.
+func (cc *clientConn) watchClient(now time.Time) {
 	cc.bgMu.Lock()
 	defer cc.bgMu.Unlock()
-	if !cc.inReq || cc.bgRunning || cc.cr.hasPending {
+	if !cc.inReq || cc.bgRunning || cc.cr.hasPending || now.Sub(cc.reqStart) < bgReadDelay {
 		return
 	}
 	cc.bgRunning = true
@@ -414,38 +441,77 @@ func (cc *clientConn) watchClient() {
 			return
 		}
 		cc.bgMu.Lock()
-		aborted := cc.aborting
-		cc.bgMu.Unlock()
-		if err != nil && !aborted {
+		defer cc.bgMu.Unlock()
+		if err != nil && !cc.aborting {
 			cc.cancel()
+			cc.breakUpstream()
 		}
 	}()
+}
+
+// watchUpstream has c, the request's connection to its target, broken off
+// when the client goes away, until unwatchUpstream, which reports whether
+// c is still usable. It is what context.AfterFunc on the request's context
+// would do, without its allocations.
+func (cc *clientConn) watchUpstream(c net.Conn) {
+	cc.bgMu.Lock()
+	cc.upstream = c
+	if cc.ctx.Err() != nil {
+		cc.breakUpstream()
+	}
+	cc.bgMu.Unlock()
+}
+
+func (cc *clientConn) unwatchUpstream() bool {
+	cc.bgMu.Lock()
+	broken := cc.upBroken
+	cc.upstream, cc.upBroken = nil, false
+	cc.bgMu.Unlock()
+	return !broken
+}
+
+// breakUpstream makes the I/O on the request's connection to its target
+// fail; cc.bgMu is held.
+func (cc *clientConn) breakUpstream() {
+	if cc.upstream != nil && !cc.upBroken {
+		cc.upBroken = true
+		_ = cc.upstream.SetDeadline(aLongTimeAgo)
+	}
 }
 
 // readRequest reads the next request's head into cc.req. It reports false,
 // having consumed nothing, when the request is not simple; an error when
 // the connection failed or timed out.
 func (cc *clientConn) readRequest() (bool, error) {
-	br := cc.br
-	var head []byte
+	if buf, _ := cc.br.Peek(cc.br.Buffered()); !bytes.Contains(buf, crlf2) {
+		// The rest of the head is to come within the header timeout (most
+		// heads come whole, and cost no deadline).
+		_ = cc.c.SetReadDeadline(time.Now().Add(cc.k.headerTimeout))
+	}
+	head, err := peekHead(cc.br)
+	if head == nil || !cc.parse(head) {
+		return false, err
+	}
+	_, _ = cc.br.Discard(len(head))
+	return true, nil
+}
+
+// peekHead reads from br until its buffer holds a message head (up to the
+// first empty line), and returns it without consuming it: nil when it does
+// not fit in the buffer, with an error when the read failed.
+func peekHead(br *bufio.Reader) ([]byte, error) {
 	for {
 		buf, _ := br.Peek(br.Buffered())
 		if i := bytes.Index(buf, crlf2); i >= 0 {
-			head = buf[:i+4]
-			break
+			return buf[:i+4], nil
 		}
 		if br.Buffered() >= br.Size() {
-			return false, nil
+			return nil, nil
 		}
 		if _, err := br.Peek(br.Buffered() + 1); err != nil {
-			return false, err
+			return nil, err
 		}
 	}
-	if !cc.parse(head) {
-		return false, nil
-	}
-	_, _ = br.Discard(len(head))
-	return true, nil
 }
 
 var crlf2 = []byte("\r\n\r\n")
@@ -503,31 +569,13 @@ func (cc *clientConn) parse(head []byte) bool {
 	}
 	vals := make([]string, strings.Count(s, "\r\n"))
 	var host string
-	hosts := 0
-	for n := 0; len(s) > 0; n++ {
-		i := strings.Index(s, "\r\n")
-		ln := s[:i]
-		s = s[i+2:]
-		if strings.IndexByte(ln, '\n') >= 0 || ln == "" || ln[0] == ' ' || ln[0] == '\t' {
-			return false // a bare LF or a folded line: net/http decides
-		}
-		colon := strings.IndexByte(ln, ':')
-		if colon <= 0 || !validFieldName(ln[:colon]) {
-			return false
-		}
-		key := textproto.CanonicalMIMEHeaderKey(ln[:colon])
-		v := strings.Trim(ln[colon+1:], " \t")
-		if !validFieldValue(v) {
-			return false
-		}
+	hosts, n := 0, 0
+	ok := scanFields(s, func(key, v string) bool {
 		switch key {
 		case "Host":
 			hosts++
 			host = v
-			if !validHost(v) {
-				return false
-			}
-			continue
+			return validHost(v)
 		case "Content-Length":
 			if v != "0" || len(h[key]) > 0 {
 				return false
@@ -541,6 +589,11 @@ func (cc *clientConn) parse(head []byte) bool {
 		} else {
 			h[key] = vals[n : n+1 : n+1]
 		}
+		n++
+		return true
+	})
+	if !ok {
+		return false
 	}
 	if hosts > 1 || hosts == 0 && minor == 1 {
 		return false
@@ -572,6 +625,34 @@ func (cc *clientConn) parse(head []byte) bool {
 	r.RemoteAddr = cc.remote
 	r.RequestURI = uri
 	cc.w.reset(r)
+	return true
+}
+
+// scanFields reads header lines (each ending in CRLF, the empty line left
+// out), calling add with each field's canonical name and its value without
+// surrounding blanks. It reports false, at once, on a line net/http might
+// read otherwise than it would (a bare LF, a folded line, a name that is
+// not a token, a control character in the value) and when add does.
+func scanFields(s string, add func(key, value string) bool) bool {
+	for len(s) > 0 {
+		i := strings.Index(s, "\r\n")
+		if i < 0 {
+			return false
+		}
+		ln := s[:i]
+		s = s[i+2:]
+		if strings.IndexByte(ln, '\n') >= 0 || ln == "" || ln[0] == ' ' || ln[0] == '\t' {
+			return false
+		}
+		colon := strings.IndexByte(ln, ':')
+		if colon <= 0 || !validFieldName(ln[:colon]) {
+			return false
+		}
+		v := strings.Trim(ln[colon+1:], " \t")
+		if !validFieldValue(v) || !add(textproto.CanonicalMIMEHeaderKey(ln[:colon]), v) {
+			return false
+		}
+	}
 	return true
 }
 

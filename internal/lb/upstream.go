@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -85,32 +86,49 @@ func (t *target) servePlain(w *recorder, r *http.Request) {
 		t.proxyError(w, r, err)
 		return
 	}
-	removeHopByHop(resp.Header)
 	h := w.Header()
-	copyHeader(h, resp.Header)
-	announced := len(resp.Trailer)
-	if announced > 0 {
-		keys := make([]string, 0, announced)
-		for k := range resp.Trailer {
-			keys = append(keys, k)
+	var body io.Reader
+	var closeAfter, flush bool
+	announced := 0
+	if resp == nil {
+		// A simple head, its fields already in h.
+		w.WriteHeader(uc.head.code)
+		uc.body = io.LimitedReader{R: uc.br, N: uc.head.length}
+		body, closeAfter, flush = &uc.body, uc.head.close, isEventStream(h)
+	} else {
+		removeHopByHop(resp.Header)
+		copyHeader(h, resp.Header)
+		if announced = len(resp.Trailer); announced > 0 {
+			keys := make([]string, 0, announced)
+			for k := range resp.Trailer {
+				keys = append(keys, k)
+			}
+			h.Add("Trailer", strings.Join(keys, ", "))
 		}
-		h.Add("Trailer", strings.Join(keys, ", "))
+		w.WriteHeader(resp.StatusCode)
+		body, closeAfter = resp.Body, resp.Close
+		flush = resp.ContentLength == -1 || isEventStream(resp.Header)
 	}
-	w.WriteHeader(resp.StatusCode)
 
-	if err := t.copyBody(w, resp); err != nil {
+	err = t.copyBody(w, body, flush)
+	if err == nil && resp == nil && uc.body.N > 0 {
+		err = io.ErrUnexpectedEOF // the target closed before the end of the body
+	}
+	if err != nil {
 		uc.release()
 		uc.close()
 		t.proxy.ErrorLog.Printf("copy response body: %v", err)
 		panic(http.ErrAbortHandler)
 	}
-	_ = resp.Body.Close() // which reads the trailers
-	if resp.Close || uc.br.Buffered() > 0 || !uc.release() {
+	if resp != nil {
+		_ = resp.Body.Close() // which reads the trailers
+	}
+	if closeAfter || uc.br.Buffered() > 0 || !uc.release() {
 		uc.close()
 	} else {
 		t.pool.put(uc)
 	}
-	if len(resp.Trailer) == 0 {
+	if resp == nil || len(resp.Trailer) == 0 {
 		return
 	}
 	_ = http.NewResponseController(w).Flush()
@@ -126,19 +144,21 @@ func (t *target) servePlain(w *recorder, r *http.Request) {
 }
 
 // roundTrip sends r and reads the head of its final response, passing the
-// informational ones to the client. A request that fails on a kept-alive
-// connection before any response is sent again once on a new one, as
-// http.Transport does for idempotent requests: the target may have closed
-// the connection while it was idle.
-func (t *target) roundTrip(w http.ResponseWriter, r *http.Request) (*http.Response, *upConn, error) {
+// informational ones to the client: a simple head (resp nil) into uc.head
+// and the client's header, any other as resp. A request that fails on a
+// kept-alive connection before any response is sent again once on a new
+// one, as http.Transport does for idempotent requests: the target may have
+// closed the connection while it was idle.
+func (t *target) roundTrip(w http.ResponseWriter, r *http.Request) (resp *http.Response, uc *upConn, err error) {
 	for attempt := 0; ; attempt++ {
-		uc, reused, err := t.conn(r.Context(), attempt == 0)
+		var reused bool
+		uc, reused, err = t.conn(r.Context(), attempt == 0)
 		if err != nil {
 			return nil, nil, err
 		}
-		uc.watch(r.Context())
-		resp, err := uc.exchange(r, t.hostport)
-		if err == nil {
+		uc.watch(w, r)
+		resp, err = uc.exchange(w.Header(), r, t.hostport)
+		if err == nil && resp != nil {
 			resp, err = uc.informational(w, r, resp)
 		}
 		if err == nil {
@@ -184,15 +204,15 @@ func (uc *upConn) informational(w http.ResponseWriter, r *http.Request, resp *ht
 	}
 }
 
-// copyBody copies the body of resp to w, flushing after every write when
-// the body has no length or is an event stream, as ReverseProxy does.
-func (t *target) copyBody(w *recorder, resp *http.Response) error {
-	flush := resp.ContentLength == -1 || isEventStream(resp.Header)
+// copyBody copies a response body to w, flushing after every write when
+// flush is set (a body with no length, an event stream), as ReverseProxy
+// does.
+func (t *target) copyBody(w *recorder, body io.Reader, flush bool) error {
 	bp := t.tg.deps.buffers.get()
 	defer t.tg.deps.buffers.put(bp)
 	buf := *bp
 	for {
-		n, rerr := resp.Body.Read(buf)
+		n, rerr := body.Read(buf)
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
 				return err
@@ -278,23 +298,30 @@ func copyHeader(dst, src http.Header) {
 }
 
 // connPool keeps a target's idle connections for the short way, the most
-// recently used first.
+// recently used last: idle is in the order the connections went idle, so
+// that one timer closes those idle for the timeout from the front.
 type connPool struct {
 	mu      sync.Mutex
 	idle    []*upConn
 	max     int
 	timeout time.Duration
+	sweep   *time.Timer // armed while a connection is idle
+	armed   bool
 }
 
 // upConn is a connection to a target.
 type upConn struct {
 	net.Conn
-	br    *bufio.Reader
-	bw    *bufio.Writer
-	pool  *connPool
-	timer *time.Timer // closes it once idle for the pool's timeout
-	idle  bool        // in the pool; guarded by pool.mu
-	stop  func() bool // of the watch on the request's context
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	pool      *connPool
+	idleSince time.Time   // when it went into the pool
+	stop      func() bool // of the watch on the request's context
+	cc        *clientConn // the watch's, when its client connection's
+
+	head   simpleHead       // of the response read, when simple
+	body   io.LimitedReader // its body
+	fields []field          // scratch of parseSimpleHead
 }
 
 // conn returns an idle connection to t, unless reuse is false or there is
@@ -314,56 +341,60 @@ func (t *target) conn(ctx context.Context, reuse bool) (uc *upConn, reused bool,
 
 func (p *connPool) get() *upConn {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	n := len(p.idle)
 	if n == 0 {
-		p.mu.Unlock()
 		return nil
 	}
 	uc := p.idle[n-1]
 	p.idle[n-1] = nil
 	p.idle = p.idle[:n-1]
-	uc.idle = false
-	p.mu.Unlock()
-	uc.timer.Stop() // when it fired meanwhile, expire finds it not idle
 	return uc
 }
 
 // put returns a connection whose exchange is complete to the pool, or
 // closes it when the pool is full.
 func (p *connPool) put(uc *upConn) {
+	now := time.Now()
 	p.mu.Lock()
 	if len(p.idle) >= p.max {
 		p.mu.Unlock()
 		uc.close()
 		return
 	}
-	if uc.timer == nil {
-		uc.timer = time.AfterFunc(p.timeout, uc.expire)
-	} else {
-		uc.timer.Reset(p.timeout)
-	}
+	uc.idleSince = now
 	p.idle = append(p.idle, uc)
-	uc.idle = true
+	if !p.armed {
+		p.armed = true
+		if p.sweep == nil {
+			p.sweep = time.AfterFunc(p.timeout, p.expire)
+		} else {
+			p.sweep.Reset(p.timeout)
+		}
+	}
 	p.mu.Unlock()
 }
 
-// expire closes a connection idle for the pool's timeout.
-func (uc *upConn) expire() {
-	p := uc.pool
+// expire closes the connections idle for the pool's timeout, and arms the
+// timer for the next one to be.
+func (p *connPool) expire() {
+	now := time.Now()
 	p.mu.Lock()
-	if !uc.idle {
-		p.mu.Unlock()
-		return
+	n := 0
+	for n < len(p.idle) && now.Sub(p.idle[n].idleSince) >= p.timeout {
+		n++
 	}
-	for i, c := range p.idle {
-		if c == uc {
-			p.idle = append(p.idle[:i], p.idle[i+1:]...)
-			break
-		}
+	expired := slices.Clone(p.idle[:n])
+	p.idle = slices.Delete(p.idle, 0, n)
+	if len(p.idle) > 0 {
+		p.sweep.Reset(p.timeout - now.Sub(p.idle[0].idleSince))
+	} else {
+		p.armed = false
 	}
-	uc.idle = false
 	p.mu.Unlock()
-	_ = uc.Close()
+	for _, uc := range expired {
+		_ = uc.Close()
+	}
 }
 
 // closeIdle closes the idle connections.
@@ -371,20 +402,25 @@ func (p *connPool) closeIdle() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
-	for _, uc := range idle {
-		uc.idle = false
-	}
 	p.mu.Unlock()
 	for _, uc := range idle {
-		uc.timer.Stop()
 		_ = uc.Close()
 	}
 }
 
-// watch breaks off the connection's I/O when ctx ends (the client went
-// away), until release.
-func (uc *upConn) watch(ctx context.Context) {
-	uc.stop = context.AfterFunc(ctx, func() { _ = uc.SetDeadline(aLongTimeAgo) })
+// watch breaks off the connection's I/O when the client of r goes away
+// (r's context ends), until release. w is r's ResponseWriter: that of a
+// connection the socket serves itself watches its client without a
+// context.AfterFunc.
+func (uc *upConn) watch(w http.ResponseWriter, r *http.Request) {
+	if rec, ok := w.(*recorder); ok {
+		if rw, ok := rec.ResponseWriter.(*respWriter); ok && rw.cc.ctx == r.Context() {
+			uc.cc = rw.cc
+			uc.cc.watchUpstream(uc.Conn)
+			return
+		}
+	}
+	uc.stop = context.AfterFunc(r.Context(), func() { _ = uc.SetDeadline(aLongTimeAgo) })
 }
 
 // aLongTimeAgo is a deadline that makes I/O fail at once.
@@ -393,6 +429,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 // release ends the watch, and reports whether the connection is still
 // usable: false when the watch broke its I/O off.
 func (uc *upConn) release() bool {
+	if uc.cc != nil {
+		ok := uc.cc.unwatchUpstream()
+		uc.cc = nil
+		return ok
+	}
 	if uc.stop == nil {
 		return true
 	}
@@ -401,16 +442,15 @@ func (uc *upConn) release() bool {
 	return ok
 }
 
-func (uc *upConn) close() {
-	if uc.timer != nil {
-		uc.timer.Stop()
-	}
-	_ = uc.Close()
-}
+func (uc *upConn) close() { _ = uc.Close() }
 
-// exchange writes r and reads the head of the response.
-func (uc *upConn) exchange(r *http.Request, hostport string) (*http.Response, error) {
+// exchange writes r and reads the head of the response: a simple one into
+// uc.head and its fields into dst, any other into resp.
+func (uc *upConn) exchange(dst http.Header, r *http.Request, hostport string) (resp *http.Response, err error) {
 	if err := writeRequest(uc.bw, r, hostport); err != nil {
+		return nil, err
+	}
+	if ok, err := uc.readSimpleHead(r.Method, dst); ok || err != nil {
 		return nil, err
 	}
 	return http.ReadResponse(uc.br, r)

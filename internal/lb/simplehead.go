@@ -1,0 +1,139 @@
+package lb
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+)
+
+// Most responses to the short way's requests are a status, a few fields
+// and a body of known length. Those are read here with a small, strict
+// parser that adds their fields straight to the client's header; the
+// others go to http.ReadResponse, which costs a Response, a header map and
+// a string per field. FuzzParseSimpleHead holds the parser to
+// http.ReadResponse: a head it takes is one net/http reads the same.
+
+// simpleHead is what the proxy needs of a response head read by
+// parseSimpleHead.
+type simpleHead struct {
+	code   int
+	length int64 // of the body, from Content-Length
+	close  bool  // the target closes the connection after the response
+}
+
+// field is a header field of a response head.
+type field struct{ key, value string }
+
+// readSimpleHead reads the head of the response to a request with method
+// from uc: when parseSimpleHead takes it, it is consumed, uc.head holds it
+// and its fields are added to dst; otherwise nothing is consumed or added,
+// and it is for http.ReadResponse.
+func (uc *upConn) readSimpleHead(method string, dst http.Header) (bool, error) {
+	head, err := peekHead(uc.br)
+	if head == nil {
+		return false, err
+	}
+	h, ok := parseSimpleHead(head, method, dst, &uc.fields)
+	if !ok {
+		return false, nil
+	}
+	_, _ = uc.br.Discard(len(head))
+	uc.head = h
+	return true, nil
+}
+
+// parseSimpleHead parses a response head ending in an empty line, and
+// reports whether it is simple: HTTP/1.0 or 1.1, a final status from 200
+// to 599 but 204 and 304, to a GET, OPTIONS or TRACE, with one
+// Content-Length, no Transfer-Encoding, Trailer or Pragma, a Connection
+// header naming nothing but close and keep-alive, and every line one
+// net/http reads as it is. Only then are its fields added to dst, without
+// the hop-by-hop ones ReverseProxy removes. scratch is reused between calls.
+func parseSimpleHead(head []byte, method string, dst http.Header, scratch *[]field) (simpleHead, bool) {
+	var h simpleHead
+	switch method {
+	case http.MethodGet, http.MethodOptions, http.MethodTrace:
+	default:
+		return h, false
+	}
+	eol := bytes.Index(head, crlf2[:2])
+	line := head[:eol]
+	if len(line) < len("HTTP/1.1 200") || bytes.IndexByte(head, '\n') != eol+1 {
+		return h, false
+	}
+	var minor int
+	switch string(line[:len("HTTP/1.1 ")]) {
+	case "HTTP/1.1 ":
+		minor = 1
+	case "HTTP/1.0 ":
+	default:
+		return h, false
+	}
+	status := line[len("HTTP/1.1 "):]
+	for i := range 3 {
+		if status[i] < '0' || status[i] > '9' {
+			return h, false
+		}
+		h.code = 10*h.code + int(status[i]-'0')
+	}
+	if len(status) > 3 && status[3] != ' ' || h.code < 200 || h.code > 599 ||
+		h.code == http.StatusNoContent || h.code == http.StatusNotModified {
+		return h, false
+	}
+
+	s := string(head[eol+2 : len(head)-2]) // the field lines, one allocation for them all
+	fields := (*scratch)[:0]
+	h.length = -1
+	var closeTok, keepAlive bool
+	ok := scanFields(s, func(key, v string) bool {
+		switch key {
+		case "Content-Length":
+			if h.length >= 0 || len(v) == 0 || len(v) > 18 {
+				return false
+			}
+			h.length = 0
+			for i := 0; i < len(v); i++ {
+				if v[i] < '0' || v[i] > '9' {
+					return false
+				}
+				h.length = 10*h.length + int64(v[i]-'0')
+			}
+		case "Transfer-Encoding", "Trailer", "Pragma":
+			return false
+		case "Connection":
+			for tok := range strings.SplitSeq(v, ",") {
+				switch tok = strings.Trim(tok, " \t"); {
+				case strings.EqualFold(tok, "close"):
+					closeTok = true
+				case strings.EqualFold(tok, "keep-alive"):
+					keepAlive = true
+				case tok == "":
+				default:
+					return false // it names a field to remove: net/http's way
+				}
+			}
+			return true
+		}
+		if !isHopHeader(key) {
+			fields = append(fields, field{key, v})
+		}
+		return true
+	})
+	*scratch = fields
+	if !ok || h.length < 0 {
+		return h, false
+	}
+	h.close = closeTok || minor == 0 && !keepAlive
+	// The values share one slice: one allocation for them all.
+	vals := make([]string, len(fields))
+	for i, f := range fields {
+		vals[i] = f.value
+		if prior, ok := dst[f.key]; ok {
+			dst[f.key] = append(prior[:len(prior):len(prior)], f.value)
+		} else {
+			dst[f.key] = vals[i : i+1 : i+1]
+		}
+	}
+	clear(fields) // let go of the strings
+	return h, true
+}
