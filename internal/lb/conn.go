@@ -30,13 +30,13 @@ import (
 // the 400s of malformed requests are net/http's. HTTPS listeners go through
 // net/http only.
 
-// bgReadDelay is how long a request runs, at least and about, before its
-// connection is watched for the client going away, which cancels the
-// request (net/http watches from the start, at the cost of a goroutine per
-// request). One goroutine per socket looks every bgReadDelay for the
-// requests running longer, while the socket has connections, so that a
-// request costs no timer.
-const bgReadDelay = 20 * time.Millisecond
+// sweepInterval is how often a socket's sweep looks at its connections,
+// while it has some: it closes those idle for the idle timeout, and has the
+// client of a request that has run for a whole interval watched for going
+// away, which cancels the request (net/http watches from the start, at the
+// cost of a goroutine per request). So a request costs no timer, deadline
+// or clock reading of its own.
+const sweepInterval = 20 * time.Millisecond
 
 // clientBufSize is the size of a connection's read and write buffers; a
 // request head that does not fit goes to net/http.
@@ -86,7 +86,8 @@ type fastConns struct {
 	conns    map[*clientConn]struct{}
 	shutting atomic.Bool   // new connections are refused, idle ones closed
 	changed  chan struct{} // a connection ended
-	watching bool          // watchSlow runs
+	sweeping bool          // sweep runs
+	tick     atomic.Int64  // sweeps so far
 }
 
 func (k *socket) track(c net.Conn) *clientConn {
@@ -99,27 +100,34 @@ func (k *socket) track(c net.Conn) *clientConn {
 	cc := newClientConn(k, c)
 	f.conns[cc] = struct{}{}
 	k.connGauge.Inc()
-	if !f.watching {
-		f.watching = true
-		go k.watchSlow()
+	if !f.sweeping {
+		f.sweeping = true
+		go k.sweep()
 	}
 	return cc
 }
 
-// watchSlow starts the watch of the client of every request running for
-// bgReadDelay, every bgReadDelay, until the socket has no connection.
-func (k *socket) watchSlow() {
+// sweep closes the connections idle for the idle timeout, and starts the
+// watch of the client of every request running for a sweep interval, every
+// sweep interval until the socket has no connection.
+func (k *socket) sweep() {
 	f := &k.fast
-	tick := time.NewTicker(bgReadDelay)
+	idleTicks := int64(k.idleTimeout/sweepInterval) + 1
+	tick := time.NewTicker(sweepInterval)
 	defer tick.Stop()
-	for now := range tick.C {
+	for range tick.C {
+		now := f.tick.Add(1)
 		f.mu.Lock()
 		if len(f.conns) == 0 {
-			f.watching = false
+			f.sweeping = false
 			f.mu.Unlock()
 			return
 		}
 		for cc := range f.conns {
+			if cc.idle.Load() && now-cc.idleTick.Load() > idleTicks {
+				_ = cc.c.Close()
+				continue
+			}
 			cc.watchClient(now)
 		}
 		f.mu.Unlock()
@@ -140,13 +148,16 @@ func (k *socket) untrack(cc *clientConn) {
 
 // setIdle marks cc idle between requests or active, and reports whether it
 // may go on: false once the socket shuts down (when idle, the connection is
-// closed).
+// closed). It takes no lock, every connection of the socket calling it
+// twice a request: shutdownFast stores shutting before it reads idle, and
+// setIdle stores idle before it reads shutting, so that a connection going
+// idle as the socket shuts down is closed by one or the other.
 func (k *socket) setIdle(cc *clientConn, idle bool) bool {
-	f := &k.fast
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	cc.idle = idle
-	return !f.shutting.Load()
+	if idle {
+		cc.idleTick.Store(k.fast.tick.Load())
+	}
+	cc.idle.Store(idle)
+	return !k.fast.shutting.Load()
 }
 
 // shutdownFast closes the idle connections and waits for the others to
@@ -156,7 +167,7 @@ func (k *socket) shutdownFast(ctx context.Context) error {
 	f.mu.Lock()
 	f.shutting.Store(true)
 	for cc := range f.conns {
-		if cc.idle {
+		if cc.idle.Load() {
 			_ = cc.c.Close()
 		}
 	}
@@ -251,23 +262,24 @@ func (c *replayConn) CloseWrite() error {
 
 // clientConn is a client connection the socket serves itself.
 type clientConn struct {
-	k      *socket
-	c      net.Conn
-	cr     connReader
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	remote string
-	ctx    context.Context
-	cancel context.CancelFunc
-	req    *http.Request // reused by every request, with ctx
-	w      respWriter
-	idle   bool // guarded by k.fast.mu
+	k        *socket
+	c        net.Conn
+	cr       connReader
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	remote   string
+	ctx      context.Context
+	cancel   context.CancelFunc
+	req      *http.Request // reused by every request, with ctx
+	w        respWriter
+	idle     atomic.Bool  // between requests
+	idleTick atomic.Int64 // the sweep's tick when it went idle
 
 	// The watch on the client going away while a request runs, and the
 	// request's connection to a target, broken off when it does.
 	bgMu      sync.Mutex
 	inReq     bool
-	reqStart  time.Time
+	reqTick   int64 // the sweep's tick when the request started
 	bgRunning bool
 	aborting  bool
 	bgDone    chan struct{}
@@ -328,7 +340,6 @@ func (cc *clientConn) serve() {
 			if !k.setIdle(cc, true) {
 				return
 			}
-			_ = cc.c.SetReadDeadline(time.Now().Add(k.idleTimeout))
 			if _, err := cc.br.Peek(1); err != nil {
 				return
 			}
@@ -394,12 +405,12 @@ func (cc *clientConn) serveRequest() (keep bool) {
 	return !w.closeAfter
 }
 
-// startWatch has the client watched once the request has run for
-// bgReadDelay; endWatch ends the watch.
+// startWatch has the client watched once the request has run for a sweep
+// interval; endWatch ends the watch.
 func (cc *clientConn) startWatch() {
-	now := time.Now()
+	tick := cc.k.fast.tick.Load()
 	cc.bgMu.Lock()
-	cc.inReq, cc.reqStart = true, now
+	cc.inReq, cc.reqTick = true, tick
 	cc.bgMu.Unlock()
 }
 
@@ -414,20 +425,21 @@ func (cc *clientConn) endWatch() {
 	cc.bgMu.Unlock()
 	if running {
 		<-cc.bgDone
+		_ = cc.c.SetReadDeadline(time.Time{})
 		cc.bgMu.Lock()
 		cc.bgRunning, cc.aborting = false, false
 		cc.bgMu.Unlock()
 	}
 }
 
-// watchClient reads the connection while a request that has run for
-// bgReadDelay at now runs: a read that fails means the client went away,
+// watchClient reads the connection while a request that has run for a
+// whole sweep interval at the sweep's tick now runs: a read that fails means the client went away,
 // which cancels the request and breaks off its connection to the target.
 // A byte read (the next request, pipelined) is kept for the next read.
-func (cc *clientConn) watchClient(now time.Time) {
+func (cc *clientConn) watchClient(now int64) {
 	cc.bgMu.Lock()
 	defer cc.bgMu.Unlock()
-	if !cc.inReq || cc.bgRunning || cc.cr.hasPending || now.Sub(cc.reqStart) < bgReadDelay {
+	if !cc.inReq || cc.bgRunning || cc.cr.hasPending || now-cc.reqTick < 2 {
 		return
 	}
 	cc.bgRunning = true
@@ -487,6 +499,7 @@ func (cc *clientConn) readRequest() (bool, error) {
 		// The rest of the head is to come within the header timeout (most
 		// heads come whole, and cost no deadline).
 		_ = cc.c.SetReadDeadline(time.Now().Add(cc.k.headerTimeout))
+		defer func() { _ = cc.c.SetReadDeadline(time.Time{}) }()
 	}
 	head, err := peekHead(cc.br)
 	if head == nil || !cc.parse(head) {

@@ -181,6 +181,32 @@ func TestConnSlowHeader(t *testing.T) {
 	}
 }
 
+// TestConnIdleTimeout closes a connection idle between requests for the
+// client idle timeout, and not one whose requests keep coming sooner.
+func TestConnIdleTimeout(t *testing.T) {
+	s, _ := connServer(t, Options{ClientIdleTimeout: 150 * time.Millisecond})
+	busy, idle := dialRaw(t, s), dialRaw(t, s)
+	idle.send("GET /idle HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _ := idle.read(http.MethodGet); resp.StatusCode != 200 {
+		t.Fatalf("first request: %d", resp.StatusCode)
+	}
+	// Requests 50 ms apart for three idle timeouts.
+	for range 9 {
+		busy.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, body := busy.read(http.MethodGet); resp.StatusCode != 200 {
+			t.Fatalf("busy connection: %d %q", resp.StatusCode, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !idle.closed() {
+		t.Error("connection open after the idle timeout")
+	}
+	busy.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _ := busy.read(http.MethodGet); resp.StatusCode != 200 {
+		t.Errorf("busy connection after the idle timeout: %d", resp.StatusCode)
+	}
+}
+
 // TestConnRetire lets the request in flight on a removed listener finish,
 // then closes its connection, and closes idle connections at once.
 func TestConnRetire(t *testing.T) {

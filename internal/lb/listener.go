@@ -190,7 +190,8 @@ func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardActio
 		g.metrics.observe(sourceLB, http.StatusServiceUnavailable)
 		return
 	}
-	setForwarded(r, k.fwdProto, k.fwdPort)
+	start := time.Now()
+	setForwarded(r, k.fwdProto, k.fwdPort, start)
 	plain := t.isPlain(r)
 	if !plain {
 		// The target may answer before it has read the whole request,
@@ -206,7 +207,6 @@ func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardActio
 		rec = &recorder{ResponseWriter: w}
 	}
 	t.acquire()
-	start := time.Now()
 	defer func() {
 		// Also when the proxy panics with http.ErrAbortHandler (the target
 		// broke off mid-response).

@@ -151,8 +151,9 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // setForwarded sets the headers ELBv2 adds to a request it forwards:
 // X-Forwarded-For with the client's address appended, X-Forwarded-Proto and
-// X-Forwarded-Port of the listener, and X-Amzn-Trace-Id when absent.
-func setForwarded(r *http.Request, proto, port []string) {
+// X-Forwarded-Port of the listener, and X-Amzn-Trace-Id when absent, of
+// the request received at now.
+func setForwarded(r *http.Request, proto, port []string, now time.Time) {
 	h := r.Header
 	// One allocation for the values of both headers set per request.
 	vals := make([]string, 2)
@@ -166,7 +167,7 @@ func setForwarded(r *http.Request, proto, port []string) {
 	h["X-Forwarded-Proto"] = proto
 	h["X-Forwarded-Port"] = port
 	if _, ok := h["X-Amzn-Trace-Id"]; !ok {
-		vals[1] = traceID(time.Now())
+		vals[1] = traceID(now)
 		h["X-Amzn-Trace-Id"] = vals[1:2:2]
 	}
 }
