@@ -87,6 +87,11 @@ type LoadBalancer struct {
 	// each load balancer its own network interfaces; Options.BindAddress
 	// when empty. Not part of ELBv2.
 	BindAddress string `json:"bindAddress,omitempty"`
+	// IdleTimeoutSeconds closes a client connection idle for that long:
+	// ELBv2's idle_timeout.timeout_seconds (1 to 4000), and
+	// Options.ClientIdleTimeout when 0. A change applies to the
+	// connections already open.
+	IdleTimeoutSeconds int `json:"idleTimeoutSeconds,omitempty"`
 }
 
 // Listener accepts connections on a port of a load balancer.

@@ -80,10 +80,13 @@ func (k *socket) serveFast() error {
 	}
 }
 
-// fastConns are the connections a plain HTTP socket serves itself.
+// fastConns are the client connections of a socket: those of a plain
+// HTTP socket serves itself, and for the sweep those its net/http server
+// serves (handed over, and every connection of an HTTPS socket).
 type fastConns struct {
 	mu       sync.Mutex
 	conns    map[*clientConn]struct{}
+	http     map[net.Conn]*idleMark
 	shutting atomic.Bool   // new connections are refused, idle ones closed
 	changed  chan struct{} // a connection ended
 	sweeping bool          // sweep runs
@@ -100,11 +103,55 @@ func (k *socket) track(c net.Conn) *clientConn {
 	cc := newClientConn(k, c)
 	f.conns[cc] = struct{}{}
 	k.connGauge.Inc()
-	if !f.sweeping {
+	k.startSweep()
+	return cc
+}
+
+// idleMark tells whether a connection is idle between requests, and since
+// which of the socket's sweeps.
+type idleMark struct {
+	idle  atomic.Bool
+	since atomic.Int64
+}
+
+// httpConnState keeps the idle marks of the connections of the socket's
+// net/http server, as its ConnState hook: net/http has no idle timeout of
+// its own here, so that a change of the load balancer's applies to them.
+func (k *socket) httpConnState(c net.Conn, st http.ConnState) {
+	f := &k.fast
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		m := &idleMark{}
+		m.since.Store(f.tick.Load())
+		m.idle.Store(true) // until the first byte of its first request
+		f.http[c] = m
+		k.startSweep()
+	case http.StateActive, http.StateIdle:
+		if m := f.http[c]; m != nil {
+			if st == http.StateIdle {
+				m.since.Store(f.tick.Load())
+			}
+			m.idle.Store(st == http.StateIdle)
+		}
+	case http.StateClosed, http.StateHijacked:
+		delete(f.http, c)
+	}
+}
+
+// expired reports whether the connection has been idle for more than
+// ticks sweeps at sweep now.
+func (m *idleMark) expired(now, ticks int64) bool {
+	return m.idle.Load() && now-m.since.Load() > ticks
+}
+
+// startSweep starts the sweep unless it runs; k.fast.mu is held.
+func (k *socket) startSweep() {
+	if f := &k.fast; !f.sweeping {
 		f.sweeping = true
 		go k.sweep()
 	}
-	return cc
 }
 
 // sweep closes the connections idle for the idle timeout, and starts the
@@ -112,23 +159,28 @@ func (k *socket) track(c net.Conn) *clientConn {
 // sweep interval until the socket has no connection.
 func (k *socket) sweep() {
 	f := &k.fast
-	idleTicks := int64(k.idleTimeout/sweepInterval) + 1
 	tick := time.NewTicker(sweepInterval)
 	defer tick.Stop()
 	for range tick.C {
 		now := f.tick.Add(1)
+		idleTicks := int64(k.table.Load().idleTimeout/sweepInterval) + 1
 		f.mu.Lock()
-		if len(f.conns) == 0 {
+		if len(f.conns) == 0 && len(f.http) == 0 {
 			f.sweeping = false
 			f.mu.Unlock()
 			return
 		}
 		for cc := range f.conns {
-			if cc.idle.Load() && now-cc.idleTick.Load() > idleTicks {
+			if cc.mark.expired(now, idleTicks) {
 				_ = cc.c.Close()
 				continue
 			}
 			cc.watchClient(now)
+		}
+		for c, m := range f.http {
+			if m.expired(now, idleTicks) {
+				_ = c.Close()
+			}
 		}
 		f.mu.Unlock()
 	}
@@ -154,9 +206,9 @@ func (k *socket) untrack(cc *clientConn) {
 // idle as the socket shuts down is closed by one or the other.
 func (k *socket) setIdle(cc *clientConn, idle bool) bool {
 	if idle {
-		cc.idleTick.Store(k.fast.tick.Load())
+		cc.mark.since.Store(k.fast.tick.Load())
 	}
-	cc.idle.Store(idle)
+	cc.mark.idle.Store(idle)
 	return !k.fast.shutting.Load()
 }
 
@@ -167,7 +219,7 @@ func (k *socket) shutdownFast(ctx context.Context) error {
 	f.mu.Lock()
 	f.shutting.Store(true)
 	for cc := range f.conns {
-		if cc.idle.Load() {
+		if cc.mark.idle.Load() {
 			_ = cc.c.Close()
 		}
 	}
@@ -262,18 +314,17 @@ func (c *replayConn) CloseWrite() error {
 
 // clientConn is a client connection the socket serves itself.
 type clientConn struct {
-	k        *socket
-	c        net.Conn
-	cr       connReader
-	br       *bufio.Reader
-	bw       *bufio.Writer
-	remote   string
-	ctx      context.Context
-	cancel   context.CancelFunc
-	req      *http.Request // reused by every request, with ctx
-	w        respWriter
-	idle     atomic.Bool  // between requests
-	idleTick atomic.Int64 // the sweep's tick when it went idle
+	k      *socket
+	c      net.Conn
+	cr     connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	remote string
+	ctx    context.Context
+	cancel context.CancelFunc
+	req    *http.Request // reused by every request, with ctx
+	w      respWriter
+	mark   idleMark
 
 	// The watch on the client going away while a request runs, and the
 	// request's connection to a target, broken off when it does.

@@ -207,6 +207,49 @@ func TestConnIdleTimeout(t *testing.T) {
 	}
 }
 
+// TestLoadBalancerIdleTimeout applies the load balancer's idle timeout,
+// changed while connections are open, to those the socket serves itself
+// and to those net/http serves (here, after a request with a body).
+func TestLoadBalancerIdleTimeout(t *testing.T) {
+	s, _ := newTestServer(t, Options{})
+	be := echoBackend(t)
+	tg := group("tg", be)
+	cfg := oneListener(forward(tg.ARN), nil, tg)
+	mustUpdate(t, s, cfg)
+	waitState(t, s, tg.ARN, StateHealthy, be)
+
+	fast, handed, busy := dialRaw(t, s), dialRaw(t, s), dialRaw(t, s)
+	fast.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	handed.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+	if resp, body := fast.read(http.MethodGet); resp.StatusCode != 200 {
+		t.Fatalf("GET: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := handed.read(http.MethodPost); resp.StatusCode != 200 || body != "POST / hi" {
+		t.Fatalf("POST: %d %q", resp.StatusCode, body)
+	}
+
+	cfg.LoadBalancers[0].IdleTimeoutSeconds = 1
+	mustUpdate(t, s, cfg)
+	// Requests 250 ms apart for three idle timeouts.
+	for range 12 {
+		busy.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, body := busy.read(http.MethodGet); resp.StatusCode != 200 {
+			t.Fatalf("busy connection: %d %q", resp.StatusCode, body)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if !fast.closed() {
+		t.Error("connection served by the socket open after the idle timeout")
+	}
+	if !handed.closed() {
+		t.Error("connection served by net/http open after the idle timeout")
+	}
+	busy.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _ := busy.read(http.MethodGet); resp.StatusCode != 200 {
+		t.Errorf("busy connection after the idle timeout: %d", resp.StatusCode)
+	}
+}
+
 // TestConnRetire lets the request in flight on a removed listener finish,
 // then closes its connection, and closes idle connections at once.
 func TestConnRetire(t *testing.T) {

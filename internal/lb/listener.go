@@ -38,11 +38,11 @@ type socket struct {
 
 	// Plain HTTP: the connections the socket serves itself (conn.go), and
 	// the way of the others to srv.
-	plain                      bool
-	fast                       fastConns
-	handoff                    *handoffListener
-	connGauge                  prometheus.Gauge
-	idleTimeout, headerTimeout time.Duration
+	plain         bool
+	fast          fastConns // and for the sweep, those of srv
+	handoff       *handoffListener
+	connGauge     prometheus.Gauge
+	headerTimeout time.Duration
 }
 
 // listen opens a listener's socket. It does not serve it yet.
@@ -68,25 +68,26 @@ func listen(l Listener, bind string, tbl *table, d *deps) (*socket, error) {
 	k.srv = &http.Server{
 		Handler:           k,
 		ReadHeaderTimeout: d.opts.ReadHeaderTimeout,
-		IdleTimeout:       d.opts.ClientIdleTimeout,
-		ErrorLog:          slog.NewLogLogger(k.log.Handler(), slog.LevelDebug),
-		ConnState: func(_ net.Conn, st http.ConnState) {
+		// No IdleTimeout: the socket's sweep closes idle connections.
+		ErrorLog: slog.NewLogLogger(k.log.Handler(), slog.LevelDebug),
+		ConnState: func(c net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
 				conns.Inc()
 			case http.StateClosed, http.StateHijacked:
 				conns.Dec()
 			}
+			k.httpConnState(c, st)
 		},
 	}
+	k.fast = fastConns{conns: map[*clientConn]struct{}{}, http: map[net.Conn]*idleMark{}, changed: make(chan struct{}, 1)}
 	if l.Protocol == ProtocolHTTPS {
 		k.srv.TLSConfig = &tls.Config{GetCertificate: k.certificate, MinVersion: tls.VersionTLS12}
 	} else {
 		k.plain = true
-		k.fast = fastConns{conns: map[*clientConn]struct{}{}, changed: make(chan struct{}, 1)}
 		k.handoff = newHandoffListener(ln.Addr())
 		k.connGauge = conns
-		k.idleTimeout, k.headerTimeout = d.opts.ClientIdleTimeout, d.opts.ReadHeaderTimeout
+		k.headerTimeout = d.opts.ReadHeaderTimeout
 	}
 	return k, nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // table is a listener's rules compiled: what its requests are matched
@@ -17,6 +18,8 @@ type table struct {
 	rules []compiledRule // by ascending priority
 	def   *action
 	certs []*tls.Certificate // HTTPS: the default first
+	// idleTimeout closes client connections idle for that long.
+	idleTimeout time.Duration
 }
 
 type compiledRule struct {

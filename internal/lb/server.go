@@ -248,6 +248,10 @@ func (s *Server) applyListeners(cfg Config) []error {
 			continue
 		}
 		tbl.certs = certs
+		tbl.idleTimeout = s.deps.opts.ClientIdleTimeout
+		if secs := lbs[l.LoadBalancerARN].IdleTimeoutSeconds; secs > 0 {
+			tbl.idleTimeout = time.Duration(secs) * time.Second
+		}
 		bindAddr := lbs[l.LoadBalancerARN].BindAddress
 		if bindAddr == "" {
 			bindAddr = s.deps.opts.BindAddress

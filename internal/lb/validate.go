@@ -59,6 +59,9 @@ func (c Config) validate(lim limits) error {
 		case lbs[lb.ARN].ARN != "":
 			fail("load balancer %s: ARN used twice", lb.ARN)
 		}
+		if lb.IdleTimeoutSeconds < 0 || lb.IdleTimeoutSeconds > 4000 {
+			fail("load balancer %s: idle timeout %d s is not from 1 to 4000", lb.ARN, lb.IdleTimeoutSeconds)
+		}
 		if lb.BindAddress != "" {
 			if _, err := netip.ParseAddr(lb.BindAddress); err != nil {
 				fail("load balancer %s: bind address %q is not an IP address", lb.ARN, lb.BindAddress)

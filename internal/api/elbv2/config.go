@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/flotilla/flotilla"
@@ -44,7 +45,10 @@ func BuildConfig(ctx context.Context, st store.Store) (lb.Config, int64, error) 
 	var cfg lb.Config
 	lbs := map[string]bool{}
 	for _, it := range s.loadBalancers {
-		cfg.LoadBalancers = append(cfg.LoadBalancers, it.Value.LoadBalancer)
+		l := it.Value.LoadBalancer
+		// Validated when set; the default (60) when not.
+		l.IdleTimeoutSeconds, _ = strconv.Atoi(it.Value.attributes()[idleTimeoutAttribute])
+		cfg.LoadBalancers = append(cfg.LoadBalancers, l)
 		lbs[it.Value.ARN] = true
 	}
 	listeners := map[string]bool{}

@@ -191,6 +191,10 @@ func oneOf(values ...string) func(string) bool {
 	return func(v string) bool { return slices.Contains(values, v) }
 }
 
+// idleTimeoutAttribute is the attribute the load balancer nodes apply to
+// client connections (lb.LoadBalancer.IdleTimeoutSeconds).
+const idleTimeoutAttribute = "idle_timeout.timeout_seconds"
+
 // loadBalancerAttributes are the attributes of an application load
 // balancer, with ELBv2's defaults and ranges. Only deletion protection
 // takes effect; the others are kept and reported.
@@ -203,7 +207,7 @@ var loadBalancerAttributes = map[string]loadBalancerAttribute{
 	"connection_logs.s3.prefix":                                {"", anyValue},
 	"client_keep_alive.seconds":                                {"3600", intRange(60, 604800)},
 	attrDeletionProtection:                                     {"false", isBool},
-	"idle_timeout.timeout_seconds":                             {"60", intRange(1, 4000)},
+	idleTimeoutAttribute:                                       {"60", intRange(1, 4000)},
 	"load_balancing.cross_zone.enabled":                        {"true", oneOf("true")}, // always on for ALBs
 	"routing.http.desync_mitigation_mode":                      {"defensive", oneOf("monitor", "defensive", "strictest")},
 	"routing.http.drop_invalid_header_fields.enabled":          {"false", isBool},

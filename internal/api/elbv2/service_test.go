@@ -476,7 +476,7 @@ func TestBuildConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := lb.Config{
-		LoadBalancers: []lb.LoadBalancer{{ARN: lbARN, Name: "web"}},
+		LoadBalancers: []lb.LoadBalancer{{ARN: lbARN, Name: "web", IdleTimeoutSeconds: 60}},
 		Listeners: []lb.Listener{{ARN: lARN, LoadBalancerARN: lbARN, Port: 80, Protocol: "HTTP",
 			DefaultActions: []lb.Action{{Type: "fixed-response", FixedResponseConfig: &lb.FixedResponseConfig{StatusCode: "404"}}}}},
 		Rules: []lb.Rule{{ARN: aws.ToString(r.RuleArn), ListenerARN: lARN, Priority: 1,
@@ -498,6 +498,13 @@ func TestBuildConfig(t *testing.T) {
 	}
 	if err := got.Validate(); err != nil {
 		t.Errorf("the data plane rejects the config: %v", err)
+	}
+
+	// The idle timeout goes to the nodes.
+	must(e.client.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: aws.String(lbARN),
+		Attributes: []types.LoadBalancerAttribute{{Key: aws.String("idle_timeout.timeout_seconds"), Value: aws.String("7")}}}))
+	if got, _, err = elbv2.BuildConfig(ctx, e.store); err != nil || got.LoadBalancers[0].IdleTimeoutSeconds != 7 {
+		t.Errorf("BuildConfig after setting idle_timeout.timeout_seconds to 7: %+v, %v", got.LoadBalancers, err)
 	}
 }
 
