@@ -185,6 +185,39 @@ func (w *respWriter) sendHeader(p []byte, done bool) {
 		_, _ = bw.WriteString(contentType)
 		_, _ = bw.WriteString("\r\n")
 	}
+	w.endHead(date)
+}
+
+// sendFields writes the head of a response whose fields, all valid and
+// with a Content-Length of length, come from a target's simple head, as
+// sendHeader would once they were in the header (but in their order): to a
+// GET, OPTIONS or TRACE, with a status from 200 to 599 but 204 and 304, and
+// a Content-Type. Date is added when they have none.
+func (w *respWriter) sendFields(code int, fields []field, length int64, hasDate bool) {
+	w.code = code
+	w.headerSent = true
+	w.contentLength = length
+	if w.cc.k.fast.shutting.Load() {
+		w.closeAfter = true
+	}
+	bw := w.cc.bw
+	writeStatusLine(bw, code)
+	for _, f := range fields {
+		_, _ = bw.WriteString(f.key)
+		_, _ = bw.WriteString(": ")
+		_, _ = bw.WriteString(f.value)
+		_, _ = bw.WriteString("\r\n")
+	}
+	date := ""
+	if !hasDate {
+		date = httpDate()
+	}
+	w.endHead(date)
+}
+
+// endHead writes the fields net/http adds last, and the empty line.
+func (w *respWriter) endHead(date string) {
+	bw := w.cc.bw
 	if date != "" {
 		_, _ = bw.WriteString("Date: ")
 		_, _ = bw.WriteString(date)

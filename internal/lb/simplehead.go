@@ -8,32 +8,36 @@ import (
 
 // Most responses to the short way's requests are a status, a few fields
 // and a body of known length. Those are read here with a small, strict
-// parser that adds their fields straight to the client's header; the
-// others go to http.ReadResponse, which costs a Response, a header map and
-// a string per field. FuzzParseSimpleHead holds the parser to
-// http.ReadResponse: a head it takes is one net/http reads the same.
+// parser, and their fields written straight to the client when it is a
+// connection the socket serves itself (respWriter.sendFields), or else
+// added to the client's header; the others go to http.ReadResponse, which
+// costs a Response, a header map and a string per field.
+// FuzzParseSimpleHead holds the parser to http.ReadResponse: a head it
+// takes is one net/http reads the same.
 
 // simpleHead is what the proxy needs of a response head read by
 // parseSimpleHead.
 type simpleHead struct {
-	code   int
-	length int64 // of the body, from Content-Length
-	close  bool  // the target closes the connection after the response
+	code        int
+	length      int64 // of the body, from Content-Length
+	close       bool  // the target closes the connection after the response
+	date        bool  // it has a Date field
+	contentType bool  // it has a Content-Type field
 }
 
 // field is a header field of a response head.
 type field struct{ key, value string }
 
 // readSimpleHead reads the head of the response to a request with method
-// from uc: when parseSimpleHead takes it, it is consumed, uc.head holds it
-// and its fields are added to dst; otherwise nothing is consumed or added,
-// and it is for http.ReadResponse.
-func (uc *upConn) readSimpleHead(method string, dst http.Header) (bool, error) {
+// from uc: when parseSimpleHead takes it, it is consumed, and uc.head and
+// uc.fields hold it; otherwise nothing is consumed, and it is for
+// http.ReadResponse.
+func (uc *upConn) readSimpleHead(method string) (bool, error) {
 	head, err := peekHead(uc.br)
 	if head == nil {
 		return false, err
 	}
-	h, ok := parseSimpleHead(head, method, dst, &uc.fields)
+	h, ok := parseSimpleHead(head, method, &uc.fields)
 	if !ok {
 		return false, nil
 	}
@@ -47,9 +51,9 @@ func (uc *upConn) readSimpleHead(method string, dst http.Header) (bool, error) {
 // to 599 but 204 and 304, to a GET, OPTIONS or TRACE, with one
 // Content-Length, no Transfer-Encoding, Trailer or Pragma, a Connection
 // header naming nothing but close and keep-alive, and every line one
-// net/http reads as it is. Only then are its fields added to dst, without
-// the hop-by-hop ones ReverseProxy removes. scratch is reused between calls.
-func parseSimpleHead(head []byte, method string, dst http.Header, scratch *[]field) (simpleHead, bool) {
+// net/http reads as it is. Its fields, without the hop-by-hop ones
+// ReverseProxy removes, are then in *fields, in their order.
+func parseSimpleHead(head []byte, method string, fields *[]field) (simpleHead, bool) {
 	var h simpleHead
 	switch method {
 	case http.MethodGet, http.MethodOptions, http.MethodTrace:
@@ -82,7 +86,7 @@ func parseSimpleHead(head []byte, method string, dst http.Header, scratch *[]fie
 	}
 
 	s := string(head[eol+2 : len(head)-2]) // the field lines, one allocation for them all
-	fields := (*scratch)[:0]
+	fs := (*fields)[:0]
 	h.length = -1
 	var closeTok, keepAlive bool
 	ok := scanFields(s, func(key, v string) bool {
@@ -100,6 +104,10 @@ func parseSimpleHead(head []byte, method string, dst http.Header, scratch *[]fie
 			}
 		case "Transfer-Encoding", "Trailer", "Pragma":
 			return false
+		case "Date":
+			h.date = true
+		case "Content-Type":
+			h.contentType = true
 		case "Connection":
 			for tok := range strings.SplitSeq(v, ",") {
 				switch tok = strings.Trim(tok, " \t"); {
@@ -115,15 +123,20 @@ func parseSimpleHead(head []byte, method string, dst http.Header, scratch *[]fie
 			return true
 		}
 		if !isHopHeader(key) {
-			fields = append(fields, field{key, v})
+			fs = append(fs, field{key, v})
 		}
 		return true
 	})
-	*scratch = fields
+	*fields = fs
 	if !ok || h.length < 0 {
 		return h, false
 	}
 	h.close = closeTok || minor == 0 && !keepAlive
+	return h, true
+}
+
+// addFields adds fields to dst.
+func addFields(dst http.Header, fields []field) {
 	// The values share one slice: one allocation for them all.
 	vals := make([]string, len(fields))
 	for i, f := range fields {
@@ -134,6 +147,4 @@ func parseSimpleHead(head []byte, method string, dst http.Header, scratch *[]fie
 			dst[f.key] = vals[i : i+1 : i+1]
 		}
 	}
-	clear(fields) // let go of the strings
-	return h, true
 }

@@ -91,8 +91,19 @@ func (t *target) servePlain(w *recorder, r *http.Request) {
 	var closeAfter, flush bool
 	announced := 0
 	if resp == nil {
-		// A simple head, its fields already in h.
-		w.WriteHeader(uc.head.code)
+		// A simple head: its fields go straight to a client the socket
+		// serves, unless the header has fields of the load balancer's
+		// (a stickiness cookie) or net/http would add a sniffed
+		// Content-Type to them.
+		rw, direct := w.ResponseWriter.(*respWriter)
+		if direct && len(h) == 0 && uc.head.contentType {
+			w.code = uc.head.code
+			rw.sendFields(uc.head.code, uc.fields, uc.head.length, uc.head.date)
+		} else {
+			addFields(h, uc.fields)
+			w.WriteHeader(uc.head.code)
+		}
+		clear(uc.fields) // let go of the strings
 		uc.body = io.LimitedReader{R: uc.br, N: uc.head.length}
 		body, closeAfter, flush = &uc.body, uc.head.close, isEventStream(h)
 	} else {
@@ -145,7 +156,7 @@ func (t *target) servePlain(w *recorder, r *http.Request) {
 
 // roundTrip sends r and reads the head of its final response, passing the
 // informational ones to the client: a simple head (resp nil) into uc.head
-// and the client's header, any other as resp. A request that fails on a
+// and uc.fields, any other as resp. A request that fails on a
 // kept-alive connection before any response is sent again once on a new
 // one, as http.Transport does for idempotent requests: the target may have
 // closed the connection while it was idle.
@@ -157,7 +168,7 @@ func (t *target) roundTrip(w http.ResponseWriter, r *http.Request) (resp *http.R
 			return nil, nil, err
 		}
 		uc.watch(w, r)
-		resp, err = uc.exchange(w.Header(), r, t.hostport)
+		resp, err = uc.exchange(r, t.hostport)
 		if err == nil && resp != nil {
 			resp, err = uc.informational(w, r, resp)
 		}
@@ -445,12 +456,12 @@ func (uc *upConn) release() bool {
 func (uc *upConn) close() { _ = uc.Close() }
 
 // exchange writes r and reads the head of the response: a simple one into
-// uc.head and its fields into dst, any other into resp.
-func (uc *upConn) exchange(dst http.Header, r *http.Request, hostport string) (resp *http.Response, err error) {
+// uc.head and uc.fields, any other into resp.
+func (uc *upConn) exchange(r *http.Request, hostport string) (resp *http.Response, err error) {
 	if err := writeRequest(uc.bw, r, hostport); err != nil {
 		return nil, err
 	}
-	if ok, err := uc.readSimpleHead(r.Method, dst); ok || err != nil {
+	if ok, err := uc.readSimpleHead(r.Method); ok || err != nil {
 		return nil, err
 	}
 	return http.ReadResponse(uc.br, r)

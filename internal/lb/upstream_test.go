@@ -140,6 +140,56 @@ func TestPlainSameAsReverseProxy(t *testing.T) {
 	}
 }
 
+// TestSimpleHeadSameAsReverseProxy checks that a response the short way
+// reads with its own parser (written straight to the client, or through
+// the header when it has no Content-Type) reaches the client as the same
+// response does through ReverseProxy: hop-by-hop fields removed, repeated
+// fields kept in order, a Date added when the target sent none.
+func TestSimpleHeadSameAsReverseProxy(t *testing.T) {
+	for _, answer := range []string{
+		"HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n" +
+			"X-A: 1\r\nx-a: 2\r\nProxy-Authenticate: Basic\r\nContent-Length: 4\r\n\r\nbody",
+		"HTTP/1.1 200 OK\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nContent-Length: 9\r\n\r\n<p>hi</p>",
+		"HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n",
+	} {
+		s, _ := newTestServer(t, Options{})
+		tg := group("raw")
+		tg.Targets = []Target{rawTarget(t, answer, false)}
+		mustUpdate(t, s, oneListener(forward(tg.ARN), nil, tg))
+		c := newClient(t)
+		send := func(method string, body io.Reader) (int, string, http.Header) {
+			t.Helper()
+			req, _ := http.NewRequest(method, baseURL(t, s, listenerARN)+"/", body)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", method, err)
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			if _, err := http.ParseTime(resp.Header.Get("Date")); err != nil {
+				t.Errorf("%q: %s: Date %q", answer, method, resp.Header.Get("Date"))
+			}
+			if strings.Contains(answer, "Date: ") {
+				if got := resp.Header.Get("Date"); got != "Mon, 02 Jan 2006 15:04:05 GMT" {
+					t.Errorf("%q: %s: Date %q, not the target's", answer, method, got)
+				}
+			}
+			resp.Header.Del("Date")
+			return resp.StatusCode, string(data), resp.Header
+		}
+		code, body, h := send(http.MethodGet, nil)
+		pcode, pbody, ph := send(http.MethodPost, strings.NewReader("x"))
+		if code != pcode || body != pbody || !reflect.DeepEqual(h, ph) {
+			t.Errorf("%q: short way %d %q %v; ReverseProxy %d %q %v", answer, code, body, h, pcode, pbody, ph)
+		}
+		for _, k := range []string{"Connection", "Keep-Alive", "Proxy-Authenticate"} {
+			if v, ok := h[k]; ok {
+				t.Errorf("%q: client got hop-by-hop field %s: %q", answer, k, v)
+			}
+		}
+	}
+}
+
 // rawTarget is a target speaking HTTP/1.1 by hand: it answers every request
 // with answer, then closes the connection if closeAfter, without saying so.
 func rawTarget(t *testing.T, answer string, closeAfter bool) Target {
