@@ -18,6 +18,7 @@ test: deps
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONRequest$$' -fuzztime $(FUZZTIME) ./internal/api
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/lb
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSimpleHead$$' -fuzztime $(FUZZTIME) ./internal/lb
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
