@@ -170,19 +170,26 @@ func (k *socket) sweep() {
 			f.mu.Unlock()
 			return
 		}
+		var expired []net.Conn
 		for cc := range f.conns {
 			if cc.mark.expired(now, idleTicks) {
-				_ = cc.c.Close()
+				expired = append(expired, cc.c)
 				continue
 			}
 			cc.watchClient(now)
 		}
 		for c, m := range f.http {
 			if m.expired(now, idleTicks) {
-				_ = c.Close()
+				expired = append(expired, c)
 			}
 		}
 		f.mu.Unlock()
+		// Closed outside the lock, and each on its own: closing a TLS
+		// connection writes an alert, which a client that stopped reading
+		// holds up for seconds.
+		for _, c := range expired {
+			go func() { _ = c.Close() }()
+		}
 	}
 }
 
@@ -562,14 +569,20 @@ func (cc *clientConn) readRequest() (bool, error) {
 
 // peekHead reads from br until its buffer holds a message head (up to the
 // first empty line), and returns it without consuming it: nil when it does
-// not fit in the buffer, with an error when the read failed.
+// not fit in the buffer or has a bare LF (net/http reads those; the strict
+// parsers do not, and need not wait for a CRLF CRLF that may never come),
+// with an error when the read failed.
 func peekHead(br *bufio.Reader) ([]byte, error) {
 	for {
 		buf, _ := br.Peek(br.Buffered())
 		if i := bytes.Index(buf, crlf2); i >= 0 {
-			return buf[:i+4], nil
+			buf = buf[:i+4]
+			if hasBareLF(buf) {
+				return nil, nil
+			}
+			return buf, nil
 		}
-		if br.Buffered() >= br.Size() {
+		if br.Buffered() >= br.Size() || hasBareLF(buf) {
 			return nil, nil
 		}
 		if _, err := br.Peek(br.Buffered() + 1); err != nil {
@@ -579,6 +592,20 @@ func peekHead(br *bufio.Reader) ([]byte, error) {
 }
 
 var crlf2 = []byte("\r\n\r\n")
+
+// hasBareLF reports whether b has a LF not preceded by a CR.
+func hasBareLF(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		if i+j == 0 || b[i+j-1] != '\r' {
+			return true
+		}
+		i += j + 1
+	}
+}
 
 // parse fills cc.req from a request head ending in an empty line, and
 // reports whether the request is simple.

@@ -143,6 +143,13 @@ func TestConnFallback(t *testing.T) {
 	if _, body := rc.read(http.MethodGet); body != "GET /after " {
 		t.Errorf("after: %q", body)
 	}
+
+	// A head with bare LFs, which net/http reads, goes to it at once.
+	bare := dialRaw(t, s)
+	bare.send("GET /bare HTTP/1.1\nHost: x\n\n")
+	if resp, body := bare.read(http.MethodGet); resp.StatusCode != 200 || body != "GET /bare " {
+		t.Errorf("bare LF: %d %q", resp.StatusCode, body)
+	}
 }
 
 // TestConnMalformed answers malformed requests with net/http's 400.

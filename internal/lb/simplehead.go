@@ -23,6 +23,7 @@ type simpleHead struct {
 	close       bool  // the target closes the connection after the response
 	date        bool  // it has a Date field
 	contentType bool  // it has a Content-Type field
+	eventStream bool  // its (first) Content-Type is text/event-stream
 }
 
 // field is a header field of a response head.
@@ -33,9 +34,11 @@ type field struct{ key, value string }
 // uc.fields hold it; otherwise nothing is consumed, and it is for
 // http.ReadResponse.
 func (uc *upConn) readSimpleHead(method string) (bool, error) {
-	head, err := peekHead(uc.br)
+	head, _ := peekHead(uc.br)
 	if head == nil {
-		return false, err
+		// Not simple, or the read failed: http.ReadResponse reads what
+		// came, and fails as net/http would.
+		return false, nil
 	}
 	h, ok := parseSimpleHead(head, method, &uc.fields)
 	if !ok {
@@ -107,7 +110,9 @@ func parseSimpleHead(head []byte, method string, fields *[]field) (simpleHead, b
 		case "Date":
 			h.date = true
 		case "Content-Type":
-			h.contentType = true
+			if !h.contentType {
+				h.contentType, h.eventStream = true, isEventStreamType(v)
+			}
 		case "Connection":
 			for tok := range strings.SplitSeq(v, ",") {
 				switch tok = strings.Trim(tok, " \t"); {

@@ -19,6 +19,7 @@ func FuzzParseSimpleHead(f *testing.F) {
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: X-Drop\r\nX-Drop: 1\r\nKeep-Alive: timeout=5\r\n\r\n",
 		"HTTP/1.1 100 Continue\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 9\r\n\r\n",
 	} {
 		f.Add(s, "GET")
 	}
@@ -41,6 +42,9 @@ func FuzzParseSimpleHead(f *testing.F) {
 		}
 		_, date := want.Header["Date"]
 		_, ctype := want.Header["Content-Type"]
+		if h.eventStream != isEventStream(want.Header) {
+			t.Fatalf("%q: fast parser's event stream %v, net/http's header says %v", head, h.eventStream, !h.eventStream)
+		}
 		if h.code != want.StatusCode || h.length != want.ContentLength || h.close != want.Close || h.date != date || h.contentType != ctype {
 			t.Fatalf("%q: fast parser read %d length %d close %v date %v type %v; net/http %d length %d close %v date %v type %v",
 				head, h.code, h.length, h.close, h.date, h.contentType, want.StatusCode, want.ContentLength, want.Close, date, ctype)

@@ -105,7 +105,7 @@ func (t *target) servePlain(w *recorder, r *http.Request) {
 		}
 		clear(uc.fields) // let go of the strings
 		uc.body = io.LimitedReader{R: uc.br, N: uc.head.length}
-		body, closeAfter, flush = &uc.body, uc.head.close, isEventStream(h)
+		body, closeAfter, flush = &uc.body, uc.head.close, uc.head.eventStream || isEventStream(h)
 	} else {
 		removeHopByHop(resp.Header)
 		copyHeader(h, resp.Header)
@@ -245,10 +245,13 @@ func (t *target) copyBody(w *recorder, body io.Reader, flush bool) error {
 
 func isEventStream(h http.Header) bool {
 	ct := h["Content-Type"]
-	if len(ct) == 0 {
-		return false
-	}
-	v := strings.TrimLeft(ct[0], " \t")
+	return len(ct) > 0 && isEventStreamType(ct[0])
+}
+
+// isEventStreamType reports whether a Content-Type value is
+// text/event-stream.
+func isEventStreamType(v string) bool {
+	v = strings.TrimLeft(v, " \t")
 	const es = "text/event-stream"
 	return len(v) >= len(es) && strings.EqualFold(v[:len(es)], es) &&
 		(len(v) == len(es) || v[len(es)] == ';' || v[len(es)] == ' ' || v[len(es)] == '\t')

@@ -151,6 +151,7 @@ func TestSimpleHeadSameAsReverseProxy(t *testing.T) {
 			"X-A: 1\r\nx-a: 2\r\nProxy-Authenticate: Basic\r\nContent-Length: 4\r\n\r\nbody",
 		"HTTP/1.1 200 OK\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nContent-Length: 9\r\n\r\n<p>hi</p>",
 		"HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 2\n\nhi", // bare LFs: net/http's way
 	} {
 		s, _ := newTestServer(t, Options{})
 		tg := group("raw")
@@ -187,6 +188,49 @@ func TestSimpleHeadSameAsReverseProxy(t *testing.T) {
 				t.Errorf("%q: client got hop-by-hop field %s: %q", answer, k, v)
 			}
 		}
+	}
+}
+
+// TestSimpleHeadEventStream flushes each piece of an event stream's body
+// to the client as it comes, Content-Length or not, as ReverseProxy does.
+func TestSimpleHeadEventStream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	rest := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 22\r\n\r\ndata: one\n\n")
+		<-rest
+		io.WriteString(c, "data: two\n\n")
+	}()
+	s, _ := newTestServer(t, Options{})
+	tg := group("sse")
+	tg.Targets = []Target{{ID: "i-sse", Address: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port}}
+	mustUpdate(t, s, oneListener(forward(tg.ARN), nil, tg))
+	rc := dialRaw(t, s)
+	rc.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+	// The rest of the body comes only once the first event got through.
+	resp, err := http.ReadResponse(rc.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("data: one\n\n"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "data: one\n\n" {
+		t.Fatalf("first event %q, %v", first, err)
+	}
+	close(rest)
+	if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "data: two\n\n" {
+		t.Errorf("second event %q, %v", b, err)
 	}
 }
 
