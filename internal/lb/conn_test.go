@@ -197,20 +197,23 @@ func TestConnIdleTimeout(t *testing.T) {
 	if resp, _ := idle.read(http.MethodGet); resp.StatusCode != 200 {
 		t.Fatalf("first request: %d", resp.StatusCode)
 	}
-	// Requests 50 ms apart for three idle timeouts.
-	for range 9 {
-		busy.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
-		if resp, body := busy.read(http.MethodGet); resp.StatusCode != 200 {
-			t.Fatalf("busy connection: %d %q", resp.StatusCode, body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	busy.keepBusy(9, 50*time.Millisecond) // for three idle timeouts
 	if !idle.closed() {
 		t.Error("connection open after the idle timeout")
 	}
-	busy.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
-	if resp, _ := busy.read(http.MethodGet); resp.StatusCode != 200 {
-		t.Errorf("busy connection after the idle timeout: %d", resp.StatusCode)
+	busy.keepBusy(1, 0)
+}
+
+// keepBusy sends n requests, pausing for gap after each, and fails the
+// test unless each is answered with 200.
+func (rc *rawConn) keepBusy(n int, gap time.Duration) {
+	rc.t.Helper()
+	for range n {
+		rc.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, body := rc.read(http.MethodGet); resp.StatusCode != 200 {
+			rc.t.Fatalf("busy connection: %d %q", resp.StatusCode, body)
+		}
+		time.Sleep(gap)
 	}
 }
 
@@ -237,24 +240,14 @@ func TestLoadBalancerIdleTimeout(t *testing.T) {
 
 	cfg.LoadBalancers[0].IdleTimeoutSeconds = 1
 	mustUpdate(t, s, cfg)
-	// Requests 250 ms apart for three idle timeouts.
-	for range 12 {
-		busy.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
-		if resp, body := busy.read(http.MethodGet); resp.StatusCode != 200 {
-			t.Fatalf("busy connection: %d %q", resp.StatusCode, body)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	busy.keepBusy(12, 250*time.Millisecond) // for three idle timeouts
 	if !fast.closed() {
 		t.Error("connection served by the socket open after the idle timeout")
 	}
 	if !handed.closed() {
 		t.Error("connection served by net/http open after the idle timeout")
 	}
-	busy.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
-	if resp, _ := busy.read(http.MethodGet); resp.StatusCode != 200 {
-		t.Errorf("busy connection after the idle timeout: %d", resp.StatusCode)
-	}
+	busy.keepBusy(1, 0)
 }
 
 // TestConnRetire lets the request in flight on a removed listener finish,
