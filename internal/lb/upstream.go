@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"slices"
 	"strings"
 	"sync"
@@ -272,24 +271,11 @@ func isHopHeader(k string) bool {
 	return false
 }
 
-// namedIn reports whether the Connection header values conn name the
-// header k.
-func namedIn(conn []string, k string) bool {
-	for _, f := range conn {
-		for sf := range strings.SplitSeq(f, ",") {
-			if strings.EqualFold(textproto.TrimString(sf), k) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // removeHopByHop removes the hop-by-hop headers of a response.
 func removeHopByHop(h http.Header) {
 	if conn := h["Connection"]; len(conn) > 0 {
 		for k := range h {
-			if namedIn(conn, k) {
+			if hasToken(conn, k) {
 				delete(h, k)
 			}
 		}
@@ -487,7 +473,7 @@ func writeRequest(bw *bufio.Writer, r *http.Request, hostport string) error {
 	bw.WriteString("\r\n")
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if isHopHeader(k) || k == "Host" || k == "Content-Length" || (len(conn) > 0 && namedIn(conn, k)) {
+		if isHopHeader(k) || k == "Host" || k == "Content-Length" || (len(conn) > 0 && hasToken(conn, k)) {
 			continue
 		}
 		for _, v := range vv {
@@ -497,21 +483,9 @@ func writeRequest(bw *bufio.Writer, r *http.Request, hostport string) error {
 			bw.WriteString("\r\n")
 		}
 	}
-	if teTrailers(r.Header["Te"]) {
+	if hasToken(r.Header["Te"], "trailers") {
 		bw.WriteString("Te: trailers\r\n")
 	}
 	bw.WriteString("\r\n")
 	return bw.Flush()
-}
-
-// teTrailers reports whether TE header values accept trailers.
-func teTrailers(te []string) bool {
-	for _, v := range te {
-		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textproto.TrimString(f), "trailers") {
-				return true
-			}
-		}
-	}
-	return false
 }
