@@ -9,10 +9,13 @@ FUZZTIME ?= 20s
 build:
 	$(GO) build -o bin/flotilla ./cmd/flotilla
 
-# test: every test, Docker and the aws CLI included, then the bounded fuzzers.
+# test: every test, Docker and the aws CLI included (the load balancer's
+# also with a goroutine per connection instead of its event loops), then the
+# bounded fuzzers.
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
+	FLOTILLA_LB_EVENT_LOOPS=-1 $(GO) test -race -count=1 -timeout 10m ./internal/lb
 	$(MAKE) fuzz
 
 fuzz:

@@ -71,7 +71,10 @@ func (k *socket) serveFast() error {
 			continue
 		}
 		backoff = 0
-		cc := k.track(c)
+		if k.adoptInLoop(c) {
+			continue
+		}
+		cc := k.track(c, nil)
 		if cc == nil {
 			_ = c.Close()
 			continue
@@ -93,7 +96,10 @@ type fastConns struct {
 	tick     atomic.Int64  // sweeps so far
 }
 
-func (k *socket) track(c net.Conn) *clientConn {
+// track registers a new client connection c, to be served by event loop
+// lp (c is then lp's) or, when lp is nil, by a goroutine; it returns nil
+// when the socket shuts down.
+func (k *socket) track(c net.Conn, lp *evloop) *clientConn {
 	f := &k.fast
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -101,6 +107,9 @@ func (k *socket) track(c net.Conn) *clientConn {
 		return nil
 	}
 	cc := newClientConn(k, c)
+	if lp != nil {
+		cc.lc, cc.lp = c.(*coConn), lp
+	}
 	f.conns[cc] = struct{}{}
 	k.connGauge.Inc()
 	k.startSweep()
@@ -343,6 +352,12 @@ type clientConn struct {
 	bgDone    chan struct{}
 	upstream  net.Conn
 	upBroken  bool
+
+	// The event loop serving the connection and its socket there, nil for
+	// a connection with a goroutine of its own; changed with
+	// k.fast.mu held.
+	lp *evloop
+	lc *coConn
 }
 
 // connReader reads the connection, behind the byte the watch may have
@@ -410,7 +425,7 @@ func (cc *clientConn) serve() {
 			return
 		}
 		if !simple {
-			if cc.bw.Flush() != nil {
+			if cc.bw.Flush() != nil || cc.leaveLoop() != nil {
 				return
 			}
 			_ = cc.c.SetReadDeadline(time.Time{})
@@ -497,8 +512,8 @@ func (cc *clientConn) endWatch() {
 func (cc *clientConn) watchClient(now int64) {
 	cc.bgMu.Lock()
 	defer cc.bgMu.Unlock()
-	if !cc.inReq || cc.bgRunning || cc.cr.hasPending || now-cc.reqTick < 2 {
-		return
+	if cc.lc != nil || !cc.inReq || cc.bgRunning || cc.cr.hasPending || now-cc.reqTick < 2 {
+		return // an event loop watches its connections itself
 	}
 	cc.bgRunning = true
 	cc.bgDone = make(chan struct{})
@@ -517,6 +532,19 @@ func (cc *clientConn) watchClient(now int64) {
 			cc.breakUpstream()
 		}
 	}()
+}
+
+// clientGone is what an event loop does when the client of cc went away
+// (or shut its side down) while a request runs: the request is canceled,
+// and its connection to the target broken off.
+func (cc *clientConn) clientGone() {
+	cc.bgMu.Lock()
+	defer cc.bgMu.Unlock()
+	if !cc.inReq {
+		return
+	}
+	cc.cancel()
+	cc.breakUpstream()
 }
 
 // watchUpstream has c, the request's connection to its target, broken off

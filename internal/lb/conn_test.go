@@ -375,3 +375,56 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestConnLeavesLoop checks that a connection served by an event loop
+// moves to a goroutine of its own before a request that would block the
+// loop (here: to a target named by a host name, which takes a DNS lookup),
+// and goes on serving on the same connection afterwards.
+func TestConnLeavesLoop(t *testing.T) {
+	if !loopsSupported {
+		t.Skip("event loops are Linux's")
+	}
+	s, _ := newTestServer(t, Options{EventLoops: 2}) // also when the other tests run without
+	byIP, byName := newBackend(t, "ip"), newBackend(t, "name")
+	ipGroup, nameGroup := group("ip", byIP), group("name", byName)
+	nameGroup.Targets[0].Address = "localhost"
+	rules := []Rule{{ARN: ruleARN(1), Priority: 1, Conditions: []Condition{{Field: FieldPathPattern, Values: []string{"/name*"}}},
+		Actions: forward(nameGroup.ARN)}}
+	mustUpdate(t, s, oneListener(forward(ipGroup.ARN), rules, ipGroup, nameGroup))
+	waitState(t, s, ipGroup.ARN, StateHealthy, byIP)
+	waitState(t, s, nameGroup.ARN, StateHealthy, byName)
+
+	onLoop := func() bool {
+		k := s.sockets[listenerARN]
+		k.fast.mu.Lock()
+		defer k.fast.mu.Unlock()
+		if len(k.fast.conns) != 1 {
+			t.Fatalf("%d connections served, want 1", len(k.fast.conns))
+		}
+		for cc := range k.fast.conns {
+			return cc.lc != nil
+		}
+		return false
+	}
+	rc := dialRaw(t, s)
+	for i, tc := range []struct {
+		path    string
+		backend *backend
+		onLoop  bool
+	}{{"/ip", byIP, true}, {"/ip", byIP, true}, {"/name", byName, false}, {"/ip", byIP, false}} {
+		before := tc.backend.requests.Load()
+		rc.send("GET " + tc.path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, _ := rc.read(http.MethodGet); resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d (%s): status %d", i, tc.path, resp.StatusCode)
+		}
+		if tc.backend.requests.Load() != before+1 {
+			t.Fatalf("request %d (%s) did not reach backend %s", i, tc.path, tc.backend.name)
+		}
+		s.mu.Lock()
+		got := onLoop()
+		s.mu.Unlock()
+		if got != tc.onLoop {
+			t.Fatalf("after request %d (%s): on an event loop %v, want %v", i, tc.path, got, tc.onLoop)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,10 +47,21 @@ func newTestServer(t testing.TB, opts Options) (*Server, *prometheus.Registry) {
 	if opts.MinHealthCheckInterval == 0 {
 		opts.MinHealthCheckInterval = time.Millisecond
 	}
+	if opts.EventLoops == 0 {
+		opts.EventLoops = testEventLoops
+	}
 	s := New(opts)
 	t.Cleanup(s.Close)
 	return s, reg
 }
+
+// testEventLoops is the Options.EventLoops of the tests' servers:
+// FLOTILLA_LB_EVENT_LOOPS=-1 runs them with a goroutine per connection,
+// which `make test` does as well as with the event loops.
+var testEventLoops = func() int {
+	n, _ := strconv.Atoi(os.Getenv("FLOTILLA_LB_EVENT_LOOPS"))
+	return n
+}()
 
 // testOutput is where a test's logs go: shown with -v or on failure.
 func testOutput(t testing.TB) io.Writer {

@@ -43,6 +43,8 @@ type socket struct {
 	handoff       *handoffListener
 	connGauge     prometheus.Gauge
 	headerTimeout time.Duration
+	loops         []*evloop // serving its connections, when there are
+	nextLoop      atomic.Uint32
 }
 
 // listen opens a listener's socket. It does not serve it yet.
@@ -88,6 +90,7 @@ func listen(l Listener, bind string, tbl *table, d *deps) (*socket, error) {
 		k.handoff = newHandoffListener(ln.Addr())
 		k.connGauge = conns
 		k.headerTimeout = d.opts.ReadHeaderTimeout
+		k.loops = d.loops
 	}
 	return k, nil
 }
@@ -202,6 +205,12 @@ func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardActio
 	}
 	var rec *recorder
 	if rw, ok := w.(*respWriter); ok {
+		if rw.cc.lc != nil && (!plain || !t.addr.IsValid()) {
+			// What follows would block the connection's event loop.
+			if rw.cc.leaveLoop() != nil {
+				panic(http.ErrAbortHandler) // the client is gone
+			}
+		}
 		rec = &rw.rec
 		*rec = recorder{ResponseWriter: w}
 	} else {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,7 +42,12 @@ func newTarget(tg *targetGroup, rt resolvedTarget, key, scheme string) *target {
 		}
 		return t.conns.track(c), nil
 	}
+	t.addr, _ = netip.ParseAddrPort(t.hostport)
 	t.pool = connPool{max: o.MaxIdleConnsPerTarget, timeout: o.TargetIdleTimeout}
+	t.loopPools = make([]connPool, len(tg.deps.loops))
+	for i := range t.loopPools {
+		t.loopPools[i].max, t.loopPools[i].timeout = t.pool.max, t.pool.timeout
+	}
 	t.transport = &http.Transport{
 		DialContext:         t.dial,
 		MaxIdleConnsPerHost: o.MaxIdleConnsPerTarget,
@@ -65,6 +71,9 @@ func newTarget(tg *targetGroup, rt resolvedTarget, key, scheme string) *target {
 func (t *target) closeIdle() {
 	t.transport.CloseIdleConnections()
 	t.pool.closeIdle()
+	for i := range t.loopPools {
+		t.loopPools[i].closeIdle()
+	}
 }
 
 // rewrite points the outgoing request at the target. The forwarding headers

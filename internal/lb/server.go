@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -51,6 +52,11 @@ type Options struct {
 	// ShutdownTimeout bounds how long Run waits, once its context ends, for
 	// requests in flight; 30s when 0.
 	ShutdownTimeout time.Duration
+	// EventLoops is how many event loops serve the plain HTTP listeners'
+	// connections on Linux (loop_linux.go): one per Go processor
+	// (GOMAXPROCS) when 0; none when negative, and then each connection
+	// has a goroutine of its own, as on other platforms.
+	EventLoops int
 	// OnHealthChange, when set, is called with a target group's ARN after
 	// what Health reports of it may have changed: a target came, went,
 	// started draining or changed state. It is called with the group's lock
@@ -148,6 +154,16 @@ func New(opts Options) *Server {
 		prober:  newProber(opts.ConnectTimeout),
 		buffers: newBufferPool(),
 		wg:      &s.wg,
+	}
+	if n := opts.EventLoops; loopsSupported && n >= 0 {
+		if n == 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		loops, err := newLoops(n, log, &s.wg)
+		if err != nil {
+			log.Warn("no event loops: every connection gets a goroutine", "err", err)
+		}
+		s.deps.loops = loops
 	}
 	return s
 }
@@ -419,5 +435,8 @@ func (s *Server) Close() {
 		tg.close()
 	}
 	s.mu.Unlock()
+	for _, lp := range s.deps.loops {
+		lp.stop()
+	}
 	s.wg.Wait()
 }

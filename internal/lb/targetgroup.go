@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -25,6 +26,7 @@ type deps struct {
 	prober  *prober
 	buffers *bufferPool
 	wg      *sync.WaitGroup // health checkers, serving goroutines
+	loops   []*evloop       // serving plain HTTP connections; none on other platforms or when switched off
 }
 
 // Why a draining target finished, the reason label of the deregistrations
@@ -68,10 +70,12 @@ type target struct {
 	tg     *targetGroup
 
 	hostport  string
+	addr      netip.AddrPort // of hostport, when it is an IP address
 	scheme    string
 	proxy     *httputil.ReverseProxy
 	transport *http.Transport
-	pool      connPool // of the requests that skip proxy and transport
+	pool      connPool   // of the requests that skip proxy and transport
+	loopPools []connPool // the same, of each event loop's connections
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	conns     connSet
 

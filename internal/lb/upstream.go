@@ -136,7 +136,7 @@ func (t *target) servePlain(w *recorder, r *http.Request) {
 	if closeAfter || uc.br.Buffered() > 0 || !uc.release() {
 		uc.close()
 	} else {
-		t.pool.put(uc)
+		uc.pool.put(uc)
 	}
 	if resp == nil || len(resp.Trailer) == 0 {
 		return
@@ -160,9 +160,15 @@ func (t *target) servePlain(w *recorder, r *http.Request) {
 // one, as http.Transport does for idempotent requests: the target may have
 // closed the connection while it was idle.
 func (t *target) roundTrip(w http.ResponseWriter, r *http.Request) (resp *http.Response, uc *upConn, err error) {
+	var lp *evloop
+	if rec, ok := w.(*recorder); ok {
+		if rw, ok := rec.ResponseWriter.(*respWriter); ok {
+			lp = rw.cc.lp
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		var reused bool
-		uc, reused, err = t.conn(r.Context(), attempt == 0)
+		uc, reused, err = t.conn(r.Context(), attempt == 0, lp)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -325,18 +331,27 @@ type upConn struct {
 }
 
 // conn returns an idle connection to t, unless reuse is false or there is
-// none, and a new one then.
-func (t *target) conn(ctx context.Context, reuse bool) (uc *upConn, reused bool, err error) {
+// none, and a new one then: one of event loop lp, when it is not nil.
+func (t *target) conn(ctx context.Context, reuse bool, lp *evloop) (uc *upConn, reused bool, err error) {
+	pool := &t.pool
+	if lp != nil {
+		pool = &t.loopPools[lp.id]
+	}
 	if reuse {
-		if uc := t.pool.get(); uc != nil {
+		if uc := pool.get(); uc != nil {
 			return uc, true, nil
 		}
 	}
-	c, err := t.dial(ctx, "tcp", t.hostport)
+	var c net.Conn
+	if lp != nil {
+		c, err = t.dialLoop(ctx, lp)
+	} else {
+		c, err = t.dial(ctx, "tcp", t.hostport)
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	return &upConn{Conn: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c), pool: &t.pool}, false, nil
+	return &upConn{Conn: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c), pool: pool}, false, nil
 }
 
 func (p *connPool) get() *upConn {

@@ -201,17 +201,26 @@ func TestSimpleHeadEventStream(t *testing.T) {
 	t.Cleanup(func() { ln.Close() })
 	rest := make(chan struct{})
 	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				if req.URL.Path != "/events" { // a health check
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 22\r\n\r\ndata: one\n\n")
+				<-rest
+				io.WriteString(c, "data: two\n\n")
+			}()
 		}
-		defer c.Close()
-		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-			return
-		}
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 22\r\n\r\ndata: one\n\n")
-		<-rest
-		io.WriteString(c, "data: two\n\n")
 	}()
 	s, _ := newTestServer(t, Options{})
 	tg := group("sse")

@@ -68,7 +68,17 @@ func runProxy(args []string) int {
 	// The options `flotilla server` uses, but for health checks every
 	// second so that the targets are healthy soon.
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := lb.New(lb.Options{Logger: log, MinHealthCheckInterval: time.Second})
+	opts := lb.Options{Logger: log, MinHealthCheckInterval: time.Second}
+	// -env LBBENCH_EVENT_LOOPS=-1 measures the load balancer with a
+	// goroutine per connection instead of its event loops.
+	if v := os.Getenv("LBBENCH_EVENT_LOOPS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fail(fmt.Errorf("LBBENCH_EVENT_LOOPS: %w", err))
+		}
+		opts.EventLoops = n
+	}
+	srv := lb.New(opts)
 	defer srv.Close()
 	if err := srv.Update(cfg); err != nil {
 		return fail(err)
