@@ -185,6 +185,12 @@ func (k *socket) sweep() {
 				expired = append(expired, cc.c)
 				continue
 			}
+			if cc.lp != nil {
+				if cc.peerShut.Load() && cc.ctx.Err() == nil && cc.runningSince(now) {
+					cc.lp.post(cc.clientGone)
+				}
+				continue
+			}
 			cc.watchClient(now)
 		}
 		for c, m := range f.http {
@@ -358,6 +364,10 @@ type clientConn struct {
 	// k.fast.mu held.
 	lp *evloop
 	lc *coConn
+	// The loop saw the client shut its side of the connection (or close
+	// it): the sweep has the request running canceled, as watchClient
+	// does.
+	peerShut atomic.Bool
 }
 
 // connReader reads the connection, behind the byte the watch may have
@@ -474,6 +484,12 @@ func (cc *clientConn) serveRequest() (keep bool) {
 	}()
 	cc.startWatch()
 	cc.k.ServeHTTP(w, cc.req)
+	if cc.ctx.Err() != nil {
+		// The client went away: what is left of the answer is dropped,
+		// rather than ended with what the handler did not write.
+		cc.bw.Reset(cc.c)
+		return false
+	}
 	w.finish()
 	return !w.closeAfter
 }
@@ -503,6 +519,14 @@ func (cc *clientConn) endWatch() {
 		cc.bgRunning, cc.aborting = false, false
 		cc.bgMu.Unlock()
 	}
+}
+
+// runningSince reports whether a request has run for a whole sweep
+// interval at the sweep's tick now.
+func (cc *clientConn) runningSince(now int64) bool {
+	cc.bgMu.Lock()
+	defer cc.bgMu.Unlock()
+	return cc.inReq && now-cc.reqTick >= 2
 }
 
 // watchClient reads the connection while a request that has run for a

@@ -66,7 +66,8 @@ type evloop struct {
 	mu      sync.Mutex
 	inbox   []func()
 	spare   []func()
-	stopped bool
+	stopped bool        // asked to end
+	ended   bool        // ended: nothing posted runs
 	woken   atomic.Bool // a wake-up is on its way
 
 	events [128]unix.EpollEvent
@@ -139,16 +140,23 @@ func newLoop(id int, log *slog.Logger) (*evloop, error) {
 	return lp, nil
 }
 
-// post has f run on the loop. It runs nothing once the loop has stopped.
-func (lp *evloop) post(f func()) {
+// post has f run on the loop, and reports false, having done nothing,
+// once the loop has ended.
+func (lp *evloop) post(f func()) bool {
 	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if lp.ended {
+		return false
+	}
 	lp.inbox = append(lp.inbox, f)
-	lp.mu.Unlock()
 	// A coroutine of the loop posting, or any goroutine while one runs:
-	// the loop looks at its inbox before it waits again.
+	// the loop looks at its inbox before it waits again. The wake-up is
+	// written with mu held, so that it never goes to an eventfd the
+	// loop's end closed.
 	if !lp.inCo.Load() {
 		lp.wake()
 	}
+	return true
 }
 
 func (lp *evloop) wake() {
@@ -181,17 +189,19 @@ func (lp *evloop) run() {
 		}
 		lp.spare = work[:0]
 		lp.resumeReady()
+		if len(work) > 0 {
+			// The coroutines it resumed may have posted more, without a
+			// wake-up: look again before waiting.
+			continue
+		}
 		if stopped {
-			if len(work) > 0 {
-				continue // what it did may have posted more
-			}
 			lp.shutdown()
 			return
 		}
 		n, err := lp.wait()
 		if err != nil {
-			// Nothing can make this loop wait again: its connections fail,
-			// and the socket's sweep and the clients clean up.
+			// Nothing can make this loop wait again: its connections
+			// fail, and new ones are not given to it.
 			lp.log.Error("event loop failed", "loop", lp.id, "err", os.NewSyscallError("epoll_wait", err))
 			lp.shutdown()
 			return
@@ -227,8 +237,7 @@ func (lp *evloop) event(c *coConn, events uint32) {
 	if events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		c.wready = true
 	}
-	gone := events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
-	if gone {
+	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		c.eof = true
 	}
 	if co := c.waiter; co != nil {
@@ -237,8 +246,16 @@ func (lp *evloop) event(c *coConn, events uint32) {
 		}
 		return
 	}
-	if gone && c.cc != nil {
-		c.cc.clientGone()
+	switch cc := c.cc; {
+	case cc == nil:
+	case events&(unix.EPOLLHUP|unix.EPOLLERR) != 0:
+		cc.clientGone() // reset: nothing can reach it any more
+	case events&unix.EPOLLRDHUP != 0:
+		// Closed, or only shut for writing by a client still reading:
+		// as net/http and the goroutine path do (watchClient), the
+		// request is canceled only once it has run a sweep interval,
+		// which the sweep sees to.
+		cc.peerShut.Store(true)
 	}
 }
 
@@ -326,6 +343,8 @@ func (lp *evloop) expire() {
 func (lp *evloop) start(c *coConn) {
 	if c.fd >= 0 && lp.register(c) != nil {
 		c.closeReq.Store(true) // its first read fails, which ends it
+		_ = unix.Close(c.fd)
+		c.fd = -1
 	}
 	cc := c.cc
 	co := &coro{}
@@ -356,6 +375,10 @@ func (lp *evloop) closeNow(c *coConn) {
 	}
 	delete(lp.conns, int32(c.fd))
 	delete(lp.timed, c)
+	// Out of the set first: were the socket open elsewhere (a child
+	// process not yet exec'd), its events would go on under a number
+	// another connection may get.
+	_ = unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	_ = unix.Close(c.fd)
 	c.fd = -1
 }
@@ -373,8 +396,13 @@ func (lp *evloop) shutdown() {
 		co.stop() // its waits fail: it runs to its end
 	}
 	lp.mu.Lock()
+	lp.ended, lp.stopped = true, true
 	lp.inbox = nil
 	lp.mu.Unlock()
+	for _, c := range lp.conns { // made by the coroutines' ends
+		_ = unix.Close(c.fd)
+		c.fd = -1
+	}
 	_ = lp.file.Close()
 	_ = unix.Close(lp.efd)
 }
@@ -643,7 +671,11 @@ func (k *socket) adoptInLoop(c net.Conn) bool {
 		return true
 	}
 	lc.cc = cc
-	lp.post(func() { lp.start(lc) })
+	if !lp.post(func() { lp.start(lc) }) {
+		// The loop ended (the server closes, or its epoll failed).
+		_ = unix.Close(fd)
+		k.untrack(cc)
+	}
 	return true
 }
 
@@ -716,7 +748,17 @@ func (t *target) dialLoop(ctx context.Context, lp *evloop) (net.Conn, error) {
 	err = unix.Connect(fd, sa)
 	if err == unix.EINPROGRESS {
 		c.wdl = deadline
-		if err := c.waitWritable(); err != nil {
+		// A client going away ends the wait, as it ends DialContext's.
+		stop := context.AfterFunc(ctx, func() {
+			lp.post(func() { _ = c.SetWriteDeadline(aLongTimeAgo) })
+		})
+		werr := c.waitWritable()
+		stop()
+		if err := ctx.Err(); err != nil {
+			c.closeFromLoop()
+			return nil, err
+		}
+		if err := werr; err != nil {
 			c.closeFromLoop()
 			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: err}
 		}

@@ -30,3 +30,5 @@ func (cc *clientConn) leaveLoop() error { return nil }
 func (t *target) dialLoop(context.Context, *evloop) (net.Conn, error) {
 	return nil, errors.New("lb: no event loops on this platform")
 }
+
+func (lp *evloop) post(func()) bool { return false }

@@ -42,7 +42,11 @@ func newTarget(tg *targetGroup, rt resolvedTarget, key, scheme string) *target {
 		}
 		return t.conns.track(c), nil
 	}
-	t.addr, _ = netip.ParseAddrPort(t.hostport)
+	// An event loop connects to an IP address without a zone; to others
+	// (a host name needs a DNS lookup) a connection leaves its loop first.
+	if ap, err := netip.ParseAddrPort(t.hostport); err == nil && ap.Addr().Zone() == "" {
+		t.addr = ap
+	}
 	t.pool = connPool{max: o.MaxIdleConnsPerTarget, timeout: o.TargetIdleTimeout}
 	t.loopPools = make([]connPool, len(tg.deps.loops))
 	for i := range t.loopPools {
