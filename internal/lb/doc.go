@@ -45,7 +45,10 @@
 // HTTP listeners read simple requests (GET, HEAD, OPTIONS, TRACE with no
 // body) with a connection loop of their own and hand a connection to
 // net/http's server at its first request of any other kind, malformed ones
-// included; HTTPS listeners are net/http's (conn.go).
+// included; HTTPS listeners are net/http's (conn.go). On Linux those
+// connections, and their pooled connections to targets, are served by one
+// epoll event loop per Go processor, the connection code running as the
+// loop's coroutines (loop_linux.go, Options.EventLoops).
 //
 // Requests reach targets over pooled keep-alive connections with
 // X-Forwarded-For appended to and X-Forwarded-Proto and X-Forwarded-Port set;
