@@ -284,14 +284,12 @@ func (lp *evloop) resume(co *coro) {
 
 // resumeReady resumes the waiters of the connections whose deadline moved.
 func (lp *evloop) resumeReady() {
-	for len(lp.ready) > 0 {
-		c := lp.ready[0]
-		lp.ready[0] = nil
-		lp.ready = lp.ready[1:]
-		if co := c.waiter; co != nil {
+	for i := 0; i < len(lp.ready); i++ { // resuming may add to it
+		if co := lp.ready[i].waiter; co != nil {
 			lp.resume(co)
 		}
 	}
+	clear(lp.ready)
 	lp.ready = lp.ready[:0]
 }
 

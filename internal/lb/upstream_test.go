@@ -194,37 +194,24 @@ func TestSimpleHeadSameAsReverseProxy(t *testing.T) {
 // TestSimpleHeadEventStream flushes each piece of an event stream's body
 // to the client as it comes, Content-Length or not, as ReverseProxy does.
 func TestSimpleHeadEventStream(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	rest := make(chan struct{})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				if req.URL.Path != "/events" { // a health check
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 22\r\n\r\ndata: one\n\n")
-				<-rest
-				io.WriteString(c, "data: two\n\n")
-			}()
+	target := serveRaw(t, func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
 		}
-	}()
+		if req.URL.Path != "/events" { // a health check
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 22\r\n\r\ndata: one\n\n")
+		<-rest
+		io.WriteString(c, "data: two\n\n")
+	})
 	s, _ := newTestServer(t, Options{})
 	tg := group("sse")
-	tg.Targets = []Target{{ID: "i-sse", Address: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port}}
+	target.ID = "i-sse"
+	tg.Targets = []Target{target}
 	mustUpdate(t, s, oneListener(forward(tg.ARN), nil, tg))
 	rc := dialRaw(t, s)
 	rc.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -247,6 +234,25 @@ func TestSimpleHeadEventStream(t *testing.T) {
 // with answer, then closes the connection if closeAfter, without saying so.
 func rawTarget(t *testing.T, answer string, closeAfter bool) Target {
 	t.Helper()
+	return serveRaw(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			if _, err := io.WriteString(c, answer); err != nil || closeAfter {
+				return
+			}
+		}
+	})
+}
+
+// serveRaw is a target that serves each connection with handle, in a
+// goroutine of its own, and closes it after.
+func serveRaw(t *testing.T, handle func(c net.Conn)) Target {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -260,17 +266,7 @@ func rawTarget(t *testing.T, answer string, closeAfter bool) Target {
 			}
 			go func() {
 				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, req.Body)
-					if _, err := io.WriteString(c, answer); err != nil || closeAfter {
-						return
-					}
-				}
+				handle(c)
 			}()
 		}
 	}()
