@@ -39,6 +39,6 @@ generate:
 # nginx for the load balancer's load tests.
 deps:
 	@command -v aws >/dev/null 2>&1 && python3 -c 'import boto3' 2>/dev/null && \
-		command -v wrk >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || { \
-		echo "installing awscli, python3-boto3, wrk and nginx"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli python3-boto3 wrk nginx-light; }
+		command -v wrk >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || { \
+		echo "installing awscli, python3-boto3, wrk, nginx and openssl"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli python3-boto3 wrk nginx-light openssl; }

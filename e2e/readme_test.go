@@ -54,7 +54,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatalf("failed commands %q, want only the first delete-cluster\n%s", failed, out)
 	}
 	for _, want := range []string{"ClusterContainsContainerInstancesException", "host=", "UserInitiated", "done for today",
-		"has reached a steady state.", "SUCCESSFUL", "DRAINING", "path=/shop/cart", "no route"} {
+		"has reached a steady state.", "SUCCESSFUL", "DRAINING", "path=/shop/cart", "no route",
+		"HTTPS\tELBSecurityPolicy-2016-08", "path=/shop/secure", "shop.example\tISSUED\t1"} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("the walk-through's output lacks %q:\n%s", want, out)
 		}

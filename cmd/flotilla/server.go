@@ -19,6 +19,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/agent"
 	"github.com/flotilla/flotilla/internal/api"
+	"github.com/flotilla/flotilla/internal/api/acm"
 	"github.com/flotilla/flotilla/internal/api/ecs"
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
@@ -83,6 +84,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	elbSvc := elbv2.New(elbv2.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Health: lbs.Health})
+	acmSvc := acm.New(acm.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, InUse: elbSvc.CertificateUsers})
 	ecsSvc := ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log, Endpoint: endpoint,
 		TargetGroupLoadBalancers: elbSvc.TargetGroupLoadBalancers})
 	srv := api.NewServer(api.Config{
@@ -96,6 +98,7 @@ func (m *Main) Run(ctx context.Context) error {
 	srv.HandleJSON(ecsSvc.JSONService())
 	srv.HandleAuthenticated(link.Path, ecsSvc.LinkHandler())
 	srv.HandleQuery(elbSvc.QueryService())
+	srv.HandleJSON(acmSvc.JSONService())
 	srv.HandleAuthenticated(lbnode.Path+"/", lbnode.Handler(lbs.source, m.log))
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -77,6 +77,18 @@ type Config struct {
 	Listeners     []Listener     `json:"listeners,omitempty"`
 	Rules         []Rule         `json:"rules,omitempty"`
 	TargetGroups  []TargetGroup  `json:"targetGroups,omitempty"`
+	// Certificates are the material of the certificates HTTPS listeners
+	// name, which Options.Certificates need not resolve then.
+	Certificates []CertificateMaterial `json:"certificates,omitempty"`
+}
+
+// CertificateMaterial is a server certificate with its private key, in
+// PEM: what ACM's ImportCertificate was given.
+type CertificateMaterial struct {
+	ARN string `json:"certificateArn"`
+	// CertificatePEM is the certificate, then its chain.
+	CertificatePEM string `json:"certificatePem"`
+	PrivateKeyPEM  string `json:"privateKeyPem"`
 }
 
 // LoadBalancer is an application load balancer.

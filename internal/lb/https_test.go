@@ -1,52 +1,20 @@
 package lb
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
+	"strings"
 	"testing"
-	"time"
-)
 
-// selfSigned returns a certificate for name, and a pool that trusts it.
-func selfSigned(t *testing.T, name string) (*tls.Certificate, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: name},
-		DNSNames:     []string{name},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, leaf
-}
+	"github.com/flotilla/flotilla/internal/testcert"
+)
 
 // TestHTTPS serves an HTTPS listener with two certificates chosen by SNI.
 func TestHTTPS(t *testing.T) {
-	def, defLeaf := selfSigned(t, "default.example")
-	api, apiLeaf := selfSigned(t, "api.example")
+	def, defLeaf := testcert.Pair(t, "default.example")
+	api, apiLeaf := testcert.Pair(t, "api.example")
 	certs := map[string]*tls.Certificate{"cert/default": def, "cert/api": api}
 	s, _ := newTestServer(t, Options{Certificates: func(arn string) (*tls.Certificate, error) {
 		if c, ok := certs[arn]; ok {
@@ -95,5 +63,65 @@ func TestHTTPS(t *testing.T) {
 	cfg.Listeners[0].Certificates = []Certificate{{ARN: "cert/missing"}}
 	if err := s.Update(cfg); err == nil {
 		t.Error("Update with a certificate that cannot be had succeeded")
+	}
+}
+
+// material returns a new self-signed certificate for name as the material
+// of the certificate arn.
+func material(t *testing.T, arn, name string) CertificateMaterial {
+	certPEM, keyPEM := testcert.SelfSigned(t, name)
+	return CertificateMaterial{ARN: arn, CertificatePEM: string(certPEM), PrivateKeyPEM: string(keyPEM)}
+}
+
+// TestHTTPSMaterial serves an HTTPS listener whose certificate comes with
+// the configuration, as the control plane sends certificates imported into
+// ACM, and follows its re-import.
+func TestHTTPSMaterial(t *testing.T) {
+	s, _ := newTestServer(t, Options{})
+	echo := newBackend(t, "echo")
+	cfg := oneListener(forward(tgARN("echo")), nil, group("echo", echo))
+	cfg.Listeners[0].Protocol = ProtocolHTTPS
+	cfg.Listeners[0].Certificates = []Certificate{{ARN: "cert/site"}}
+	if err := s.Update(cfg); err == nil || !strings.Contains(err.Error(), "cert/site") {
+		t.Fatalf("Update of an HTTPS listener without its certificate: %v, want an error naming it", err)
+	}
+
+	served := func() string {
+		t.Helper()
+		var cn string
+		tr := &http.Transport{TLSClientConfig: &tls.Config{
+			InsecureSkipVerify: true, //nolint:gosec // the test reads what is presented
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				cn = cs.PeerCertificates[0].Subject.CommonName
+				return nil
+			},
+		}}
+		defer tr.CloseIdleConnections()
+		if resp := get(t, &http.Client{Transport: tr}, "https://"+s.Addr(listenerARN).String()+"/"); resp.code != 200 {
+			t.Errorf("got %d, want 200", resp.code)
+		}
+		return cn
+	}
+	cfg.Certificates = []CertificateMaterial{material(t, "cert/site", "first.example")}
+	mustUpdate(t, s, cfg)
+	if got := served(); got != "first.example" {
+		t.Errorf("served %q, want first.example", got)
+	}
+
+	cfg.Certificates = []CertificateMaterial{material(t, "cert/site", "second.example")}
+	mustUpdate(t, s, cfg)
+	if got := served(); got != "second.example" {
+		t.Errorf("after re-import served %q, want second.example", got)
+	}
+
+	// Material that does not parse fails the update, and the listener
+	// keeps the certificate it had.
+	bad := cfg
+	bad.Certificates = []CertificateMaterial{{ARN: "cert/site", CertificatePEM: "junk", PrivateKeyPEM: "junk"}}
+	if err := s.Update(bad); err == nil {
+		t.Error("Update with material that does not parse succeeded")
+	}
+	if got := served(); got != "second.example" {
+		t.Errorf("after a bad update served %q, want second.example", got)
 	}
 }

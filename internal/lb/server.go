@@ -29,8 +29,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer registers the metrics; a new registry when nil.
 	Registerer prometheus.Registerer
-	// Certificates resolves the certificate ARNs of HTTPS listeners. HTTPS
-	// listeners are refused when nil.
+	// Certificates resolves the certificate ARNs of HTTPS listeners that
+	// are not in the configuration's Certificates; such listeners are
+	// refused when it is nil.
 	Certificates func(arn string) (*tls.Certificate, error)
 	// MinHealthCheckInterval is the shortest health check interval a
 	// configuration may ask for: ELBv2's 5s when 0. Tests lower it.
@@ -127,6 +128,7 @@ type Server struct {
 	retiring map[*socket]bool   // closed by an Update, finishing their requests
 	tgs      map[string]*targetGroup
 	gone     map[string]*targetGroup // removed, with targets still draining
+	parsed   certCache
 	wg       sync.WaitGroup
 	done     chan struct{} // closed by Close
 }
@@ -245,6 +247,11 @@ func (s *Server) applyListeners(cfg Config) []error {
 	for _, r := range cfg.Rules {
 		rules[r.ListenerARN] = append(rules[r.ListenerARN], r)
 	}
+	materials := make(map[string]CertificateMaterial, len(cfg.Certificates))
+	for _, m := range cfg.Certificates {
+		materials[m.ARN] = m
+	}
+	s.parsed.keep(materials)
 	var errs []error
 	sockets := make(map[string]*socket, len(cfg.Listeners))
 	type opening struct {
@@ -255,7 +262,7 @@ func (s *Server) applyListeners(cfg Config) []error {
 	var toOpen []opening
 	for _, l := range cfg.Listeners {
 		tbl := compileTable(l, rules[l.ARN], s.tgs, s.deps.metrics)
-		certs, err := s.certificates(l)
+		certs, err := s.certificates(l, materials)
 		if err != nil {
 			errs = append(errs, err)
 			if k := s.sockets[l.ARN]; k != nil {
@@ -313,20 +320,62 @@ func markInUse(inUse map[string]bool, actions []Action) {
 	}
 }
 
-// certificates resolves the certificates of an HTTPS listener.
-func (s *Server) certificates(l Listener) ([]*tls.Certificate, error) {
+// certificates resolves the certificates of an HTTPS listener: from the
+// configuration's material, else with Options.Certificates. Called with mu
+// held.
+func (s *Server) certificates(l Listener, materials map[string]CertificateMaterial) ([]*tls.Certificate, error) {
 	if l.Protocol != ProtocolHTTPS {
 		return nil, nil
 	}
 	certs := make([]*tls.Certificate, 0, len(l.Certificates))
 	for _, c := range l.Certificates {
-		cert, err := s.deps.opts.Certificates(c.ARN)
+		var cert *tls.Certificate
+		var err error
+		if m, ok := materials[c.ARN]; ok {
+			cert, err = s.parsed.get(m)
+		} else {
+			cert, err = s.deps.opts.Certificates(c.ARN)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("listener %s: certificate %s: %w", l.ARN, c.ARN, err)
 		}
 		certs = append(certs, cert)
 	}
 	return certs, nil
+}
+
+// certCache keeps the certificates parsed from configurations' material,
+// so that an update parses only what changed.
+type certCache map[string]parsedCert
+
+type parsedCert struct {
+	m    CertificateMaterial
+	cert *tls.Certificate
+}
+
+// get returns m parsed.
+func (c *certCache) get(m CertificateMaterial) (*tls.Certificate, error) {
+	if p, ok := (*c)[m.ARN]; ok && p.m == m {
+		return p.cert, nil
+	}
+	cert, err := tls.X509KeyPair([]byte(m.CertificatePEM), []byte(m.PrivateKeyPEM))
+	if err != nil {
+		return nil, err
+	}
+	if *c == nil {
+		*c = certCache{}
+	}
+	(*c)[m.ARN] = parsedCert{m, &cert}
+	return &cert, nil
+}
+
+// keep forgets the certificates not in materials.
+func (c certCache) keep(materials map[string]CertificateMaterial) {
+	for arn := range c {
+		if _, ok := materials[arn]; !ok {
+			delete(c, arn)
+		}
+	}
 }
 
 // retire stops a socket accepting and lets its connections finish their

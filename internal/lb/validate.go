@@ -51,6 +51,16 @@ func (c Config) validate(lim limits) error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
+	materials := map[string]bool{}
+	for _, m := range c.Certificates {
+		switch {
+		case m.ARN == "":
+			fail("certificate: no ARN")
+		case materials[m.ARN]:
+			fail("certificate %s: given twice", m.ARN)
+		}
+		materials[m.ARN] = true
+	}
 	lbs := map[string]LoadBalancer{}
 	for _, lb := range c.LoadBalancers {
 		switch {
@@ -118,8 +128,10 @@ func (c Config) validate(lim limits) error {
 			if len(l.Certificates) == 0 {
 				fail("listener %s: an HTTPS listener needs a certificate", l.ARN)
 			}
-			if !lim.certs {
-				fail("listener %s: HTTPS listeners need Options.Certificates", l.ARN)
+			for _, cert := range l.Certificates {
+				if !lim.certs && !materials[cert.ARN] {
+					fail("listener %s: certificate %s: not in the configuration's certificates", l.ARN, cert.ARN)
+				}
 			}
 		default:
 			fail("listener %s: protocol %q not supported (HTTP or HTTPS)", l.ARN, l.Protocol)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/api/acm"
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/store"
@@ -72,7 +73,7 @@ type StoreSourceOptions struct {
 
 // StoreSource is a Source over the control plane's store: it builds the
 // configuration with elbv2.BuildConfig whenever something under
-// elbv2.Prefix or flotilla.InstancesPrefix changes, and keeps the nodes'
+// elbv2.Prefix, acm.RecordPrefix or flotilla.InstancesPrefix changes, and keeps the nodes'
 // reports under Prefix. Run must be running for Config to answer; once
 // Run has returned, Config answers at once.
 type StoreSource struct {
@@ -191,6 +192,12 @@ func (s *StoreSource) follow(ctx context.Context, resync <-chan time.Time) error
 	if err != nil {
 		return err
 	}
+	// Certificates imported again into ACM change what HTTPS listeners
+	// present.
+	certEvents, err := s.st.Watch(wctx, acm.RecordPrefix, rev)
+	if err != nil {
+		return err
+	}
 	// Anything may have changed before the watches: publish the build.
 	if err := s.build(ctx, true); err != nil {
 		return err
@@ -206,6 +213,11 @@ func (s *StoreSource) follow(ctx context.Context, resync <-chan time.Time) error
 		case _, ok := <-elbEvents:
 			if !ok {
 				return nil // fell behind: build and watch again
+			}
+			elbChanged = true
+		case _, ok := <-certEvents:
+			if !ok {
+				return nil
 			}
 			elbChanged = true
 		case _, ok := <-instEvents:
@@ -229,6 +241,11 @@ func (s *StoreSource) follow(ctx context.Context, resync <-chan time.Time) error
 			for {
 				select {
 				case _, ok := <-elbEvents:
+					if !ok {
+						return nil
+					}
+					elbChanged = true
+				case _, ok := <-certEvents:
 					if !ok {
 						return nil
 					}

@@ -79,6 +79,9 @@ func BuildConfig(ctx context.Context, st store.Store) (lb.Config, int64, error) 
 		}
 		cfg.TargetGroups = append(cfg.TargetGroups, tg)
 	}
+	if err := certificateMaterial(ctx, st, &cfg); err != nil {
+		return lb.Config{}, 0, err
+	}
 	return cfg, rev, nil
 }
 

@@ -11,20 +11,19 @@ import (
 	"github.com/flotilla/flotilla/internal/store"
 )
 
-// CreateListener adds an HTTP listener to a load balancer, on a port no
-// other listener of it uses (DuplicateListener otherwise).
+// CreateListener adds an HTTP or HTTPS listener to a load balancer, on a
+// port no other listener of it uses (DuplicateListener otherwise). An HTTPS
+// listener presents a certificate imported into ACM.
 func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInput) (*wire.CreateListenerOutput, error) {
 	proto := in.Protocol
 	if proto == "" {
 		proto = wire.ProtocolEnumHttp
 	}
-	if proto != wire.ProtocolEnumHttp {
-		return nil, errUnsupportedProtocol(string(proto))
-	}
 	if in.Port == nil {
 		return nil, errValidation("A listener port must be specified")
 	}
-	if err := checkHTTPListener(in.Certificates, in.SslPolicy, in.AlpnPolicy, in.MutualAuthentication); err != nil {
+	tls, err := s.listenerTLS(ctx, proto, nil, in.Certificates, in.SslPolicy, in.AlpnPolicy, in.MutualAuthentication)
+	if err != nil {
 		return nil, err
 	}
 	actions, err := actionsFromWire(in.DefaultActions)
@@ -56,10 +55,12 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 				LoadBalancerARN: lbARN,
 				Port:            int(*in.Port),
 				Protocol:        string(proto),
+				Certificates:    tls.certs,
 				DefaultActions:  actions,
 			},
 			ID:            id,
 			DefaultRuleID: newID(),
+			SSLPolicy:     tls.policy,
 		}
 		key := prefixListener + id
 		op, err := store.PutJSON(key, rec)
@@ -89,23 +90,6 @@ func (s *Service) checkTargetGroups(ctx context.Context, actions []lb.Action) er
 	return nil
 }
 
-// checkHTTPListener checks that an HTTP listener is given none of the
-// settings of HTTPS and TLS listeners. HTTPS is not served: the data
-// plane has no certificates to present.
-func checkHTTPListener(certs []wire.Certificate, sslPolicy *string, alpn []string, mtls *wire.MutualAuthenticationAttributes) error {
-	switch {
-	case len(certs) > 0:
-		return errValidation("Certificates cannot be specified for HTTP listeners")
-	case sslPolicy != nil:
-		return errValidation("An SSL policy cannot be specified for HTTP listeners")
-	case len(alpn) > 0:
-		return errValidation("An ALPN policy can only be specified for TLS listeners")
-	case mtls != nil && deref(mtls.Mode) != "" && deref(mtls.Mode) != "off":
-		return errValidation("Mutual authentication can only be specified for HTTPS listeners")
-	}
-	return nil
-}
-
 // checkPortFree checks that no listener other than the listener except
 // uses port: DuplicateListener otherwise. Unlike ELBv2, whose load
 // balancers each have their own addresses, every load balancer here
@@ -130,17 +114,12 @@ func (s *Service) checkPortFree(ctx context.Context, lbARN string, port int, exc
 	return nil
 }
 
-// ModifyListener changes the port, the protocol (HTTP only) or the default
-// actions of a listener; what is left out stays. A port that another
-// listener of the load balancer uses is DuplicateListener. The data plane
-// moves the listener to its new port with its next configuration.
+// ModifyListener changes the port, the protocol (HTTP or HTTPS), the
+// default certificate, the security policy or the default actions of a
+// listener; what is left out stays. A port that another listener of the
+// load balancer uses is DuplicateListener. The data plane moves the
+// listener to its new port with its next configuration.
 func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInput) (*wire.ModifyListenerOutput, error) {
-	if in.Protocol != "" && in.Protocol != wire.ProtocolEnumHttp {
-		return nil, errUnsupportedProtocol(string(in.Protocol))
-	}
-	if err := checkHTTPListener(in.Certificates, in.SslPolicy, in.AlpnPolicy, in.MutualAuthentication); err != nil {
-		return nil, err
-	}
 	var actions []lb.Action
 	if in.DefaultActions != nil {
 		var err error
@@ -169,9 +148,15 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 			}
 			rec.Port = int(*in.Port)
 		}
+		proto := wire.ProtocolEnum(rec.Protocol)
 		if in.Protocol != "" {
-			rec.Protocol = string(in.Protocol)
+			proto = in.Protocol
 		}
+		tls, err := s.listenerTLS(ctx, proto, rec, in.Certificates, in.SslPolicy, in.AlpnPolicy, in.MutualAuthentication)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		rec.Protocol, rec.Certificates, rec.SSLPolicy = string(proto), tls.certs, tls.policy
 		if actions != nil {
 			rec.DefaultActions = actions
 		}
@@ -263,6 +248,8 @@ func listenerToWire(r *listenerRecord) wire.Listener {
 		LoadBalancerArn: ptr(r.LoadBalancerARN),
 		Port:            ptr(int32(r.Port)),
 		Protocol:        wire.ProtocolEnum(r.Protocol),
+		Certificates:    defaultCertificateToWire(r.Certificates),
+		SslPolicy:       optional(r.SSLPolicy),
 		DefaultActions:  actionsToWire(r.DefaultActions),
 	}
 }

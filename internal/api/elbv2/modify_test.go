@@ -57,7 +57,7 @@ func TestModifyListener(t *testing.T) {
 		{"port of another listener", elb.ModifyListenerInput{Port: aws.Int32(81)}, "DuplicateListener", &types.DuplicateListenerException{}},
 		// Every load balancer listens on the nodes' one address.
 		{"port of another load balancer", elb.ModifyListenerInput{Port: aws.Int32(8090)}, "DuplicateListener", &types.DuplicateListenerException{}},
-		{"HTTPS", elb.ModifyListenerInput{Protocol: types.ProtocolEnumHttps}, "UnsupportedProtocol", &types.UnsupportedProtocolException{}},
+		{"HTTPS without a certificate", elb.ModifyListenerInput{Protocol: types.ProtocolEnumHttps}, "ValidationError", nil},
 		{"TCP", elb.ModifyListenerInput{Protocol: types.ProtocolEnumTcp}, "UnsupportedProtocol", &types.UnsupportedProtocolException{}},
 		{"certificates", elb.ModifyListenerInput{Certificates: []types.Certificate{{CertificateArn: aws.String("arn:aws:acm:us-east-1:123456789012:certificate/x")}}}, "ValidationError", nil},
 		{"SSL policy", elb.ModifyListenerInput{SslPolicy: aws.String("ELBSecurityPolicy-2016-08")}, "ValidationError", nil},

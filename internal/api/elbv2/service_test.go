@@ -15,11 +15,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
+	acmsdk "github.com/aws/aws-sdk-go-v2/service/acm"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/flotilla/flotilla/internal/api"
+	"github.com/flotilla/flotilla/internal/api/acm"
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/lb"
@@ -36,11 +38,12 @@ const (
 
 var created = time.Date(2026, 1, 1, 0, 10, 0, 123_000_000, time.UTC)
 
-// env is a real API server with the ELBv2 service over a bbolt store, and
-// the real SDK client pointed at it.
+// env is a real API server with the ELBv2 and ACM services over a bbolt
+// store, and the real SDK clients pointed at it.
 type env struct {
 	store  store.Store
 	client *elb.Client
+	acm    *acmsdk.Client
 	health map[string][]lb.TargetHealth // what Config.Health answers
 }
 
@@ -59,9 +62,16 @@ func newEnv(t *testing.T) *env {
 	})
 	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Region: region, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleQuery(svc.QueryService())
+	s.HandleJSON(acm.New(acm.Config{Store: st, Region: region, AccountID: account, InUse: svc.CertificateUsers}).JSONService())
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	e.client = elb.New(elb.Options{
+		Region:           region,
+		BaseEndpoint:     aws.String(hs.URL),
+		Credentials:      awscreds.NewStaticCredentialsProvider(akid, secret, ""),
+		RetryMaxAttempts: 1,
+	})
+	e.acm = acmsdk.New(acmsdk.Options{
 		Region:           region,
 		BaseEndpoint:     aws.String(hs.URL),
 		Credentials:      awscreds.NewStaticCredentialsProvider(akid, secret, ""),

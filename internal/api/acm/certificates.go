@@ -1,0 +1,316 @@
+package acm
+
+import (
+	"cmp"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flotilla/flotilla/internal/api"
+	"github.com/flotilla/flotilla/internal/model"
+	wire "github.com/flotilla/flotilla/internal/model/acm"
+	"github.com/flotilla/flotilla/internal/store"
+)
+
+// ImportCertificate imports a certificate with its private key and
+// optional chain, or, when CertificateArn is set, re-imports it: the ARN,
+// the tags and CreatedAt stay, the material is replaced, and the key type
+// and size must not change. Tags are for new imports only.
+func (s *Service) ImportCertificate(ctx context.Context, in *wire.ImportCertificateRequest) (*wire.ImportCertificateResponse, error) {
+	reimport := in.CertificateArn != nil
+	if reimport {
+		if _, ok := parseARN(*in.CertificateArn); !ok {
+			return nil, errInvalidARN(*in.CertificateArn)
+		}
+		if in.Tags != nil {
+			return nil, errValidation("Tagging is not permitted on re-import.")
+		}
+	}
+	if err := checkTags(in.Tags, "Tags"); err != nil {
+		return nil, err
+	}
+	tags, err := mergeTags(nil, in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	m, err := parseMaterial(in.Certificate, in.CertificateChain, in.PrivateKey, now)
+	if err != nil {
+		return nil, err
+	}
+	if reimport {
+		return s.reimport(ctx, *in.CertificateArn, m, now)
+	}
+	id := newID()
+	rec := &record{
+		ARN:            s.certificateARN(id),
+		CertificatePEM: m.certPEM,
+		ChainPEM:       m.chainPEM,
+		PrivateKeyPEM:  m.keyPEM,
+		Tags:           tags,
+		CreatedAt:      now,
+		ImportedAt:     now,
+	}
+	if _, err := store.CreateJSON(ctx, s.store, RecordPrefix+id, rec); err != nil {
+		return nil, fmt.Errorf("import certificate %s: %w", rec.ARN, err)
+	}
+	return &wire.ImportCertificateResponse{CertificateArn: &rec.ARN}, nil
+}
+
+// reimport replaces the material of the certificate arn with m.
+func (s *Service) reimport(ctx context.Context, arn string, m *material, now time.Time) (*wire.ImportCertificateResponse, error) {
+	id, _ := parseARN(arn)
+	_, _, err := store.Update(ctx, s.store, RecordPrefix+id, func(cur *record) (*record, error) {
+		if cur == nil || cur.ARN != arn {
+			return nil, errNotFound(arn)
+		}
+		old, err := parseLeaf(cur.CertificatePEM)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %s: %w", arn, err)
+		}
+		if alg, _ := keyAlgorithm(old); alg != m.keyAlg {
+			return nil, errValidation("The key type and size cannot change on re-import: the certificate's key is %s, the new certificate's %s.", alg, m.keyAlg)
+		}
+		next := *cur
+		next.CertificatePEM, next.ChainPEM, next.PrivateKeyPEM = m.certPEM, m.chainPEM, m.keyPEM
+		next.ImportedAt = now
+		return &next, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.ImportCertificateResponse{CertificateArn: &arn}, nil
+}
+
+// DescribeCertificate describes a certificate from its X.509 fields, with
+// the resources that use it.
+func (s *Service) DescribeCertificate(ctx context.Context, in *wire.DescribeCertificateRequest) (*wire.DescribeCertificateResponse, error) {
+	rec, _, err := s.get(ctx, deref(in.CertificateArn))
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := parseLeaf(rec.CertificatePEM)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", rec.ARN, err)
+	}
+	users, err := s.inUseBy(ctx, rec.ARN)
+	if err != nil {
+		return nil, err
+	}
+	alg, _ := keyAlgorithm(leaf)
+	d := &wire.CertificateDetail{
+		CertificateArn:          &rec.ARN,
+		DomainName:              ptr(domainName(leaf)),
+		SubjectAlternativeNames: subjectAlternativeNames(leaf),
+		Subject:                 ptr(leaf.Subject.String()),
+		Issuer:                  ptr(leaf.Issuer.String()),
+		Serial:                  ptr(serial(leaf)),
+		NotBefore:               model.NewTime(leaf.NotBefore),
+		NotAfter:                model.NewTime(leaf.NotAfter),
+		KeyAlgorithm:            alg,
+		SignatureAlgorithm:      ptr(signatureAlgorithm(leaf)),
+		ExtendedKeyUsages:       extendedKeyUsages(leaf),
+		Type:                    wire.CertificateTypeImported,
+		Status:                  status(leaf, s.now()),
+		RenewalEligibility:      wire.RenewalEligibilityIneligible,
+		CreatedAt:               model.NewTime(rec.CreatedAt),
+		ImportedAt:              model.NewTime(rec.ImportedAt),
+		InUseBy:                 users,
+	}
+	for _, u := range keyUsages(leaf) {
+		d.KeyUsages = append(d.KeyUsages, wire.KeyUsage{Name: u})
+	}
+	return &wire.DescribeCertificateResponse{Certificate: d}, nil
+}
+
+// GetCertificate returns a certificate and its chain, PEM-encoded; never
+// the private key.
+func (s *Service) GetCertificate(ctx context.Context, in *wire.GetCertificateRequest) (*wire.GetCertificateResponse, error) {
+	rec, _, err := s.get(ctx, deref(in.CertificateArn))
+	if err != nil {
+		return nil, err
+	}
+	out := &wire.GetCertificateResponse{Certificate: &rec.CertificatePEM}
+	if rec.ChainPEM != "" {
+		out.CertificateChain = &rec.ChainPEM
+	}
+	return out, nil
+}
+
+// DeleteCertificate deletes a certificate that no resource uses. The check
+// and the delete are not one transaction with the users' writes: a
+// listener created meanwhile finds the certificate gone (Lookup's
+// ErrNotFound).
+func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertificateRequest) (*wire.DeleteCertificateOutput, error) {
+	arn := deref(in.CertificateArn)
+	if _, _, err := s.get(ctx, arn); err != nil {
+		return nil, err
+	}
+	users, err := s.inUseBy(ctx, arn)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) > 0 {
+		return nil, api.Errorf(codeInUse, "Certificate %s is in use by %s.", arn, strings.Join(users, ", "))
+	}
+	id, _ := parseARN(arn)
+	_, _, err = store.Update(ctx, s.store, RecordPrefix+id, func(cur *record) (*record, error) {
+		if cur == nil || cur.ARN != arn {
+			return nil, errNotFound(arn)
+		}
+		return nil, nil // delete
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DeleteCertificateOutput{}, nil
+}
+
+// maxListItems is ListCertificates' largest page, and its page when the
+// request sets no MaxItems.
+const maxListItems = 1000
+
+// tokenPrefix versions the NextTokens that ListCertificates hands out.
+const tokenPrefix = "v1:"
+
+// listed is a certificate of a ListCertificates answer, with the key it
+// is sorted and paged by.
+type listed struct {
+	key  string
+	rec  *record
+	leaf *x509.Certificate
+}
+
+// ListCertificates lists the certificates that pass the filters, a page
+// at a time: CertificateStatuses, and Includes' keyTypes, keyUsage and
+// extendedKeyUsage (a certificate passes a list when it has one of its
+// values). Unlike ACM, which lists only RSA_1024 and RSA_2048 certificates
+// when Includes names no keyTypes, every key type is listed by default.
+// The order is the ARNs' (the creation time's with SortBy CREATED_AT),
+// reversed by SortOrder DESCENDING.
+func (s *Service) ListCertificates(ctx context.Context, in *wire.ListCertificatesRequest) (*wire.ListCertificatesResponse, error) {
+	after := ""
+	if in.NextToken != nil {
+		b, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
+		if err != nil || !strings.HasPrefix(string(b), tokenPrefix) {
+			return nil, api.Errorf(codeInvalidArgs, "The NextToken '%s' is not valid.", *in.NextToken)
+		}
+		after = strings.TrimPrefix(string(b), tokenPrefix)
+	}
+	limit := maxListItems
+	if in.MaxItems != nil {
+		limit = int(*in.MaxItems) // the model checks 1 to 1000
+	}
+	items, _, err := store.ListJSON[record](ctx, s.store, RecordPrefix, store.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list certificates: %w", err)
+	}
+	now := s.now()
+	var certs []listed
+	for i := range items {
+		rec := &items[i].Value
+		leaf, err := parseLeaf(rec.CertificatePEM)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %s: %w", rec.ARN, err)
+		}
+		if !passes(in, leaf, now) {
+			continue
+		}
+		key := strings.TrimPrefix(items[i].Key, RecordPrefix)
+		if in.SortBy == wire.SortByCreatedAt {
+			key = fmt.Sprintf("%020d/%s", rec.CreatedAt.UnixNano(), key)
+		}
+		certs = append(certs, listed{key: key, rec: rec, leaf: leaf})
+	}
+	desc := in.SortOrder == wire.SortOrderDescending
+	slices.SortFunc(certs, func(a, b listed) int {
+		if desc {
+			return cmp.Compare(b.key, a.key)
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	if after != "" {
+		start, _ := slices.BinarySearchFunc(certs, after, func(c listed, after string) int {
+			if (!desc && c.key <= after) || (desc && c.key >= after) {
+				return -1
+			}
+			return 1
+		})
+		certs = certs[start:]
+	}
+	out := &wire.ListCertificatesResponse{}
+	if len(certs) > limit {
+		certs = certs[:limit]
+		out.NextToken = ptr(base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + certs[limit-1].key)))
+	}
+	for _, c := range certs {
+		users, err := s.inUseBy(ctx, c.rec.ARN)
+		if err != nil {
+			return nil, err
+		}
+		out.CertificateSummaryList = append(out.CertificateSummaryList, summary(c.rec, c.leaf, now, len(users) > 0))
+	}
+	return out, nil
+}
+
+// passes reports whether a certificate passes a ListCertificates' filters.
+func passes(in *wire.ListCertificatesRequest, leaf *x509.Certificate, now time.Time) bool {
+	if len(in.CertificateStatuses) > 0 && !slices.Contains(in.CertificateStatuses, status(leaf, now)) {
+		return false
+	}
+	f := in.Includes
+	if f == nil {
+		return true
+	}
+	if alg, _ := keyAlgorithm(leaf); len(f.KeyTypes) > 0 && !slices.Contains(f.KeyTypes, alg) {
+		return false
+	}
+	if len(f.KeyUsage) > 0 && !slices.ContainsFunc(keyUsages(leaf), func(u wire.KeyUsageName) bool { return slices.Contains(f.KeyUsage, u) }) {
+		return false
+	}
+	if len(f.ExtendedKeyUsage) > 0 && !slices.ContainsFunc(extendedKeyUsages(leaf), func(u wire.ExtendedKeyUsage) bool { return slices.Contains(f.ExtendedKeyUsage, u.Name) }) {
+		return false
+	}
+	return true
+}
+
+// maxNameSummaries is how many subject alternative names a summary lists.
+const maxNameSummaries = 100
+
+// summary is ListCertificates' summary of a certificate.
+func summary(rec *record, leaf *x509.Certificate, now time.Time, inUse bool) wire.CertificateSummary {
+	alg, _ := keyAlgorithm(leaf)
+	sans := subjectAlternativeNames(leaf)
+	s := wire.CertificateSummary{
+		CertificateArn:                       ptr(rec.ARN),
+		DomainName:                           ptr(domainName(leaf)),
+		SubjectAlternativeNameSummaries:      sans[:min(len(sans), maxNameSummaries)],
+		HasAdditionalSubjectAlternativeNames: ptr(len(sans) > maxNameSummaries),
+		Status:                               status(leaf, now),
+		Type:                                 wire.CertificateTypeImported,
+		KeyAlgorithm:                         alg,
+		KeyUsages:                            keyUsages(leaf),
+		InUse:                                &inUse,
+		RenewalEligibility:                   wire.RenewalEligibilityIneligible,
+		NotBefore:                            model.NewTime(leaf.NotBefore),
+		NotAfter:                             model.NewTime(leaf.NotAfter),
+		CreatedAt:                            model.NewTime(rec.CreatedAt),
+		ImportedAt:                           model.NewTime(rec.ImportedAt),
+	}
+	for _, u := range extendedKeyUsages(leaf) {
+		s.ExtendedKeyUsages = append(s.ExtendedKeyUsages, u.Name)
+	}
+	return s
+}
+
+// status is an imported certificate's status: ISSUED until it expires.
+func status(leaf *x509.Certificate, now time.Time) wire.CertificateStatus {
+	if now.After(leaf.NotAfter) {
+		return wire.CertificateStatusExpired
+	}
+	return wire.CertificateStatusIssued
+}

@@ -1,0 +1,260 @@
+package elbv2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/flotilla/flotilla/internal/api/acm"
+	"github.com/flotilla/flotilla/internal/lb"
+	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/store"
+)
+
+// HTTPS listeners present certificates imported into ACM (internal/api/acm),
+// named by their ARNs: the listener's default one, given when it is created
+// or modified, first, then those added with AddListenerCertificates, which
+// the data plane chooses among by SNI. BuildConfig sends their material to
+// the data plane with the configuration.
+
+// defaultSSLPolicy is ELBv2's security policy for HTTPS listeners that name
+// none. Policies are kept and reported; the data plane serves TLS 1.2 and
+// 1.3 with Go's cipher suites whatever the policy.
+const defaultSSLPolicy = "ELBSecurityPolicy-2016-08"
+
+// listenerTLSSettings are the TLS settings of a listener.
+type listenerTLSSettings struct {
+	certs  []lb.Certificate
+	policy string
+}
+
+// listenerTLS checks the TLS settings given for a listener of protocol
+// proto, and returns its settings: those of rec (nil for a new listener)
+// with the given ones applied. An HTTP listener has none; an HTTPS one
+// needs a default certificate, which must exist in ACM.
+func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec *listenerRecord, certs []wire.Certificate, sslPolicy *string, alpn []string, mtls *wire.MutualAuthenticationAttributes) (listenerTLSSettings, error) {
+	switch proto {
+	case wire.ProtocolEnumHttp:
+		switch {
+		case len(certs) > 0:
+			return listenerTLSSettings{}, errValidation("Certificates cannot be specified for HTTP listeners")
+		case sslPolicy != nil:
+			return listenerTLSSettings{}, errValidation("An SSL policy cannot be specified for HTTP listeners")
+		case len(alpn) > 0:
+			return listenerTLSSettings{}, errValidation("An ALPN policy can only be specified for TLS listeners")
+		case mtls != nil && deref(mtls.Mode) != "" && deref(mtls.Mode) != "off":
+			return listenerTLSSettings{}, errValidation("Mutual authentication can only be specified for HTTPS listeners")
+		}
+		return listenerTLSSettings{}, nil
+	case wire.ProtocolEnumHttps:
+	default:
+		return listenerTLSSettings{}, errUnsupportedProtocol(string(proto))
+	}
+	switch {
+	case len(alpn) > 0:
+		return listenerTLSSettings{}, errValidation("An ALPN policy can only be specified for TLS listeners")
+	case mtls != nil && deref(mtls.Mode) != "" && deref(mtls.Mode) != "off":
+		return listenerTLSSettings{}, errValidation("Mutual authentication is not supported")
+	case len(certs) > 1:
+		return listenerTLSSettings{}, errValidation("Exactly one certificate must be specified for a listener; add others with AddListenerCertificates")
+	}
+	var out listenerTLSSettings
+	if rec != nil && rec.Protocol == lb.ProtocolHTTPS {
+		out = listenerTLSSettings{slices.Clone(rec.Certificates), rec.SSLPolicy}
+	}
+	if len(certs) == 1 {
+		arn := deref(certs[0].CertificateArn)
+		if err := s.checkCertificate(ctx, arn); err != nil {
+			return listenerTLSSettings{}, err
+		}
+		// The new default; another certificate of the listener that was it
+		// stops being an extra one.
+		out.certs = slices.DeleteFunc(out.certs, func(c lb.Certificate) bool { return c.ARN == arn })
+		out.certs = slices.Insert(out.certs, 0, lb.Certificate{ARN: arn})
+		if rec != nil && len(rec.Certificates) > 0 && rec.Protocol == lb.ProtocolHTTPS && rec.Certificates[0].ARN != arn {
+			out.certs = slices.DeleteFunc(out.certs, func(c lb.Certificate) bool { return c.ARN == rec.Certificates[0].ARN })
+		}
+	}
+	if len(out.certs) == 0 {
+		return listenerTLSSettings{}, errValidation("A certificate must be specified for HTTPS listeners")
+	}
+	if sslPolicy != nil {
+		if !strings.HasPrefix(*sslPolicy, "ELBSecurityPolicy-") {
+			return listenerTLSSettings{}, &wire.SSLPolicyNotFoundException{Message: ptr(fmt.Sprintf("SSL policy '%s' not found", *sslPolicy))}
+		}
+		out.policy = *sslPolicy
+	}
+	if out.policy == "" {
+		out.policy = defaultSSLPolicy
+	}
+	return out, nil
+}
+
+// checkCertificate checks that ACM has the certificate arn:
+// CertificateNotFound otherwise.
+func (s *Service) checkCertificate(ctx context.Context, arn string) error {
+	_, _, _, err := acm.Lookup(ctx, s.store, arn)
+	if errors.Is(err, acm.ErrNotFound) {
+		return errCertificateNotFound(arn)
+	}
+	return err
+}
+
+func errCertificateNotFound(arn string) error {
+	return &wire.CertificateNotFoundException{Message: ptr(fmt.Sprintf("Certificate '%s' not found", arn))}
+}
+
+// AddListenerCertificates adds certificates to an HTTPS listener's
+// certificate list, for clients that ask for their names by SNI.
+func (s *Service) AddListenerCertificates(ctx context.Context, in *wire.AddListenerCertificatesInput) (*wire.AddListenerCertificatesOutput, error) {
+	if len(in.Certificates) == 0 {
+		return nil, errValidation("At least one certificate must be specified")
+	}
+	for _, c := range in.Certificates {
+		if deref(c.IsDefault) {
+			return nil, errValidation("The default certificate is set with ModifyListener")
+		}
+		if err := s.checkCertificate(ctx, deref(c.CertificateArn)); err != nil {
+			return nil, err
+		}
+	}
+	var added []wire.Certificate
+	err := s.modifyListenerCertificates(ctx, deref(in.ListenerArn), func(rec *listenerRecord) error {
+		added = added[:0]
+		for _, c := range in.Certificates {
+			arn := deref(c.CertificateArn)
+			if !slices.Contains(rec.Certificates, lb.Certificate{ARN: arn}) {
+				rec.Certificates = append(rec.Certificates, lb.Certificate{ARN: arn})
+			}
+			added = append(added, wire.Certificate{CertificateArn: ptr(arn), IsDefault: ptr(false)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.AddListenerCertificatesOutput{Certificates: added}, nil
+}
+
+// RemoveListenerCertificates removes certificates other than the default
+// from an HTTPS listener.
+func (s *Service) RemoveListenerCertificates(ctx context.Context, in *wire.RemoveListenerCertificatesInput) (*wire.RemoveListenerCertificatesOutput, error) {
+	if len(in.Certificates) == 0 {
+		return nil, errValidation("At least one certificate must be specified")
+	}
+	err := s.modifyListenerCertificates(ctx, deref(in.ListenerArn), func(rec *listenerRecord) error {
+		for _, c := range in.Certificates {
+			arn := deref(c.CertificateArn)
+			if deref(c.IsDefault) || arn == rec.Certificates[0].ARN {
+				return errOperationNotPermitted("The default certificate of a listener cannot be removed")
+			}
+			rec.Certificates = slices.DeleteFunc(rec.Certificates, func(l lb.Certificate) bool { return l.ARN == arn })
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.RemoveListenerCertificatesOutput{}, nil
+}
+
+// modifyListenerCertificates applies f to the HTTPS listener arn and
+// stores the result.
+func (s *Service) modifyListenerCertificates(ctx context.Context, arn string, f func(rec *listenerRecord) error) error {
+	return s.write(ctx, func() (store.Txn, error) {
+		rec, rev, err := s.getListener(ctx, arn)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		if rec.Protocol != lb.ProtocolHTTPS || len(rec.Certificates) == 0 {
+			return store.Txn{}, errValidation("Listener '%s' is not an HTTPS listener", arn)
+		}
+		if err := f(rec); err != nil {
+			return store.Txn{}, err
+		}
+		key := prefixListener + rec.ID
+		op, err := store.PutJSON(key, rec)
+		return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{op}}, err
+	})
+}
+
+// DescribeListenerCertificates describes the certificates of a listener,
+// the default one marked, a page at a time.
+func (s *Service) DescribeListenerCertificates(ctx context.Context, in *wire.DescribeListenerCertificatesInput) (*wire.DescribeListenerCertificatesOutput, error) {
+	rec, _, err := s.getListener(ctx, deref(in.ListenerArn))
+	if err != nil {
+		return nil, err
+	}
+	all := make([]keyed[wire.Certificate], len(rec.Certificates))
+	for i, c := range rec.Certificates {
+		all[i] = keyed[wire.Certificate]{numberKey(i), wire.Certificate{CertificateArn: ptr(c.ARN), IsDefault: ptr(i == 0)}}
+	}
+	certs, next, err := page(all, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DescribeListenerCertificatesOutput{Certificates: append([]wire.Certificate{}, certs...), NextMarker: next}, nil
+}
+
+// CertificateUsers returns the ARNs of the listeners that present the
+// certificate arn: ACM's InUseBy, and what stops DeleteCertificate.
+func (s *Service) CertificateUsers(ctx context.Context, arn string) ([]string, error) {
+	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, l := range listeners {
+		if slices.Contains(l.Value.Certificates, lb.Certificate{ARN: arn}) {
+			users = append(users, l.Value.ARN)
+		}
+	}
+	return users, nil
+}
+
+// certificateMaterial returns the material of the certificates cfg's
+// listeners present. A certificate ACM no longer has is left out: its
+// listeners fail to update on the data plane and keep what they had.
+func certificateMaterial(ctx context.Context, st store.Store, cfg *lb.Config) error {
+	seen := map[string]bool{}
+	for _, l := range cfg.Listeners {
+		for _, c := range l.Certificates {
+			if seen[c.ARN] {
+				continue
+			}
+			seen[c.ARN] = true
+			cert, chain, key, err := acm.Lookup(ctx, st, c.ARN)
+			if errors.Is(err, acm.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			pemChain := string(cert)
+			if len(chain) > 0 {
+				pemChain += "\n" + string(chain)
+			}
+			cfg.Certificates = append(cfg.Certificates, lb.CertificateMaterial{ARN: c.ARN, CertificatePEM: pemChain, PrivateKeyPEM: string(key)})
+		}
+	}
+	return nil
+}
+
+// defaultCertificateToWire returns a listener's default certificate, all
+// that DescribeListeners reports of its certificates.
+func defaultCertificateToWire(certs []lb.Certificate) []wire.Certificate {
+	if len(certs) == 0 {
+		return nil
+	}
+	return []wire.Certificate{{CertificateArn: ptr(certs[0].ARN)}}
+}
+
+// optional returns nil for "", else a pointer to s.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
