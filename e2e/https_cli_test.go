@@ -63,7 +63,7 @@ func TestCLIHTTPSListener(t *testing.T) {
 		}
 	}
 	mustJSON(t, s.aws(t, "acm", "describe-certificate", "--certificate-arn", certARN), &described)
-	if c := described.Certificate; c.DomainName != "shop.example" || c.Status != "ISSUED" || c.Type != "IMPORTED" || !slices.Equal(c.InUseBy, []string{l.ListenerArn}) {
+	if c := described.Certificate; c.DomainName != "shop.example" || c.Status != "ISSUED" || c.Type != "IMPORTED" || !slices.Equal(c.InUseBy, []string{lbARN}) {
 		t.Fatalf("describe-certificate: %+v", c)
 	}
 	wantCLIError(t, s.aws(t, "acm", "delete-certificate", "--certificate-arn", certARN), "ResourceInUseException")

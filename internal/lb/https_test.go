@@ -82,8 +82,15 @@ func TestHTTPSMaterial(t *testing.T) {
 	cfg := oneListener(forward(tgARN("echo")), nil, group("echo", echo))
 	cfg.Listeners[0].Protocol = ProtocolHTTPS
 	cfg.Listeners[0].Certificates = []Certificate{{ARN: "cert/site"}}
+	// A certificate that cannot be had fails its listener, not the others.
+	plain := cfg.Listeners[0]
+	plain.ARN, plain.Protocol, plain.Certificates = listenerARN+"-plain", ProtocolHTTP, nil
+	cfg.Listeners = append(cfg.Listeners, plain)
 	if err := s.Update(cfg); err == nil || !strings.Contains(err.Error(), "cert/site") {
 		t.Fatalf("Update of an HTTPS listener without its certificate: %v, want an error naming it", err)
+	}
+	if resp := get(t, http.DefaultClient, "http://"+s.Addr(plain.ARN).String()+"/"); resp.code != 200 {
+		t.Errorf("the other listener answered %d, want 200", resp.code)
 	}
 
 	served := func() string {

@@ -30,8 +30,8 @@ type Options struct {
 	// Registerer registers the metrics; a new registry when nil.
 	Registerer prometheus.Registerer
 	// Certificates resolves the certificate ARNs of HTTPS listeners that
-	// are not in the configuration's Certificates; such listeners are
-	// refused when it is nil.
+	// are not in the configuration's Certificates; such listeners fail to
+	// open (or keep their previous certificates) when it is nil.
 	Certificates func(arn string) (*tls.Certificate, error)
 	// MinHealthCheckInterval is the shortest health check interval a
 	// configuration may ask for: ELBv2's 5s when 0. Tests lower it.
@@ -142,7 +142,7 @@ func New(opts Options) *Server {
 	log := opts.Logger.With("component", "lb")
 	s := &Server{
 		log:      log,
-		limits:   limits{minInterval: opts.MinHealthCheckInterval, certs: opts.Certificates != nil},
+		limits:   limits{minInterval: opts.MinHealthCheckInterval},
 		sockets:  map[string]*socket{},
 		retiring: map[*socket]bool{},
 		tgs:      map[string]*targetGroup{},
@@ -321,8 +321,9 @@ func markInUse(inUse map[string]bool, actions []Action) {
 }
 
 // certificates resolves the certificates of an HTTPS listener: from the
-// configuration's material, else with Options.Certificates. Called with mu
-// held.
+// configuration's material, else with Options.Certificates. A certificate
+// that cannot be had fails only its listener, which keeps its previous
+// table. Called with mu held.
 func (s *Server) certificates(l Listener, materials map[string]CertificateMaterial) ([]*tls.Certificate, error) {
 	if l.Protocol != ProtocolHTTPS {
 		return nil, nil
@@ -333,8 +334,10 @@ func (s *Server) certificates(l Listener, materials map[string]CertificateMateri
 		var err error
 		if m, ok := materials[c.ARN]; ok {
 			cert, err = s.parsed.get(m)
-		} else {
+		} else if s.deps.opts.Certificates != nil {
 			cert, err = s.deps.opts.Certificates(c.ARN)
+		} else {
+			err = errors.New("not in the configuration's certificates")
 		}
 		if err != nil {
 			return nil, fmt.Errorf("listener %s: certificate %s: %w", l.ARN, c.ARN, err)

@@ -20,11 +20,10 @@ var ErrInvalidConfig = errors.New("invalid load balancer configuration")
 // Server's options.
 type limits struct {
 	minInterval time.Duration // of health checks
-	certs       bool          // whether HTTPS listeners can get certificates
 }
 
 // elbv2Limits are ELBv2's own.
-var elbv2Limits = limits{minInterval: 5 * time.Second, certs: true}
+var elbv2Limits = limits{minInterval: 5 * time.Second}
 
 // ELBv2's ranges.
 const (
@@ -127,11 +126,6 @@ func (c Config) validate(lim limits) error {
 		case ProtocolHTTPS:
 			if len(l.Certificates) == 0 {
 				fail("listener %s: an HTTPS listener needs a certificate", l.ARN)
-			}
-			for _, cert := range l.Certificates {
-				if !lim.certs && !materials[cert.ARN] {
-					fail("listener %s: certificate %s: not in the configuration's certificates", l.ARN, cert.ARN)
-				}
 			}
 		default:
 			fail("listener %s: protocol %q not supported (HTTP or HTTPS)", l.ARN, l.Protocol)

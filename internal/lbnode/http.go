@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -36,6 +38,20 @@ const SigningName = "elasticloadbalancing"
 type ConfigResponse struct {
 	Revision int64     `json:"revision"`
 	Config   lb.Config `json:"config"`
+}
+
+// privateChannel reports whether r came over TLS or from this host, the
+// ways the certificates' private keys may be sent to a node.
+func privateChannel(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // maxReportBytes bounds a report's body.
@@ -77,6 +93,13 @@ func Handler(src Source, log *slog.Logger) http.Handler {
 					fail(w, http.StatusInternalServerError, "the configuration could not be read")
 				}
 				return
+			}
+			if len(cfg.Certificates) > 0 && !privateChannel(r) {
+				// Private keys do not cross a network in the clear: this
+				// node's HTTPS listeners go without them.
+				log.Warn("certificates withheld from a node that is not on this host and not over TLS; its HTTPS listeners will not open",
+					"remote_addr", r.RemoteAddr)
+				cfg.Certificates = nil
 			}
 			w.Header().Set("Content-Type", "application/json")
 			json.NewEncoder(w).Encode(ConfigResponse{Revision: rev, Config: cfg})

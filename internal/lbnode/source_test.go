@@ -2,8 +2,11 @@ package lbnode_test
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
@@ -258,5 +261,45 @@ func TestHTTPSource(t *testing.T) {
 	}
 	if err := bad.Report(ctx, r); !errors.As(err, &se) || se.Status/100 != 4 {
 		t.Errorf("Report with a wrong secret = %v, want a 4xx", err)
+	}
+}
+
+// fixedSource is a Source with one configuration.
+type fixedSource struct{ cfg lb.Config }
+
+func (f fixedSource) Config(context.Context, int64) (lb.Config, int64, error) { return f.cfg, 1, nil }
+func (fixedSource) Report(context.Context, lbnode.Report) error               { return nil }
+
+// TestHandlerWithholdsKeys checks that the certificates' private keys go
+// to nodes on this host or over TLS, and not in the clear to others.
+func TestHandlerWithholdsKeys(t *testing.T) {
+	material := []lb.CertificateMaterial{{ARN: "cert/site", CertificatePEM: "CERT", PrivateKeyPEM: "KEY"}}
+	h := lbnode.Handler(fixedSource{lb.Config{Certificates: material}}, quiet)
+	for _, tt := range []struct {
+		remote string
+		tls    bool
+		want   []lb.CertificateMaterial
+	}{
+		{"127.0.0.1:4000", false, material},
+		{"[::1]:4000", false, material},
+		{"10.0.0.5:4000", true, material},
+		{"10.0.0.5:4000", false, nil},
+	} {
+		req := httptest.NewRequest(http.MethodGet, lbnode.Path+"/config", nil)
+		req.RemoteAddr = tt.remote
+		if !tt.tls {
+			req.TLS = nil
+		} else {
+			req.TLS = &tls.ConnectionState{}
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var resp lbnode.ConfigResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", tt.remote, rec.Code, rec.Body)
+		}
+		if !reflect.DeepEqual(resp.Config.Certificates, tt.want) {
+			t.Errorf("from %s (TLS %v) the certificates are %v, want %v", tt.remote, tt.tls, resp.Config.Certificates, tt.want)
+		}
 	}
 }

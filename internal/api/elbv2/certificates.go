@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/flotilla/flotilla/internal/api/acm"
 	"github.com/flotilla/flotilla/internal/lb"
@@ -24,6 +23,38 @@ import (
 // 1.3 with Go's cipher suites whatever the policy.
 const defaultSSLPolicy = "ELBSecurityPolicy-2016-08"
 
+// sslPolicies are the names of ELBv2's predefined security policies for
+// application load balancers; another name is SSLPolicyNotFound.
+var sslPolicies = map[string]bool{
+	"ELBSecurityPolicy-2016-08": true, "ELBSecurityPolicy-2015-05": true,
+	"ELBSecurityPolicy-TLS-1-0-2015-04": true, "ELBSecurityPolicy-TLS-1-1-2017-01": true,
+	"ELBSecurityPolicy-TLS-1-2-2017-01": true, "ELBSecurityPolicy-TLS-1-2-Ext-2018-06": true,
+	"ELBSecurityPolicy-FS-2018-06": true, "ELBSecurityPolicy-FS-1-1-2019-08": true,
+	"ELBSecurityPolicy-FS-1-2-2019-08": true, "ELBSecurityPolicy-FS-1-2-Res-2019-08": true,
+	"ELBSecurityPolicy-FS-1-2-Res-2020-10": true,
+	"ELBSecurityPolicy-TLS13-1-0-2021-06":  true, "ELBSecurityPolicy-TLS13-1-1-2021-06": true,
+	"ELBSecurityPolicy-TLS13-1-2-2021-06": true, "ELBSecurityPolicy-TLS13-1-2-Res-2021-06": true,
+	"ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06": true, "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06": true,
+	"ELBSecurityPolicy-TLS13-1-3-2021-06":      true,
+	"ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04": true, "ELBSecurityPolicy-TLS13-1-1-FIPS-2023-04": true,
+	"ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04": true, "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04": true,
+	"ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04": true, "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04": true,
+	"ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04": true, "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04": true,
+}
+
+// maxListenerCertificates is ELBv2's default quota of certificates per
+// listener besides the default one.
+const maxListenerCertificates = 25
+
+// listenerTLSInput are the TLS settings CreateListener or ModifyListener
+// is given.
+type listenerTLSInput struct {
+	certs     []wire.Certificate
+	sslPolicy *string
+	alpn      []string
+	mtls      *wire.MutualAuthenticationAttributes
+}
+
 // listenerTLSSettings are the TLS settings of a listener.
 type listenerTLSSettings struct {
 	certs  []lb.Certificate
@@ -34,7 +65,8 @@ type listenerTLSSettings struct {
 // proto, and returns its settings: those of rec (nil for a new listener)
 // with the given ones applied. An HTTP listener has none; an HTTPS one
 // needs a default certificate, which must exist in ACM.
-func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec *listenerRecord, certs []wire.Certificate, sslPolicy *string, alpn []string, mtls *wire.MutualAuthenticationAttributes) (listenerTLSSettings, error) {
+func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec *listenerRecord, in listenerTLSInput) (listenerTLSSettings, error) {
+	certs, sslPolicy, alpn, mtls := in.certs, in.sslPolicy, in.alpn, in.mtls
 	switch proto {
 	case wire.ProtocolEnumHttp:
 		switch {
@@ -81,7 +113,7 @@ func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec 
 		return listenerTLSSettings{}, errValidation("A certificate must be specified for HTTPS listeners")
 	}
 	if sslPolicy != nil {
-		if !strings.HasPrefix(*sslPolicy, "ELBSecurityPolicy-") {
+		if !sslPolicies[*sslPolicy] {
 			return listenerTLSSettings{}, &wire.SSLPolicyNotFoundException{Message: ptr(fmt.Sprintf("SSL policy '%s' not found", *sslPolicy))}
 		}
 		out.policy = *sslPolicy
@@ -129,6 +161,9 @@ func (s *Service) AddListenerCertificates(ctx context.Context, in *wire.AddListe
 				rec.Certificates = append(rec.Certificates, lb.Certificate{ARN: arn})
 			}
 			added = append(added, wire.Certificate{CertificateArn: ptr(arn), IsDefault: ptr(false)})
+		}
+		if len(rec.Certificates)-1 > maxListenerCertificates {
+			return &wire.TooManyCertificatesException{Message: ptr(fmt.Sprintf("A listener can have at most %d certificates besides its default one", maxListenerCertificates))}
 		}
 		return nil
 	})
@@ -198,8 +233,9 @@ func (s *Service) DescribeListenerCertificates(ctx context.Context, in *wire.Des
 	return &wire.DescribeListenerCertificatesOutput{Certificates: append([]wire.Certificate{}, certs...), NextMarker: next}, nil
 }
 
-// CertificateUsers returns the ARNs of the listeners that present the
-// certificate arn: ACM's InUseBy, and what stops DeleteCertificate.
+// CertificateUsers returns the ARNs of the load balancers with a listener
+// that presents the certificate arn: ACM's InUseBy, and what stops
+// DeleteCertificate.
 func (s *Service) CertificateUsers(ctx context.Context, arn string) ([]string, error) {
 	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
 	if err != nil {
@@ -207,16 +243,19 @@ func (s *Service) CertificateUsers(ctx context.Context, arn string) ([]string, e
 	}
 	var users []string
 	for _, l := range listeners {
-		if slices.Contains(l.Value.Certificates, lb.Certificate{ARN: arn}) {
-			users = append(users, l.Value.ARN)
+		if slices.Contains(l.Value.Certificates, lb.Certificate{ARN: arn}) && !slices.Contains(users, l.Value.LoadBalancerARN) {
+			users = append(users, l.Value.LoadBalancerARN)
 		}
 	}
+	slices.Sort(users)
 	return users, nil
 }
 
-// certificateMaterial returns the material of the certificates cfg's
-// listeners present. A certificate ACM no longer has is left out: its
-// listeners fail to update on the data plane and keep what they had.
+// certificateMaterial adds to cfg the material of the certificates its
+// listeners present, read from ACM's records after the snapshot (a
+// re-import is the newer material). A certificate ACM no longer has is
+// left out: its listeners fail to update on the data plane and keep what
+// they had.
 func certificateMaterial(ctx context.Context, st store.Store, cfg *lb.Config) error {
 	seen := map[string]bool{}
 	for _, l := range cfg.Listeners {

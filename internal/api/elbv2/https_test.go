@@ -49,7 +49,7 @@ func TestHTTPSListener(t *testing.T) {
 	wantCode[smithy.APIError](t, err, "ValidationError")
 	_, err = create([]types.Certificate{{CertificateArn: aws.String(site + "0")}}, nil)
 	wantCode[*types.CertificateNotFoundException](t, err, "CertificateNotFound")
-	_, err = create([]types.Certificate{{CertificateArn: aws.String(site)}}, aws.String("MyPolicy"))
+	_, err = create([]types.Certificate{{CertificateArn: aws.String(site)}}, aws.String("ELBSecurityPolicy-Made-Up-2026"))
 	wantCode[*types.SSLPolicyNotFoundException](t, err, "SSLPolicyNotFound")
 	_, err = create([]types.Certificate{{CertificateArn: aws.String(site)}, {CertificateArn: aws.String(api)}}, nil)
 	wantCode[smithy.APIError](t, err, "ValidationError")
@@ -104,7 +104,7 @@ func TestHTTPSListener(t *testing.T) {
 	// ACM refuses to delete a certificate in use, and says who uses it.
 	_, err = e.acm.DeleteCertificate(ctx, &acmsdk.DeleteCertificateInput{CertificateArn: aws.String(api)})
 	wantCode[*acmtypes.ResourceInUseException](t, err, "ResourceInUseException")
-	if d := must(e.acm.DescribeCertificate(ctx, &acmsdk.DescribeCertificateInput{CertificateArn: aws.String(api)})).Certificate; !reflect.DeepEqual(d.InUseBy, []string{aws.ToString(l.ListenerArn)}) {
+	if d := must(e.acm.DescribeCertificate(ctx, &acmsdk.DescribeCertificateInput{CertificateArn: aws.String(api)})).Certificate; !reflect.DeepEqual(d.InUseBy, []string{web}) {
 		t.Errorf("InUseBy = %v", d.InUseBy)
 	}
 

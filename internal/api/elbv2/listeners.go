@@ -22,7 +22,7 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 	if in.Port == nil {
 		return nil, errValidation("A listener port must be specified")
 	}
-	tls, err := s.listenerTLS(ctx, proto, nil, in.Certificates, in.SslPolicy, in.AlpnPolicy, in.MutualAuthentication)
+	tlsSet, err := s.listenerTLS(ctx, proto, nil, listenerTLSInput{in.Certificates, in.SslPolicy, in.AlpnPolicy, in.MutualAuthentication})
 	if err != nil {
 		return nil, err
 	}
@@ -55,12 +55,12 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 				LoadBalancerARN: lbARN,
 				Port:            int(*in.Port),
 				Protocol:        string(proto),
-				Certificates:    tls.certs,
+				Certificates:    tlsSet.certs,
 				DefaultActions:  actions,
 			},
 			ID:            id,
 			DefaultRuleID: newID(),
-			SSLPolicy:     tls.policy,
+			SSLPolicy:     tlsSet.policy,
 		}
 		key := prefixListener + id
 		op, err := store.PutJSON(key, rec)
@@ -152,11 +152,11 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 		if in.Protocol != "" {
 			proto = in.Protocol
 		}
-		tls, err := s.listenerTLS(ctx, proto, rec, in.Certificates, in.SslPolicy, in.AlpnPolicy, in.MutualAuthentication)
+		tlsSet, err := s.listenerTLS(ctx, proto, rec, listenerTLSInput{in.Certificates, in.SslPolicy, in.AlpnPolicy, in.MutualAuthentication})
 		if err != nil {
 			return store.Txn{}, err
 		}
-		rec.Protocol, rec.Certificates, rec.SSLPolicy = string(proto), tls.certs, tls.policy
+		rec.Protocol, rec.Certificates, rec.SSLPolicy = string(proto), tlsSet.certs, tlsSet.policy
 		if actions != nil {
 			rec.DefaultActions = actions
 		}
