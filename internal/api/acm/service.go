@@ -29,7 +29,7 @@ type Config struct {
 	Store     store.Store
 	Region    string
 	AccountID string
-	// InUse returns the ARNs of the resources (listeners) that use the
+	// InUse returns the ARNs of the resources (load balancers) that use the
 	// certificate arn, for DescribeCertificate's InUseBy and to refuse
 	// DeleteCertificate of a certificate in use. When nil, no certificate
 	// is in use.
