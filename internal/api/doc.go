@@ -3,8 +3,8 @@
 // (package sigv4), routed the way AWS routes them, and answered in AWS's wire
 // shapes so that the aws CLI, boto3 and the AWS SDKs work unchanged.
 //
-// A JSON 1.1 service (ECS, Application Auto Scaling, Cloud Map, CloudWatch
-// Logs) is a JSONService: a target prefix, a SigV4 signing name, a table of
+// A JSON 1.1 service (ECS and ACM; later Application Auto Scaling, Cloud
+// Map, CloudWatch Logs) is a JSONService: a target prefix, a SigV4 signing name, a table of
 // operations made with the generic adapter JSON, and the service's one
 // error table. The server dispatches POST requests by X-Amz-Target:
 //
