@@ -15,8 +15,8 @@ import (
 	"github.com/flotilla/flotilla/internal/testcert"
 )
 
-// TestCLIHTTPSListener imports a certificate into ACM with the aws CLI and
-// serves an HTTPS listener with it: the listener presents it, follows its
+// TestCLIHTTPSListener imports a certificate into ACM with the aws CLI,
+// reads it back, and serves an HTTPS listener with it: the listener presents it, follows its
 // re-import without a restart, keeps it across a restart of the server, and
 // ACM refuses to delete it while the listener uses it.
 func TestCLIHTTPSListener(t *testing.T) {
@@ -25,8 +25,33 @@ func TestCLIHTTPSListener(t *testing.T) {
 	certFile, keyFile := writeCertificate(t, t.TempDir(), "shop.example")
 
 	var imported struct{ CertificateArn string }
-	mustJSON(t, s.aws(t, "acm", "import-certificate", "--certificate", "fileb://"+certFile, "--private-key", "fileb://"+keyFile), &imported)
+	mustJSON(t, s.aws(t, "acm", "import-certificate", "--certificate", "fileb://"+certFile, "--private-key", "fileb://"+keyFile,
+		"--tags", "Key=env,Value=shop"), &imported)
 	certARN := imported.CertificateArn
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Certificate string }
+	mustJSON(t, s.aws(t, "acm", "get-certificate", "--certificate-arn", certARN), &got)
+	if got.Certificate != string(certPEM) {
+		t.Fatalf("get-certificate: %q, want the imported PEM", got.Certificate)
+	}
+	var listed struct {
+		CertificateSummaryList []struct {
+			CertificateArn, DomainName string
+			InUse                      bool
+		}
+	}
+	mustJSON(t, s.aws(t, "acm", "list-certificates"), &listed)
+	if l := listed.CertificateSummaryList; len(l) != 1 || l[0].CertificateArn != certARN || l[0].DomainName != "shop.example" || l[0].InUse {
+		t.Fatalf("list-certificates: %+v", listed)
+	}
+	var tags struct{ Tags []struct{ Key, Value string } }
+	mustJSON(t, s.aws(t, "acm", "list-tags-for-certificate", "--certificate-arn", certARN), &tags)
+	if len(tags.Tags) != 1 || tags.Tags[0].Key != "env" || tags.Tags[0].Value != "shop" {
+		t.Fatalf("list-tags-for-certificate: %+v", tags)
+	}
 
 	var lbs struct {
 		LoadBalancers []struct{ LoadBalancerArn string }
@@ -68,10 +93,11 @@ func TestCLIHTTPSListener(t *testing.T) {
 	}
 	wantCLIError(t, s.aws(t, "acm", "delete-certificate", "--certificate-arn", certARN), "ResourceInUseException")
 
-	// A re-import under the same ARN is what the listener presents next.
+	// A re-import under the same ARN is what the listener presents next;
+	// PEM read as text (file://) does as well as bytes (fileb://).
 	certFile, keyFile = writeCertificate(t, t.TempDir(), "shop-renewed.example")
 	mustJSON(t, s.aws(t, "acm", "import-certificate", "--certificate-arn", certARN,
-		"--certificate", "fileb://"+certFile, "--private-key", "fileb://"+keyFile), &imported)
+		"--certificate", "file://"+certFile, "--private-key", "file://"+keyFile), &imported)
 	if imported.CertificateArn != certARN {
 		t.Fatalf("re-import returned %s, want %s", imported.CertificateArn, certARN)
 	}

@@ -219,7 +219,7 @@ func (s *StoreSource) follow(ctx context.Context, resync <-chan time.Time) error
 			if !ok {
 				return nil
 			}
-			elbChanged = true
+			instChanged = true // published only if the material changed
 		case _, ok := <-instEvents:
 			if !ok {
 				return nil
@@ -249,7 +249,6 @@ func (s *StoreSource) follow(ctx context.Context, resync <-chan time.Time) error
 					if !ok {
 						return nil
 					}
-					elbChanged = true
 				case _, ok := <-instEvents:
 					if !ok {
 						return nil

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net"
 	"net/http/httptest"
@@ -53,7 +54,6 @@ var start = time.Now().UTC().Truncate(time.Second)
 type env struct {
 	store  store.Store
 	client *sdk.Client
-	url    string
 
 	mu    sync.Mutex
 	now   time.Time
@@ -75,17 +75,16 @@ func newEnv(t *testing.T) *env {
 			defer e.mu.Unlock()
 			return e.now
 		},
-		InUse: func(_ context.Context, arn string) ([]string, error) {
+		InUse: func(context.Context) (map[string][]string, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
-			return e.users[arn], nil
+			return maps.Clone(e.users), nil
 		},
 	})
 	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Region: region, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleJSON(svc.JSONService())
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
-	e.url = hs.URL
 	e.client = sdk.New(sdk.Options{
 		Region:           region,
 		BaseEndpoint:     aws.String(hs.URL),

@@ -97,7 +97,7 @@ func (s *Service) DescribeCertificate(ctx context.Context, in *wire.DescribeCert
 	if err != nil {
 		return nil, fmt.Errorf("certificate %s: %w", rec.ARN, err)
 	}
-	users, err := s.inUseBy(ctx, rec.ARN)
+	users, err := s.users(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (s *Service) DescribeCertificate(ctx context.Context, in *wire.DescribeCert
 		RenewalEligibility:      wire.RenewalEligibilityIneligible,
 		CreatedAt:               model.NewTime(rec.CreatedAt),
 		ImportedAt:              model.NewTime(rec.ImportedAt),
-		InUseBy:                 users,
+		InUseBy:                 users[rec.ARN],
 	}
 	for _, u := range keyUsages(leaf) {
 		d.KeyUsages = append(d.KeyUsages, wire.KeyUsage{Name: u})
@@ -150,12 +150,12 @@ func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertific
 	if _, _, err := s.get(ctx, arn); err != nil {
 		return nil, err
 	}
-	users, err := s.inUseBy(ctx, arn)
+	users, err := s.users(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(users) > 0 {
-		return nil, api.Errorf(codeInUse, "Certificate %s is in use by %s.", arn, strings.Join(users, ", "))
+	if len(users[arn]) > 0 {
+		return nil, api.Errorf(codeInUse, "Certificate %s is in use by %s.", arn, strings.Join(users[arn], ", "))
 	}
 	id, _ := parseARN(arn)
 	_, _, err = store.Update(ctx, s.store, RecordPrefix+id, func(cur *record) (*record, error) {
@@ -247,12 +247,12 @@ func (s *Service) ListCertificates(ctx context.Context, in *wire.ListCertificate
 		certs = certs[:limit]
 		out.NextToken = ptr(base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + certs[limit-1].key)))
 	}
+	users, err := s.users(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, c := range certs {
-		users, err := s.inUseBy(ctx, c.rec.ARN)
-		if err != nil {
-			return nil, err
-		}
-		out.CertificateSummaryList = append(out.CertificateSummaryList, summary(c.rec, c.leaf, now, len(users) > 0))
+		out.CertificateSummaryList = append(out.CertificateSummaryList, summary(c.rec, c.leaf, now, len(users[c.rec.ARN]) > 0))
 	}
 	return out, nil
 }

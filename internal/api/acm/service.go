@@ -29,11 +29,13 @@ type Config struct {
 	Store     store.Store
 	Region    string
 	AccountID string
-	// InUse returns the ARNs of the resources (load balancers) that use the
-	// certificate arn, for DescribeCertificate's InUseBy and to refuse
-	// DeleteCertificate of a certificate in use. When nil, no certificate
-	// is in use.
-	InUse func(ctx context.Context, arn string) ([]string, error)
+	// InUse returns, by certificate ARN, the ARNs of the resources (load
+	// balancers) that use each certificate in use: for
+	// DescribeCertificate's InUseBy, ListCertificates' InUse, and to refuse
+	// DeleteCertificate of a certificate in use. One call answers for every
+	// certificate, so that a page of ListCertificates reads the users once.
+	// When nil, no certificate is in use.
+	InUse func(ctx context.Context) (map[string][]string, error)
 	// Clock returns the current time; time.Now when nil.
 	Clock func() time.Time
 }
@@ -43,7 +45,7 @@ type Service struct {
 	store  store.Store
 	region string
 	acct   string
-	inUse  func(context.Context, string) ([]string, error)
+	inUse  func(context.Context) (map[string][]string, error)
 	now    func() time.Time
 }
 
@@ -92,16 +94,17 @@ func mapError(err error) *api.Error {
 	return nil
 }
 
-// inUseBy returns the ARNs of the resources that use the certificate arn.
-func (s *Service) inUseBy(ctx context.Context, arn string) ([]string, error) {
+// users returns the ARNs of the resources that use each certificate in
+// use, by certificate ARN.
+func (s *Service) users(ctx context.Context) (map[string][]string, error) {
 	if s.inUse == nil {
 		return nil, nil
 	}
-	arns, err := s.inUse(ctx, arn)
+	users, err := s.inUse(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("resources using %s: %w", arn, err)
+		return nil, fmt.Errorf("resources using certificates: %w", err)
 	}
-	return arns, nil
+	return users, nil
 }
 
 // certificateARN returns the ARN of the certificate with the given ID.

@@ -101,13 +101,13 @@ func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec 
 		if err := s.checkCertificate(ctx, arn); err != nil {
 			return listenerTLSSettings{}, err
 		}
-		// The new default; another certificate of the listener that was it
-		// stops being an extra one.
-		out.certs = slices.DeleteFunc(out.certs, func(c lb.Certificate) bool { return c.ARN == arn })
-		out.certs = slices.Insert(out.certs, 0, lb.Certificate{ARN: arn})
-		if rec != nil && len(rec.Certificates) > 0 && rec.Protocol == lb.ProtocolHTTPS && rec.Certificates[0].ARN != arn {
-			out.certs = slices.DeleteFunc(out.certs, func(c lb.Certificate) bool { return c.ARN == rec.Certificates[0].ARN })
+		// The new default replaces the old one; an extra certificate that
+		// becomes the default is no longer an extra one.
+		var extras []lb.Certificate
+		if len(out.certs) > 0 {
+			extras = slices.DeleteFunc(out.certs[1:], func(c lb.Certificate) bool { return c.ARN == arn })
 		}
+		out.certs = append([]lb.Certificate{{ARN: arn}}, extras...)
 	}
 	if len(out.certs) == 0 {
 		return listenerTLSSettings{}, errValidation("A certificate must be specified for HTTPS listeners")
@@ -233,21 +233,25 @@ func (s *Service) DescribeListenerCertificates(ctx context.Context, in *wire.Des
 	return &wire.DescribeListenerCertificatesOutput{Certificates: append([]wire.Certificate{}, certs...), NextMarker: next}, nil
 }
 
-// CertificateUsers returns the ARNs of the load balancers with a listener
-// that presents the certificate arn: ACM's InUseBy, and what stops
-// DeleteCertificate.
-func (s *Service) CertificateUsers(ctx context.Context, arn string) ([]string, error) {
+// CertificateUsers returns, by certificate ARN, the ARNs of the load
+// balancers with a listener that presents the certificate: ACM's InUseBy,
+// and what stops DeleteCertificate.
+func (s *Service) CertificateUsers(ctx context.Context) (map[string][]string, error) {
 	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
 	if err != nil {
 		return nil, err
 	}
-	var users []string
+	users := map[string][]string{}
 	for _, l := range listeners {
-		if slices.Contains(l.Value.Certificates, lb.Certificate{ARN: arn}) && !slices.Contains(users, l.Value.LoadBalancerARN) {
-			users = append(users, l.Value.LoadBalancerARN)
+		for _, c := range l.Value.Certificates {
+			if lbs := users[c.ARN]; !slices.Contains(lbs, l.Value.LoadBalancerARN) {
+				users[c.ARN] = append(lbs, l.Value.LoadBalancerARN)
+			}
 		}
 	}
-	slices.Sort(users)
+	for _, lbs := range users {
+		slices.Sort(lbs)
+	}
 	return users, nil
 }
 

@@ -117,6 +117,12 @@ func TestHTTPSListener(t *testing.T) {
 	if got, want := certs(), []string{"*" + other, api}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("after a new default DescribeListenerCertificates = %v, want %v", got, want)
 	}
+	// An extra certificate made the default is no longer an extra one.
+	must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn,
+		Certificates: []types.Certificate{{CertificateArn: aws.String(api)}}}))
+	if got, want := certs(), []string{"*" + api}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after an extra became the default DescribeListenerCertificates = %v, want %v", got, want)
+	}
 
 	// Back to HTTP, it has no certificates; they can go.
 	l = must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn, Protocol: types.ProtocolEnumHttp})).Listeners[0]
