@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -103,19 +104,48 @@ func TestCLIHTTPSListener(t *testing.T) {
 	}
 	eventually(t, 30*time.Second, func() bool { return servedName(url) == "shop-renewed.example secure" })
 
-	// The certificate and the listener are state: a restarted server
-	// serves them again.
-	s.Stop()
-	s = startServer(t, dir)
-	eventually(t, 30*time.Second, func() bool { return servedName(url) == "shop-renewed.example secure" })
-
-	// Back to HTTP, the listener lets go of the certificate.
+	// A stricter security policy, described first: TLS 1.3 only, from the
+	// next connection.
+	const tls13Only = "ELBSecurityPolicy-TLS13-1-3-2021-06"
+	var policies struct {
+		SslPolicies []struct {
+			Name         string
+			SslProtocols []string
+			Ciphers      []struct{ Name string }
+		}
+	}
+	mustJSON(t, s.aws(t, "elbv2", "describe-ssl-policies", "--names", tls13Only), &policies)
+	if p := policies.SslPolicies; len(p) != 1 || p[0].Name != tls13Only || !slices.Equal(p[0].SslProtocols, []string{"TLSv1.3"}) || len(p[0].Ciphers) == 0 {
+		t.Fatalf("describe-ssl-policies: %+v", policies)
+	}
+	wantCLIError(t, s.aws(t, "elbv2", "describe-ssl-policies", "--names", "ELBSecurityPolicy-Nope"), "SSLPolicyNotFound")
 	var modified struct {
 		Listeners []struct {
 			Protocol, SslPolicy string
 			Certificates        []struct{ CertificateArn string }
 		}
 	}
+	mustJSON(t, s.aws(t, "elbv2", "modify-listener", "--listener-arn", l.ListenerArn, "--ssl-policy", tls13Only), &modified)
+	if got := modified.Listeners[0].SslPolicy; got != tls13Only {
+		t.Fatalf("modify-listener --ssl-policy: policy %q", got)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	eventually(t, 30*time.Second, func() bool { return handshakes(addr, tls.VersionTLS12) != nil })
+	if err := handshakes(addr, tls.VersionTLS13); err != nil {
+		t.Fatalf("a TLS 1.3 client under %s: %v", tls13Only, err)
+	}
+
+	// The certificate and the listener are state: a restarted server
+	// serves them again, under the listener's policy.
+	s.Stop()
+	s = startServer(t, dir)
+	eventually(t, 30*time.Second, func() bool { return servedName(url) == "shop-renewed.example secure" })
+	if err := handshakes(addr, tls.VersionTLS12); err == nil {
+		t.Errorf("after a restart a TLS 1.2 client got through %s", tls13Only)
+	}
+
+	// Back to HTTP, the listener lets go of the certificate.
+	modified.Listeners = nil
 	mustJSON(t, s.aws(t, "elbv2", "modify-listener", "--listener-arn", l.ListenerArn, "--protocol", "HTTP"), &modified)
 	if l := modified.Listeners[0]; l.Protocol != "HTTP" || len(l.Certificates) != 0 || l.SslPolicy != "" {
 		t.Fatalf("modify-listener to HTTP: %+v", l)
@@ -164,4 +194,18 @@ func writeCertificate(t *testing.T, dir, name string) (certFile, keyFile string)
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// handshakes completes a TLS handshake with addr as a client of at most
+// version maxVersion.
+func handshakes(addr string, maxVersion uint16) error {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{
+		MaxVersion:         maxVersion,
+		InsecureSkipVerify: true, //nolint:gosec // the test checks the versions negotiated, not the certificate
+	})
+	if err != nil {
+		return err
+	}
+	return conn.Close()
 }

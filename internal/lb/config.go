@@ -118,6 +118,10 @@ type Listener struct {
 	// one first; the others are chosen by SNI. Options.Certificates resolves
 	// their ARNs.
 	Certificates []Certificate `json:"certificates,omitempty"`
+	// SSLPolicy names the predefined security policy (SSLPolicies) of an
+	// HTTPS listener: its TLS versions and ciphers. Empty is
+	// DefaultSSLPolicy.
+	SSLPolicy string `json:"sslPolicy,omitempty"`
 	// DefaultActions are ELBv2's default rule: what happens when no rule
 	// matches.
 	DefaultActions []Action `json:"defaultActions"`

@@ -84,7 +84,13 @@ func listen(l Listener, bind string, tbl *table, d *deps) (*socket, error) {
 	}
 	k.fast = fastConns{conns: map[*clientConn]struct{}{}, http: map[net.Conn]*idleMark{}, changed: make(chan struct{}, 1)}
 	if l.Protocol == ProtocolHTTPS {
-		k.srv.TLSConfig = &tls.Config{GetCertificate: k.certificate, MinVersion: tls.VersionTLS12}
+		// Each table carries its certificates under its policy.
+		k.srv.TLSConfig = &tls.Config{
+			NextProtos: []string{"h2", "http/1.1"},
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				return k.table.Load().tls, nil
+			},
+		}
 	} else {
 		k.plain = true
 		k.handoff = newHandoffListener(ln.Addr())
@@ -138,21 +144,6 @@ func (k *socket) close() {
 	if k.plain {
 		k.closeFast()
 	}
-}
-
-// certificate picks the certificate of a TLS handshake: the first the
-// client supports (by SNI among others), else the default.
-func (k *socket) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	certs := k.table.Load().certs
-	for _, c := range certs {
-		if hello.SupportsCertificate(c) == nil {
-			return c, nil
-		}
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("listener has no certificate")
-	}
-	return certs[0], nil
 }
 
 // ServeHTTP carries out the action of the rule a request matches.

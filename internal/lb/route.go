@@ -18,6 +18,7 @@ type table struct {
 	rules []compiledRule // by ascending priority
 	def   *action
 	certs []*tls.Certificate // HTTPS: the default first
+	tls   *tls.Config        // HTTPS: certs under the listener's policy
 	// idleTimeout closes client connections idle for that long.
 	idleTimeout time.Duration
 }

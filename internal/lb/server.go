@@ -270,7 +270,10 @@ func (s *Server) applyListeners(cfg Config) []error {
 			}
 			continue
 		}
-		tbl.certs = certs
+		if certs != nil {
+			tbl.certs = certs
+			tbl.tls = listenerPolicy(l).serverConfig(certs)
+		}
 		tbl.idleTimeout = s.deps.opts.ClientIdleTimeout
 		if secs := lbs[l.LoadBalancerARN].IdleTimeoutSeconds; secs > 0 {
 			tbl.idleTimeout = time.Duration(secs) * time.Second

@@ -127,6 +127,9 @@ func (c Config) validate(lim limits) error {
 			if len(l.Certificates) == 0 {
 				fail("listener %s: an HTTPS listener needs a certificate", l.ARN)
 			}
+			if _, ok := sslPolicyIndex[l.SSLPolicy]; l.SSLPolicy != "" && !ok {
+				fail("listener %s: no security policy %q", l.ARN, l.SSLPolicy)
+			}
 		default:
 			fail("listener %s: protocol %q not supported (HTTP or HTTPS)", l.ARN, l.Protocol)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -147,27 +148,40 @@ func (s *Service) GetCertificate(ctx context.Context, in *wire.GetCertificateReq
 // ErrNotFound).
 func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertificateRequest) (*wire.DeleteCertificateOutput, error) {
 	arn := deref(in.CertificateArn)
-	if _, _, err := s.get(ctx, arn); err != nil {
-		return nil, err
-	}
-	users, err := s.users(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if len(users[arn]) > 0 {
-		return nil, api.Errorf(codeInUse, "Certificate %s is in use by %s.", arn, strings.Join(users[arn], ", "))
-	}
-	id, _ := parseARN(arn)
-	_, _, err = store.Update(ctx, s.store, RecordPrefix+id, func(cur *record) (*record, error) {
-		if cur == nil || cur.ARN != arn {
-			return nil, errNotFound(arn)
+	for range store.UpdateAttempts {
+		_, rev, err := s.get(ctx, arn)
+		if err != nil {
+			return nil, err
 		}
-		return nil, nil // delete
-	})
-	if err != nil {
-		return nil, err
+		// The use key is read before the users: a resource that takes the
+		// certificate after this read changes it, and the delete fails.
+		id, _ := parseARN(arn)
+		var useRev int64
+		switch kv, err := s.store.Get(ctx, usePrefix+id); {
+		case err == nil:
+			useRev = kv.ModRevision
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+		users, err := s.users(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(users[arn]) > 0 {
+			return nil, api.Errorf(codeInUse, "Certificate %s is in use by %s.", arn, strings.Join(users[arn], ", "))
+		}
+		_, err = s.store.Txn(ctx, store.Txn{
+			Compares: []store.Compare{{Key: RecordPrefix + id, ModRevision: rev}, {Key: usePrefix + id, ModRevision: useRev}},
+			Ops:      []store.Op{{Key: RecordPrefix + id, Delete: true}, {Key: usePrefix + id, Delete: true}},
+		})
+		if !errors.Is(err, store.ErrConflict) {
+			if err != nil {
+				return nil, err
+			}
+			return &wire.DeleteCertificateOutput{}, nil
+		}
 	}
-	return &wire.DeleteCertificateOutput{}, nil
+	return nil, fmt.Errorf("acm: %d attempts: %w", store.UpdateAttempts, store.ErrConflict)
 }
 
 // maxListItems is ListCertificates' largest page, and its page when the

@@ -86,16 +86,46 @@ func (s *Service) get(ctx context.Context, arn string) (*record, int64, error) {
 // such certificate, a malformed arn included, and the store's errors
 // otherwise.
 func Lookup(ctx context.Context, st store.Store, arn string) (certPEM, chainPEM, keyPEM []byte, err error) {
-	id, ok := parseARN(arn)
-	if !ok {
-		return nil, nil, nil, fmt.Errorf("certificate %s: %w", arn, ErrNotFound)
-	}
-	rec, _, err := store.GetJSON[record](ctx, st, RecordPrefix+id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.ARN != arn) {
-		return nil, nil, nil, fmt.Errorf("certificate %s: %w", arn, ErrNotFound)
-	}
+	rec, _, err := lookup(ctx, st, arn)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read certificate %s: %w", arn, err)
+		return nil, nil, nil, err
 	}
 	return []byte(rec.CertificatePEM), []byte(rec.ChainPEM), []byte(rec.PrivateKeyPEM), nil
+}
+
+// lookup reads the certificate that arn names, with its key's revision,
+// for the other services: errors as Lookup's.
+func lookup(ctx context.Context, st store.Store, arn string) (*record, int64, error) {
+	id, ok := parseARN(arn)
+	if !ok {
+		return nil, 0, fmt.Errorf("certificate %s: %w", arn, ErrNotFound)
+	}
+	rec, rev, err := store.GetJSON[record](ctx, st, RecordPrefix+id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.ARN != arn) {
+		return nil, 0, fmt.Errorf("certificate %s: %w", arn, ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read certificate %s: %w", arn, err)
+	}
+	return rec, rev, nil
+}
+
+// usePrefix holds a key per certificate that the services using
+// certificates write whenever a resource of theirs takes one, in the same
+// transaction (Guard); DeleteCertificate's transaction compares it, so
+// that it fails when the certificate came into use after it looked.
+const usePrefix = "acm/use/"
+
+// Guard returns what a transaction that makes a resource use the
+// certificate arn must hold and write: a comparison that fails if the
+// certificate is deleted or re-imported before it commits, and a write
+// that fails a DeleteCertificate that found the certificate unused. The
+// error wraps ErrNotFound when there is no such certificate.
+func Guard(ctx context.Context, st store.Store, arn string) (store.Compare, store.Op, error) {
+	_, rev, err := lookup(ctx, st, arn)
+	if err != nil {
+		return store.Compare{}, store.Op{}, err
+	}
+	id, _ := parseARN(arn)
+	return store.Compare{Key: RecordPrefix + id, ModRevision: rev}, store.Op{Key: usePrefix + id, Value: []byte(arn)}, nil
 }

@@ -18,30 +18,6 @@ import (
 // the data plane chooses among by SNI. BuildConfig sends their material to
 // the data plane with the configuration.
 
-// defaultSSLPolicy is ELBv2's security policy for HTTPS listeners that name
-// none. Policies are kept and reported; the data plane serves TLS 1.2 and
-// 1.3 with Go's cipher suites whatever the policy.
-const defaultSSLPolicy = "ELBSecurityPolicy-2016-08"
-
-// sslPolicies are the names of ELBv2's predefined security policies for
-// application load balancers; another name is SSLPolicyNotFound.
-var sslPolicies = map[string]bool{
-	"ELBSecurityPolicy-2016-08": true, "ELBSecurityPolicy-2015-05": true,
-	"ELBSecurityPolicy-TLS-1-0-2015-04": true, "ELBSecurityPolicy-TLS-1-1-2017-01": true,
-	"ELBSecurityPolicy-TLS-1-2-2017-01": true, "ELBSecurityPolicy-TLS-1-2-Ext-2018-06": true,
-	"ELBSecurityPolicy-FS-2018-06": true, "ELBSecurityPolicy-FS-1-1-2019-08": true,
-	"ELBSecurityPolicy-FS-1-2-2019-08": true, "ELBSecurityPolicy-FS-1-2-Res-2019-08": true,
-	"ELBSecurityPolicy-FS-1-2-Res-2020-10": true,
-	"ELBSecurityPolicy-TLS13-1-0-2021-06":  true, "ELBSecurityPolicy-TLS13-1-1-2021-06": true,
-	"ELBSecurityPolicy-TLS13-1-2-2021-06": true, "ELBSecurityPolicy-TLS13-1-2-Res-2021-06": true,
-	"ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06": true, "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06": true,
-	"ELBSecurityPolicy-TLS13-1-3-2021-06":      true,
-	"ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04": true, "ELBSecurityPolicy-TLS13-1-1-FIPS-2023-04": true,
-	"ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04": true, "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04": true,
-	"ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04": true, "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04": true,
-	"ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04": true, "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04": true,
-}
-
 // maxListenerCertificates is ELBv2's default quota of certificates per
 // listener besides the default one.
 const maxListenerCertificates = 25
@@ -113,13 +89,13 @@ func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec 
 		return listenerTLSSettings{}, errValidation("A certificate must be specified for HTTPS listeners")
 	}
 	if sslPolicy != nil {
-		if !sslPolicies[*sslPolicy] {
-			return listenerTLSSettings{}, &wire.SSLPolicyNotFoundException{Message: ptr(fmt.Sprintf("SSL policy '%s' not found", *sslPolicy))}
+		if _, ok := lb.LookupSSLPolicy(*sslPolicy); !ok {
+			return listenerTLSSettings{}, errSSLPolicyNotFound(*sslPolicy)
 		}
 		out.policy = *sslPolicy
 	}
 	if out.policy == "" {
-		out.policy = defaultSSLPolicy
+		out.policy = lb.DefaultSSLPolicy
 	}
 	return out, nil
 }
@@ -127,11 +103,82 @@ func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec 
 // checkCertificate checks that ACM has the certificate arn:
 // CertificateNotFound otherwise.
 func (s *Service) checkCertificate(ctx context.Context, arn string) error {
-	_, _, _, err := acm.Lookup(ctx, s.store, arn)
-	if errors.Is(err, acm.ErrNotFound) {
-		return errCertificateNotFound(arn)
-	}
+	_, _, err := s.certificateGuard(ctx, []lb.Certificate{{ARN: arn}})
 	return err
+}
+
+// certificateGuard returns what a transaction that writes a listener with
+// certs must hold and write (acm.Guard): it fails if one of them is
+// deleted meanwhile, and so does a DeleteCertificate of one that found it
+// unused. CertificateNotFound for a certificate that is gone.
+func (s *Service) certificateGuard(ctx context.Context, certs []lb.Certificate) ([]store.Compare, []store.Op, error) {
+	var cmps []store.Compare
+	var ops []store.Op
+	for _, c := range certs {
+		cmp, op, err := acm.Guard(ctx, s.store, c.ARN)
+		if errors.Is(err, acm.ErrNotFound) {
+			return nil, nil, errCertificateNotFound(c.ARN)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		cmps, ops = append(cmps, cmp), append(ops, op)
+	}
+	return cmps, ops, nil
+}
+
+// listenerTxn is the transaction that writes rec, with cmps, and guarded
+// by its certificates.
+func (s *Service) listenerTxn(ctx context.Context, rec *listenerRecord, cmps []store.Compare, ops ...store.Op) (store.Txn, error) {
+	op, err := store.PutJSON(prefixListener+rec.ID, rec)
+	if err != nil {
+		return store.Txn{}, err
+	}
+	guardCmps, guardOps, err := s.certificateGuard(ctx, rec.Certificates)
+	if err != nil {
+		return store.Txn{}, err
+	}
+	return store.Txn{Compares: append(cmps, guardCmps...), Ops: append(append([]store.Op{op}, ops...), guardOps...)}, nil
+}
+
+func errSSLPolicyNotFound(name string) error {
+	return &wire.SSLPolicyNotFoundException{Message: ptr(fmt.Sprintf("SSL policy '%s' not found", name))}
+}
+
+// DescribeSSLPolicies describes the predefined security policies: those
+// named (SSLPolicyNotFound for a name there is none of), else all, a page
+// at a time. Every policy is an application load balancer's.
+func (s *Service) DescribeSSLPolicies(_ context.Context, in *wire.DescribeSSLPoliciesInput) (*wire.DescribeSSLPoliciesOutput, error) {
+	if t := in.LoadBalancerType; t != "" && t != wire.LoadBalancerTypeEnumApplication {
+		return &wire.DescribeSSLPoliciesOutput{SslPolicies: []wire.SslPolicy{}}, nil
+	}
+	policies := lb.SSLPolicies()
+	if len(in.Names) > 0 {
+		policies = policies[:0:0]
+		for _, name := range in.Names {
+			p, ok := lb.LookupSSLPolicy(name)
+			if !ok {
+				return nil, errSSLPolicyNotFound(name)
+			}
+			policies = append(policies, p)
+		}
+	}
+	all := make([]keyed[wire.SslPolicy], len(policies))
+	for i, p := range policies {
+		ciphers := make([]wire.Cipher, len(p.Ciphers))
+		for j, c := range p.Ciphers {
+			ciphers[j] = wire.Cipher{Name: ptr(c), Priority: ptr(int32(j + 1))}
+		}
+		all[i] = keyed[wire.SslPolicy]{numberKey(i), wire.SslPolicy{
+			Name: ptr(p.Name), SslProtocols: slices.Clone(p.Protocols), Ciphers: ciphers,
+			SupportedLoadBalancerTypes: []string{string(wire.LoadBalancerTypeEnumApplication)},
+		}}
+	}
+	out, next, err := page(all, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	return &wire.DescribeSSLPoliciesOutput{SslPolicies: append([]wire.SslPolicy{}, out...), NextMarker: next}, nil
 }
 
 func errCertificateNotFound(arn string) error {
@@ -209,9 +256,7 @@ func (s *Service) modifyListenerCertificates(ctx context.Context, arn string, f 
 		if err := f(rec); err != nil {
 			return store.Txn{}, err
 		}
-		key := prefixListener + rec.ID
-		op, err := store.PutJSON(key, rec)
-		return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{op}}, err
+		return s.listenerTxn(ctx, rec, []store.Compare{{Key: prefixListener + rec.ID, ModRevision: rev}})
 	})
 }
 

@@ -56,22 +56,17 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 				Port:            int(*in.Port),
 				Protocol:        string(proto),
 				Certificates:    tlsSet.certs,
+				SSLPolicy:       tlsSet.policy,
 				DefaultActions:  actions,
 			},
 			ID:            id,
 			DefaultRuleID: newID(),
-			SSLPolicy:     tlsSet.policy,
 		}
-		key := prefixListener + id
-		op, err := store.PutJSON(key, rec)
+		tagOps, err := putTags(rec.ARN, tags)
 		if err != nil {
 			return store.Txn{}, err
 		}
-		tagOps, err := putTags(rec.ARN, tags)
-		return store.Txn{
-			Compares: []store.Compare{{Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}, {Key: key}},
-			Ops:      append([]store.Op{op}, tagOps...),
-		}, err
+		return s.listenerTxn(ctx, &rec, []store.Compare{{Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}, {Key: prefixListener + id}}, tagOps...)
 	})
 	if err != nil {
 		return nil, err
@@ -160,12 +155,7 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 		if actions != nil {
 			rec.DefaultActions = actions
 		}
-		key := prefixListener + rec.ID
-		op, err := store.PutJSON(key, rec)
-		return store.Txn{
-			Compares: []store.Compare{{Key: key, ModRevision: rev}, {Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}},
-			Ops:      []store.Op{op},
-		}, err
+		return s.listenerTxn(ctx, rec, []store.Compare{{Key: prefixListener + rec.ID, ModRevision: rev}, {Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}})
 	})
 	if err != nil {
 		return nil, err

@@ -46,8 +46,6 @@ type listenerRecord struct {
 	lb.Listener
 	ID            string `json:"id"`
 	DefaultRuleID string `json:"defaultRuleId"`
-	// SSLPolicy is an HTTPS listener's security policy, reported as set.
-	SSLPolicy string `json:"sslPolicy,omitempty"`
 }
 
 // ruleRecord is a rule of a listener other than its default, at

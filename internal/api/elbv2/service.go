@@ -101,6 +101,7 @@ func (s *Service) QueryService() api.QueryService {
 			"AddListenerCertificates":        api.Query(s.AddListenerCertificates),
 			"RemoveListenerCertificates":     api.Query(s.RemoveListenerCertificates),
 			"DescribeListenerCertificates":   api.Query(s.DescribeListenerCertificates),
+			"DescribeSSLPolicies":            api.Query(s.DescribeSSLPolicies),
 			"CreateRule":                     api.Query(s.CreateRule),
 			"DescribeRules":                  api.Query(s.DescribeRules),
 			"ModifyRule":                     api.Query(s.ModifyRule),

@@ -45,6 +45,9 @@ type env struct {
 	client *elb.Client
 	acm    *acmsdk.Client
 	health map[string][]lb.TargetHealth // what Config.Health answers
+	// afterInUse, when set, runs once after ACM's next look at which
+	// certificates are in use, before ACM acts on what it saw.
+	afterInUse func()
 }
 
 func newEnv(t *testing.T) *env {
@@ -62,7 +65,15 @@ func newEnv(t *testing.T) *env {
 	})
 	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Region: region, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleQuery(svc.QueryService())
-	s.HandleJSON(acm.New(acm.Config{Store: st, Region: region, AccountID: account, InUse: svc.CertificateUsers}).JSONService())
+	inUse := func(ctx context.Context) (map[string][]string, error) {
+		users, err := svc.CertificateUsers(ctx)
+		if f := e.afterInUse; f != nil {
+			e.afterInUse = nil
+			f()
+		}
+		return users, err
+	}
+	s.HandleJSON(acm.New(acm.Config{Store: st, Region: region, AccountID: account, InUse: inUse}).JSONService())
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	e.client = elb.New(elb.Options{
