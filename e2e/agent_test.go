@@ -125,6 +125,10 @@ func TestTaskLifecycle(t *testing.T) {
 			t.Fatalf("network bindings %+v", nb)
 		}
 		base := fmt.Sprintf("http://127.0.0.1:%d", aws.ToInt32(nb[0].HostPort))
+		// RUNNING means the container started, not that its process listens
+		// yet (until it does, the engine's port proxy accepts and resets);
+		// HEALTHY means the check inside reached the server.
+		eventually(t, 60*time.Second, func() bool { return describeTask(t, c, cluster, arn).HealthStatus == types.HealthStatusHealthy })
 		resp, err := http.Get(base + "/")
 		if err != nil {
 			t.Fatalf("dynamic host port not reachable: %v", err)
@@ -134,7 +138,6 @@ func TestTaskLifecycle(t *testing.T) {
 		if !strings.Contains(string(body), "host=") {
 			t.Fatalf("unexpected answer %q", body)
 		}
-		eventually(t, 60*time.Second, func() bool { return describeTask(t, c, cluster, arn).HealthStatus == types.HealthStatusHealthy })
 		resp, err = http.Post(base+"/unhealthy", "text/plain", nil)
 		if err != nil {
 			t.Fatal(err)
