@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/flotilla/flotilla/internal/api"
+	"github.com/flotilla/flotilla/internal/sdktest"
 )
 
 func newELBClient(url, key, secret string) *elb.Client {
@@ -24,6 +25,7 @@ func newELBClient(url, key, secret string) *elb.Client {
 		BaseEndpoint:     aws.String(url),
 		Credentials:      awscreds.NewStaticCredentialsProvider(key, secret, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdktest.HTTPClient(),
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/flotilla/flotilla/internal/api"
+	"github.com/flotilla/flotilla/internal/sdktest"
 )
 
 // Toy ECS operations: the real aws-sdk-go-v2 ECS client must read the
@@ -66,6 +67,7 @@ func newECSClient(url, key, secret string) *ecs.Client {
 		BaseEndpoint:     aws.String(url),
 		Credentials:      awscreds.NewStaticCredentialsProvider(key, secret, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdktest.HTTPClient(),
 	})
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/api/acm"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
+	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -90,6 +91,7 @@ func newEnv(t *testing.T) *env {
 		BaseEndpoint:     aws.String(hs.URL),
 		Credentials:      awscreds.NewStaticCredentialsProvider(akid, secret, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdktest.HTTPClient(),
 	})
 	return e
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/lb"
+	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -81,12 +82,14 @@ func newEnv(t *testing.T) *env {
 		BaseEndpoint:     aws.String(hs.URL),
 		Credentials:      awscreds.NewStaticCredentialsProvider(akid, secret, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdktest.HTTPClient(),
 	})
 	e.acm = acmsdk.New(acmsdk.Options{
 		Region:           region,
 		BaseEndpoint:     aws.String(hs.URL),
 		Credentials:      awscreds.NewStaticCredentialsProvider(akid, secret, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdktest.HTTPClient(),
 	})
 	return e
 }

@@ -1,0 +1,46 @@
+// Package sdktest holds what the tests' AWS SDK clients share.
+package sdktest
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+)
+
+// HTTPClient returns an HTTP client for the SDK's clients in tests: the
+// SDK's own, less a race between the SDK and net/http
+// (aws/aws-sdk-go-v2#2737) that fails about one call in a few thousand
+// whose response is more than a few KiB, under the race detector, with
+// "failed to decode response body ... use of closed network connection".
+//
+// smithy-go closes the request body as soon as the response head has
+// come, while net/http may still be reading that body: it writes the
+// head first, then the body straight to the socket, and only then reads
+// the body once more to make sure it has ended. When the server has
+// answered by then, the read fails, and net/http closes the connection
+// the response body is still being read from. The SDK's default retryer
+// retries such calls (on a new connection, the operation run twice);
+// tests that turn retries off see the error. With the body handed to
+// net/http as an in-memory reader of its own, net/http sends head and
+// body in one write after reading the body to its end, so the server
+// cannot answer first.
+func HTTPClient() *http.Client {
+	return &http.Client{Transport: ownBody{http.DefaultTransport.(*http.Transport).Clone()}}
+}
+
+type ownBody struct{ rt http.RoundTripper }
+
+func (o ownBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return o.rt.RoundTrip(r)
+	}
+	b, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return o.rt.RoundTrip(r)
+}
