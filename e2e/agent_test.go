@@ -58,7 +58,7 @@ func TestTaskLifecycle(t *testing.T) {
 
 	t.Run("essential exit stops the others", func(t *testing.T) {
 		td := registerTD(t, c, "pair",
-			types.ContainerDefinition{Name: aws.String("short"), Command: []string{"exit", "-code", "0", "-after", "2s"}},
+			types.ContainerDefinition{Name: aws.String("short"), Command: []string{"exit", "-code", "0", "-after", "10s"}}, // time for long to start and trap SIGTERM
 			types.ContainerDefinition{Name: aws.String("long"), Command: []string{"sleep", "10m"}, Essential: aws.Bool(false)})
 		arn := runTask(t, c, &ecs.RunTaskInput{Cluster: aws.String(cluster), TaskDefinition: aws.String(td)})
 		task := waitTask(t, c, cluster, arn, "STOPPED")

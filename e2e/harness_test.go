@@ -183,7 +183,11 @@ func (s *server) aws(t *testing.T, args ...string) cliResult {
 
 func runAWS(t testing.TB, env map[string]string, args ...string) cliResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	limit := time.Minute
+	if len(args) > 1 && args[1] == "wait" { // a waiter polls for up to minutes
+		limit = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "aws", append([]string{"--output", "json"}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_MAX_ATTEMPTS=1", "AWS_PAGER="}

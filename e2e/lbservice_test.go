@@ -265,9 +265,12 @@ func TestZeroDowntimeDeployment(t *testing.T) {
 	}
 
 	// Constant keep-alive load for 60 s; the deployment starts 5 s in.
-	ctx, cancel := context.WithTimeout(bg, 2*time.Minute)
+	// wrk's --timeout (2 s by default) counts a slow answer as an error;
+	// on a loaded machine one can be slow, and only dropped requests are
+	// what the test is about.
+	ctx, cancel := context.WithTimeout(bg, 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, wrk, "-t2", "-c16", "-d60s", "--latency", f.base+"/")
+	cmd := exec.CommandContext(ctx, wrk, "-t2", "-c16", "-d60s", "--timeout", "10s", "--latency", f.base+"/")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -279,7 +282,7 @@ func TestZeroDowntimeDeployment(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := time.Now()
-	eventually(t, 50*time.Second, func() bool {
+	eventually(t, 3*time.Minute, func() bool {
 		svc := describeService(t, c, cluster, "web")
 		return len(svc.Deployments) == 1 && svc.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted &&
 			aws.ToString(svc.Deployments[0].TaskDefinition) == v2 && len(serviceTasks(t, c, cluster, "web", types.DesiredStatusRunning)) == 2

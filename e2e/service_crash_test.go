@@ -51,13 +51,7 @@ func TestServerCrashMidDeployment(t *testing.T) {
 	c = s.ECS()
 	deadline := time.Now().Add(120 * time.Second)
 	for {
-		tasks := serviceTasks(t, c, cluster, "web", types.DesiredStatusRunning)
-		running := 0
-		for _, task := range tasks {
-			if aws.ToString(task.LastStatus) == "RUNNING" {
-				running++
-			}
-		}
+		tasks, running := runningSample(t, c, cluster, "web")
 		if len(tasks) > 6 || running < 2 {
 			t.Fatalf("after the restart: %d tasks running or pending (max 6), %d running (min 2)", len(tasks), running)
 		}

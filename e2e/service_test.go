@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,33 @@ func serviceTasks(t testing.TB, c *ecs.Client, cluster, service string, desired 
 		out = append(out, d.Tasks...)
 	}
 	return out
+}
+
+// runningSample returns the service's tasks whose desired status is
+// RUNNING and how many of them are RUNNING, as of one moment: a task that
+// appeared between the list and the describe (a replacement that may
+// already run while the task it replaces stops) has the sample taken again,
+// so that a bound checked on it is never broken by the sampling alone.
+func runningSample(t testing.TB, c *ecs.Client, cluster, service string) ([]types.Task, int) {
+	t.Helper()
+	for {
+		tasks := serviceTasks(t, c, cluster, service, types.DesiredStatusRunning)
+		seen := map[string]bool{}
+		running := 0
+		for _, task := range tasks {
+			seen[aws.ToString(task.TaskArn)] = true
+			if aws.ToString(task.LastStatus) == "RUNNING" {
+				running++
+			}
+		}
+		l, err := c.ListTasks(bg, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(service), DesiredStatus: types.DesiredStatusRunning, MaxResults: aws.Int32(100)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(l.TaskArns, func(arn string) bool { return !seen[arn] }) {
+			return tasks, running
+		}
+	}
 }
 
 func describeService(t testing.TB, c *ecs.Client, cluster, name string) types.Service {
@@ -102,13 +130,7 @@ func TestRollingDeployment(t *testing.T) {
 		samples := 0
 		deadline := time.Now().Add(120 * time.Second)
 		for {
-			tasks := serviceTasks(t, c, cluster, "web", types.DesiredStatusRunning)
-			running := 0
-			for _, task := range tasks {
-				if aws.ToString(task.LastStatus) == "RUNNING" {
-					running++
-				}
-			}
+			tasks, running := runningSample(t, c, cluster, "web")
 			if len(tasks) > ceiling || running < floor {
 				t.Fatalf("%d/%d: %d tasks running or pending (max %d), %d running (min %d)", step.min, step.max, len(tasks), ceiling, running, floor)
 			}
