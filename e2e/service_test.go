@@ -17,22 +17,29 @@ import (
 // serviceTasks describes a service's tasks with the given desired status.
 func serviceTasks(t testing.TB, c *ecs.Client, cluster, service string, desired types.DesiredStatus) []types.Task {
 	t.Helper()
-	l, err := c.ListTasks(bg, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(service), DesiredStatus: desired, MaxResults: aws.Int32(100)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(l.TaskArns) == 0 {
+	arns := serviceTaskARNs(t, c, cluster, service, desired)
+	if len(arns) == 0 {
 		return nil
 	}
 	var out []types.Task
-	for i := 0; i < len(l.TaskArns); i += 100 {
-		d, err := c.DescribeTasks(bg, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: l.TaskArns[i:min(i+100, len(l.TaskArns))]})
+	for i := 0; i < len(arns); i += 100 {
+		d, err := c.DescribeTasks(bg, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: arns[i:min(i+100, len(arns))]})
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, d.Tasks...)
 	}
 	return out
+}
+
+// serviceTaskARNs lists a service's tasks with the given desired status.
+func serviceTaskARNs(t testing.TB, c *ecs.Client, cluster, service string, desired types.DesiredStatus) []string {
+	t.Helper()
+	l, err := c.ListTasks(bg, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(service), DesiredStatus: desired, MaxResults: aws.Int32(100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.TaskArns
 }
 
 // runningSample returns the service's tasks whose desired status is
@@ -52,11 +59,8 @@ func runningSample(t testing.TB, c *ecs.Client, cluster, service string) ([]type
 				running++
 			}
 		}
-		l, err := c.ListTasks(bg, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(service), DesiredStatus: types.DesiredStatusRunning, MaxResults: aws.Int32(100)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.ContainsFunc(l.TaskArns, func(arn string) bool { return !seen[arn] }) {
+		later := serviceTaskARNs(t, c, cluster, service, types.DesiredStatusRunning)
+		if !slices.ContainsFunc(later, func(arn string) bool { return !seen[arn] }) {
 			return tasks, running
 		}
 	}

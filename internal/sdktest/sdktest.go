@@ -9,8 +9,8 @@ import (
 
 // HTTPClient returns an HTTP client for the SDK's clients in tests: the
 // SDK's own, less a race between the SDK and net/http
-// (aws/aws-sdk-go-v2#2737) that fails about one call in a few thousand
-// whose response is more than a few KiB, under the race detector, with
+// (aws/aws-sdk-go-v2#2737) that failed one call in a few hundred whose
+// response is more than a few KiB, under the race detector, with
 // "failed to decode response body ... use of closed network connection".
 //
 // smithy-go closes the request body as soon as the response head has
