@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flotilla/flotilla/internal/testport"
 )
 
 // TestCLIELBv2 drives the ELBv2 API with the aws CLI, unchanged, and
@@ -39,7 +41,7 @@ func TestCLIELBv2(t *testing.T) {
 			Protocol    string
 		}
 	}
-	oldPort, newPort := freePort(t), freePort(t)
+	oldPort, newPort := testport.Free(t), testport.Free(t)
 	mustJSON(t, s.aws(t, "elbv2", "create-listener", "--load-balancer-arn", lbARN, "--protocol", "HTTP", "--port", strconv.Itoa(oldPort),
 		"--default-actions", "Type=fixed-response,FixedResponseConfig={StatusCode=200,ContentType=text/plain,MessageBody=hello}"), &listeners)
 	listenerARN := listeners.Listeners[0].ListenerArn

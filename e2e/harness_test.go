@@ -23,6 +23,7 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/flotilla/flotilla/internal/testimage"
+	"github.com/flotilla/flotilla/internal/testport"
 )
 
 // binary is the flotilla binary built once for all tests.
@@ -78,7 +79,10 @@ func startUp(t testing.TB, dataDir string, args ...string) *server {
 
 func start(t testing.TB, command, dataDir string, args ...string) *server {
 	t.Helper()
-	cmdArgs := append([]string{command, "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)
+	// A port of testport's, not port 0: a test that restarts the server
+	// on its address needs a port no outgoing connection takes meanwhile.
+	listen := fmt.Sprintf("127.0.0.1:%d", testport.Free(t))
+	cmdArgs := append([]string{command, "--listen", listen, "--data-dir", dataDir}, args...)
 	cmd := exec.Command(binary, cmdArgs...)
 	cmd.Env = append(os.Environ(), "FLOTILLA_ACCESS_KEY_ID=", "FLOTILLA_SECRET_ACCESS_KEY=")
 	stdout, err := cmd.StdoutPipe()

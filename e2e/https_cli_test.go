@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla/internal/testcert"
+	"github.com/flotilla/flotilla/internal/testport"
 )
 
 // TestCLIHTTPSListener imports a certificate into ACM with the aws CLI,
@@ -59,7 +60,7 @@ func TestCLIHTTPSListener(t *testing.T) {
 	}
 	mustJSON(t, s.aws(t, "elbv2", "create-load-balancer", "--name", "shop", "--subnets", "subnet-a", "subnet-b"), &lbs)
 	lbARN := lbs.LoadBalancers[0].LoadBalancerArn
-	port := freePort(t)
+	port := testport.Free(t)
 	secure := "Type=fixed-response,FixedResponseConfig={StatusCode=200,ContentType=text/plain,MessageBody=secure}"
 	wantCLIError(t, s.aws(t, "elbv2", "create-listener", "--load-balancer-arn", lbARN, "--protocol", "HTTPS", "--port", strconv.Itoa(port),
 		"--default-actions", secure), "ValidationError")

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 
@@ -13,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/flotilla/flotilla/internal/testport"
 )
 
 // TestLoadBalancerRoutesToTasks puts two real tasks behind a load balancer
@@ -56,7 +57,7 @@ func TestLoadBalancerRoutesToTasks(t *testing.T) {
 	if _, err := e.RegisterTargets(bg, &elb.RegisterTargetsInput{TargetGroupArn: tgARN, Targets: targets}); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testport.Free(t)
 	ln, err := e.CreateListener(bg, &elb.CreateListenerInput{LoadBalancerArn: lbARN, Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(port)),
 		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumFixedResponse,
 			FixedResponseConfig: &elbtypes.FixedResponseActionConfig{StatusCode: aws.String("404"), ContentType: aws.String("text/plain"), MessageBody: aws.String("no route")}}}})
@@ -96,15 +97,4 @@ func TestLoadBalancerRoutesToTasks(t *testing.T) {
 	if resp.StatusCode != 404 || string(body) != "no route" {
 		t.Fatalf("GET /other: %d %q, want the fixed response", resp.StatusCode, body)
 	}
-}
-
-// freePort finds a loopback port nobody listens on.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/flotilla/flotilla/internal/testport"
 )
 
 // lbProc is a running `flotilla lb`.
@@ -31,7 +33,7 @@ type lbProc struct {
 // startLB runs `flotilla lb` against s, its listeners bound to bind.
 func startLB(t testing.TB, s *server, nodeID, bind string) *lbProc {
 	t.Helper()
-	metricsPort := freePort(t)
+	metricsPort := testport.Free(t)
 	cmd := exec.Command(binary, "lb", "--server", s.Endpoint, "--node-id", nodeID, "--bind-address", bind,
 		"--metrics-listen", fmt.Sprintf("127.0.0.1:%d", metricsPort), "--log-level", "debug")
 	cmd.Env = append(os.Environ(), "FLOTILLA_ACCESS_KEY_ID="+s.Env["AWS_ACCESS_KEY_ID"], "FLOTILLA_SECRET_ACCESS_KEY="+s.Env["AWS_SECRET_ACCESS_KEY"])
@@ -142,7 +144,7 @@ func TestLBNodes(t *testing.T) {
 	if _, err := e.RegisterTargets(bg, &elb.RegisterTargetsInput{TargetGroupArn: tgARN, Targets: targets}); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testport.Free(t)
 	ln, err := e.CreateListener(bg, &elb.CreateListenerInput{LoadBalancerArn: lbOut.LoadBalancers[0].LoadBalancerArn,
 		Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(port)),
 		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: tgARN}}})

@@ -20,6 +20,8 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/flotilla/flotilla/internal/testport"
 )
 
 // waitHealthy waits until a target group has n targets, all healthy.
@@ -54,7 +56,7 @@ func newFrontDoor(t testing.TB, e *elb.Client, name string) *frontDoor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testport.Free(t)
 	ln, err := e.CreateListener(bg, &elb.CreateListenerInput{LoadBalancerArn: out.LoadBalancers[0].LoadBalancerArn,
 		Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(port)),
 		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumFixedResponse,

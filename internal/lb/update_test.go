@@ -8,6 +8,8 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"testing"
+
+	"github.com/flotilla/flotilla/internal/testport"
 )
 
 // TestUpdateKeepsInFlight changes the rules, then removes the listener and
@@ -92,7 +94,7 @@ func TestListenerLifecycle(t *testing.T) {
 
 	// Move the second listener to a chosen port.
 	old := s.Addr(second).String()
-	port := freePort(t)
+	port := testport.Free(t)
 	cfg.Listeners[1].Port = port
 	mustUpdate(t, s, cfg)
 	if got := s.Addr(second).(*net.TCPAddr).Port; got != port {
@@ -125,15 +127,6 @@ func TestListenerLifecycle(t *testing.T) {
 	if r := get(t, c, baseURL(t, s, second)+"/"); r.body != "two" {
 		t.Errorf("listener opened late: %q", r.body)
 	}
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestUpdateInvalid checks that an invalid configuration changes nothing.
