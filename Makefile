@@ -22,6 +22,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONRequest$$' -fuzztime $(FUZZTIME) ./internal/api
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/lb
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSimpleHead$$' -fuzztime $(FUZZTIME) ./internal/lb
+	$(GO) test -run '^$$' -fuzz '^FuzzParseOriginForm$$' -fuzztime $(FUZZTIME) ./internal/lb
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...

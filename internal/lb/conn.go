@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Plain HTTP listeners serve their connections themselves rather than
@@ -368,6 +369,15 @@ type clientConn struct {
 	// it): the sweep has the request running canceled, as watchClient
 	// does.
 	peerShut atomic.Bool
+
+	// The strings of the request being served (target, header names and
+	// values, host), its URL and the slices of its header values, and the
+	// values setForwarded adds: reused by each request, valid until the
+	// next one (forward gives httputil.ReverseProxy copies).
+	head []byte
+	url  url.URL
+	vals []string
+	fwd  fwdScratch
 }
 
 // connReader reads the connection, behind the byte the watch may have
@@ -697,12 +707,9 @@ func (cc *clientConn) parse(head []byte) bool {
 		}
 	}
 
-	s := string(head[eol+2 : len(head)-2]) // the header lines, one allocation for them all
-	uri := string(uriBytes)
-	u, err := url.ParseRequestURI(uri)
-	if err != nil {
-		return false
-	}
+	// The request's strings are the connection's: a copy of the head in
+	// cc.head, overwritten by the next request's (so the header map the
+	// last one filled is cleared first).
 	h := cc.w.reqHeader
 	if h == nil {
 		h = make(http.Header, 8)
@@ -710,7 +717,27 @@ func (cc *clientConn) parse(head []byte) bool {
 	} else {
 		clear(h)
 	}
-	vals := make([]string, strings.Count(s, "\r\n"))
+	n := len(head) - 2
+	if cap(cc.head) < n {
+		cc.head = make([]byte, n)
+	}
+	all := unsafe.String(&cc.head[0], copy(cc.head[:n], head))
+	s := all[eol+2:] // the header lines
+	uri := all[len(method)+1 : len(method)+1+len(uriBytes)]
+	u := &cc.url
+	if !parseOriginForm(uri, u) {
+		var err error
+		if u, err = url.ParseRequestURI(uri); err != nil {
+			return false
+		}
+	}
+	vals := cc.vals[:0]
+	if c := strings.Count(s, "\r\n"); cap(vals) < c {
+		vals = make([]string, c)
+		cc.vals = vals
+	} else {
+		vals = vals[:c]
+	}
 	var host string
 	hosts, n := 0, 0
 	ok := scanFields(s, func(key, v string) bool {
@@ -769,6 +796,70 @@ func (cc *clientConn) parse(head []byte) bool {
 	r.RequestURI = uri
 	cc.w.reset(r)
 	return true
+}
+
+// parseOriginForm sets *u to what url.ParseRequestURI makes of uri, a
+// request target in origin form, without allocating, and reports whether
+// it could: a path of characters a URL's path has unescaped (no
+// percent-encoding), and any query. The others are for
+// url.ParseRequestURI; FuzzParseOriginForm holds the two to the same.
+func parseOriginForm(uri string, u *url.URL) bool {
+	if len(uri) == 0 || uri[0] != '/' {
+		return false
+	}
+	path, query, hasQuery := strings.Cut(uri, "?")
+	for i := 0; i < len(path); i++ {
+		if !pathByte[path[i]] {
+			return false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if c := query[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	// As net/url: a lone "?" at the end is kept as ForceQuery.
+	force := hasQuery && query == ""
+	*u = url.URL{Path: path, RawQuery: query, ForceQuery: force}
+	return true
+}
+
+// pathByte holds the bytes a URL's path has as they are: those net/url
+// escapes in no path (letters, digits, -._~ and the reserved $&+,/:;=@).
+var pathByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~$&+,/:;=@" {
+		t[c] = true
+	}
+	return t
+}()
+
+// ownStrings returns a copy of r, a request of a connection the socket
+// serves, with strings of its own instead of its connection's.
+func ownStrings(r *http.Request) *http.Request {
+	r2 := r.Clone(r.Context())
+	h := make(http.Header, len(r.Header))
+	for k, vs := range r.Header {
+		c := make([]string, len(vs))
+		for i, v := range vs {
+			c[i] = strings.Clone(v)
+		}
+		h[strings.Clone(k)] = c
+	}
+	r2.Header = h
+	u := *r.URL
+	u.Path, u.RawPath, u.RawQuery = strings.Clone(u.Path), strings.Clone(u.RawPath), strings.Clone(u.RawQuery)
+	r2.URL = &u
+	r2.Host, r2.RequestURI = strings.Clone(r.Host), strings.Clone(r.RequestURI)
+	return r2
 }
 
 // scanFields reads header lines (each ending in CRLF, the empty line left

@@ -3,9 +3,11 @@ package lb
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -345,12 +347,12 @@ func FuzzParse(f *testing.F) {
 	c1, c2 := net.Pipe()
 	c1.Close()
 	c2.Close()
+	cc := newClientConn(&socket{}, c1) // reused, as a connection reuses its buffers
 	f.Fuzz(func(t *testing.T, s string) {
 		if i := strings.Index(s, "\r\n\r\n"); i >= 0 {
 			s = s[:i]
 		}
 		head := s + "\r\n\r\n" // a head ends at its first empty line
-		cc := newClientConn(&socket{}, c1)
 		if !cc.parse([]byte(head)) {
 			return
 		}
@@ -360,7 +362,8 @@ func FuzzParse(f *testing.F) {
 		}
 		got := cc.req
 		if got.Method != want.Method || got.RequestURI != want.RequestURI || got.Host != want.Host ||
-			got.ProtoMinor != want.ProtoMinor || got.Close != want.Close || want.ContentLength > 0 || len(want.TransferEncoding) > 0 {
+			got.ProtoMinor != want.ProtoMinor || got.Close != want.Close || want.ContentLength > 0 || len(want.TransferEncoding) > 0 ||
+			*got.URL != *want.URL {
 			t.Fatalf("%q: fast parser read %s %s host %q 1.%d close %v; net/http %s %s host %q 1.%d close %v length %d te %v", head,
 				got.Method, got.RequestURI, got.Host, got.ProtoMinor, got.Close,
 				want.Method, want.RequestURI, want.Host, want.ProtoMinor, want.Close, want.ContentLength, want.TransferEncoding)
@@ -469,5 +472,55 @@ func TestConnHalfClose(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "/half") {
 			t.Fatalf("request %d: %d %q, want the backend's answer", i, resp.StatusCode, body)
 		}
+	}
+}
+
+// FuzzParseOriginForm holds parseOriginForm to url.ParseRequestURI: a
+// target it takes is one ParseRequestURI reads as the same URL.
+func FuzzParseOriginForm(f *testing.F) {
+	for _, s := range []string{
+		"/", "/a/b.c?x=1&y=2", "/shop/cart?", "/a??", "//two", "/a%20b", "/caf\xc3\xa9", "/a b",
+		"/a#frag", "/!*'()", "/$&+,:;=@-._~", "?x", "", "/q?a b", "/q?a\x7f",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var u url.URL
+		if !parseOriginForm(s, &u) {
+			return
+		}
+		want, err := url.ParseRequestURI(s)
+		if err != nil {
+			t.Fatalf("%q: taken by parseOriginForm, refused by url.ParseRequestURI: %v", s, err)
+		}
+		if u != *want {
+			t.Fatalf("%q: parseOriginForm %#v, url.ParseRequestURI %#v", s, u, *want)
+		}
+	})
+}
+
+// TestOwnStrings checks that the copy of a request handed to
+// httputil.ReverseProxy keeps its values when its connection's copy of
+// the head is overwritten by the next request.
+func TestOwnStrings(t *testing.T) {
+	cc := &clientConn{req: new(http.Request), remote: "10.0.0.2:5000"}
+	cc.w.cc = cc
+	head := "GET /a/b?q=1 HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-For: 10.0.0.1\r\nAccept: */*\r\n\r\n"
+	if !cc.parse([]byte(head)) {
+		t.Fatal("simple request not parsed")
+	}
+	setForwarded(cc.req, []string{"http"}, []string{"80"}, time.Unix(1700000000, 0), &cc.fwd)
+	r := ownStrings(cc.req)
+	want := fmt.Sprint(r.Method, r.Host, r.RequestURI, r.URL.String(), r.Header)
+	for i := range cc.head {
+		cc.head[i] = 'Z'
+	}
+	cc.fwd = fwdScratch{}
+	if got := fmt.Sprint(r.Method, r.Host, r.RequestURI, r.URL.String(), r.Header); got != want {
+		t.Fatalf("after the next request: %s, was %s", got, want)
+	}
+	if r.Host != "shop.example" || r.URL.Path != "/a/b" || r.URL.RawQuery != "q=1" ||
+		!strings.HasPrefix(r.Header.Get("X-Amzn-Trace-Id"), "Root=1-") {
+		t.Fatalf("request %s %s %v", r.Host, r.URL, r.Header)
 	}
 }

@@ -186,8 +186,19 @@ func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardActio
 		return
 	}
 	start := time.Now()
-	setForwarded(r, k.fwdProto, k.fwdPort, start)
+	rw, _ := w.(*respWriter)
+	var sc *fwdScratch
+	if rw != nil {
+		sc = &rw.cc.fwd
+	}
+	setForwarded(r, k.fwdProto, k.fwdPort, start, sc)
 	plain := t.isPlain(r)
+	if !plain && rw != nil {
+		// The request's strings are its connection's, for this request
+		// only, and http.Transport may still be writing a request when
+		// its response has come.
+		r = ownStrings(r)
+	}
 	if !plain {
 		// The target may answer before it has read the whole request,
 		// and go on reading it: let the request and the response stream
@@ -195,7 +206,7 @@ func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardActio
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
 	var rec *recorder
-	if rw, ok := w.(*respWriter); ok {
+	if rw != nil {
 		if rw.cc.lc != nil && (!plain || !t.addr.IsValid()) {
 			// What follows would block the connection's event loop.
 			if rw.cc.leaveLoop() != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // errTargetCut fails the requests still trying to reach a target after its
@@ -165,29 +166,44 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // setForwarded sets the headers ELBv2 adds to a request it forwards:
 // X-Forwarded-For with the client's address appended, X-Forwarded-Proto and
 // X-Forwarded-Port of the listener, and X-Amzn-Trace-Id when absent, of
-// the request received at now.
-func setForwarded(r *http.Request, proto, port []string, now time.Time) {
+// the request received at now. The values it makes are kept in sc, which
+// must outlive the request (a new one when sc is nil).
+func setForwarded(r *http.Request, proto, port []string, now time.Time, sc *fwdScratch) {
+	if sc == nil {
+		sc = new(fwdScratch)
+	}
 	h := r.Header
-	// One allocation for the values of both headers set per request.
-	vals := make([]string, 2)
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
 		}
-		vals[0] = ip
-		h["X-Forwarded-For"] = vals[0:1:1]
+		sc.vals[0] = ip
+		h["X-Forwarded-For"] = sc.vals[0:1:1]
 	}
 	h["X-Forwarded-Proto"] = proto
 	h["X-Forwarded-Port"] = port
 	if _, ok := h["X-Amzn-Trace-Id"]; !ok {
-		vals[1] = traceID(now)
-		h["X-Amzn-Trace-Id"] = vals[1:2:2]
+		id := appendTraceID(sc.trace[:0], now)
+		sc.vals[1] = unsafe.String(&id[0], len(id))
+		h["X-Amzn-Trace-Id"] = sc.vals[1:2:2]
 	}
 }
 
-// traceID returns a new X-Amzn-Trace-Id: Root=1-<epoch seconds>-<96 bits>,
-// both in hex.
-func traceID(now time.Time) string {
+// fwdScratch holds the values setForwarded makes for a request. A client
+// connection the socket serves has one, reused by each of its requests:
+// the values are valid until the connection's next request.
+type fwdScratch struct {
+	vals  [2]string
+	trace [traceIDLen]byte
+}
+
+// traceIDLen is the most bytes an X-Amzn-Trace-Id appendTraceID makes
+// has: Root=1-, 16 hex digits of seconds at most, -, 24 hex digits.
+const traceIDLen = len("Root=1-") + 16 + 1 + 24
+
+// appendTraceID appends a new X-Amzn-Trace-Id to dst: Root=1-<epoch
+// seconds>-<96 random bits>, both in hex.
+func appendTraceID(dst []byte, now time.Time) []byte {
 	var b [12]byte
 	hi, lo := rand.Uint64(), rand.Uint32()
 	for i := range 8 {
@@ -196,16 +212,10 @@ func traceID(now time.Time) string {
 	for i := range 4 {
 		b[8+i] = byte(lo >> (8 * i))
 	}
-	var secs [16]byte
-	var random [2 * len(b)]byte
-	hex.Encode(random[:], b[:])
-	var sb strings.Builder // one allocation
-	sb.Grow(len("Root=1-") + len(secs) + 1 + len(random))
-	sb.WriteString("Root=1-")
-	sb.Write(strconv.AppendInt(secs[:0], now.Unix(), 16))
-	sb.WriteByte('-')
-	sb.Write(random[:])
-	return sb.String()
+	dst = append(dst, "Root=1-"...)
+	dst = strconv.AppendInt(dst, now.Unix(), 16)
+	dst = append(dst, '-')
+	return hex.AppendEncode(dst, b[:])
 }
 
 // connSet tracks a target's open connections, so that they can be closed

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strings"
+	"unsafe"
 )
 
 // Most responses to the short way's requests are a status, a few fields
@@ -40,7 +41,7 @@ func (uc *upConn) readSimpleHead(method string) (bool, error) {
 		// came, and fails as net/http would.
 		return false, nil
 	}
-	h, ok := parseSimpleHead(head, method, &uc.fields)
+	h, ok := parseSimpleHead(head, method, &uc.fields, &uc.headBuf)
 	if !ok {
 		return false, nil
 	}
@@ -55,8 +56,11 @@ func (uc *upConn) readSimpleHead(method string) (bool, error) {
 // Content-Length, no Transfer-Encoding, Trailer or Pragma, a Connection
 // header naming nothing but close and keep-alive, and every line one
 // net/http reads as it is. Its fields, without the hop-by-hop ones
-// ReverseProxy removes, are then in *fields, in their order.
-func parseSimpleHead(head []byte, method string, fields *[]field) (simpleHead, bool) {
+// ReverseProxy removes, are then in *fields, in their order, their
+// strings those of a copy of the head in *buf (when buf is not nil; the
+// copy is overwritten by the next head parsed there) or of one string
+// allocated for them.
+func parseSimpleHead(head []byte, method string, fields *[]field, buf *[]byte) (simpleHead, bool) {
 	var h simpleHead
 	switch method {
 	case http.MethodGet, http.MethodOptions, http.MethodTrace:
@@ -88,7 +92,18 @@ func parseSimpleHead(head []byte, method string, fields *[]field) (simpleHead, b
 		return h, false
 	}
 
-	s := string(head[eol+2 : len(head)-2]) // the field lines, one allocation for them all
+	lines := head[eol+2 : len(head)-2]
+	var s string
+	switch {
+	case len(lines) == 0:
+	case buf != nil:
+		if cap(*buf) < len(lines) {
+			*buf = make([]byte, len(lines))
+		}
+		s = unsafe.String(&(*buf)[0], copy((*buf)[:len(lines)], lines))
+	default:
+		s = string(lines)
+	}
 	fs := (*fields)[:0]
 	h.length = -1
 	var closeTok, keepAlive bool
@@ -140,16 +155,31 @@ func parseSimpleHead(head []byte, method string, fields *[]field) (simpleHead, b
 	return h, true
 }
 
-// addFields adds fields to dst.
+// addFields adds fields to dst, with strings of their own: net/http may
+// write dst's fields only once the handler has returned, when the
+// connection the fields' strings belong to may be reading its next
+// response.
 func addFields(dst http.Header, fields []field) {
-	// The values share one slice: one allocation for them all.
-	vals := make([]string, len(fields))
+	n := 0
+	for _, f := range fields {
+		n += len(f.key) + len(f.value)
+	}
+	var b strings.Builder // one allocation for the strings
+	b.Grow(n)
+	for _, f := range fields {
+		b.WriteString(f.key)
+		b.WriteString(f.value)
+	}
+	s := b.String()
+	vals := make([]string, len(fields)) // and one for the values' slices
 	for i, f := range fields {
-		vals[i] = f.value
-		if prior, ok := dst[f.key]; ok {
-			dst[f.key] = append(prior[:len(prior):len(prior)], f.value)
+		key := s[:len(f.key)]
+		vals[i] = s[len(f.key) : len(f.key)+len(f.value)]
+		s = s[len(f.key)+len(f.value):]
+		if prior, ok := dst[key]; ok {
+			dst[key] = append(prior[:len(prior):len(prior)], vals[i])
 		} else {
-			dst[f.key] = vals[i : i+1 : i+1]
+			dst[key] = vals[i : i+1 : i+1]
 		}
 	}
 }

@@ -325,9 +325,10 @@ type upConn struct {
 	stop      func() bool // of the watch on the request's context
 	cc        *clientConn // the watch's, when its client connection's
 
-	head   simpleHead       // of the response read, when simple
-	body   io.LimitedReader // its body
-	fields []field          // scratch of parseSimpleHead
+	head    simpleHead       // of the response read, when simple
+	body    io.LimitedReader // its body
+	fields  []field          // scratch of parseSimpleHead
+	headBuf []byte           // the strings of fields: parseSimpleHead's copy of the head
 }
 
 // conn returns an idle connection to t, unless reuse is false or there is
