@@ -717,11 +717,7 @@ func (cc *clientConn) parse(head []byte) bool {
 	} else {
 		clear(h)
 	}
-	n := len(head) - 2
-	if cap(cc.head) < n {
-		cc.head = make([]byte, n)
-	}
-	all := unsafe.String(&cc.head[0], copy(cc.head[:n], head))
+	all := copyString(&cc.head, head[:len(head)-2])
 	s := all[eol+2:] // the header lines
 	uri := all[len(method)+1 : len(method)+1+len(uriBytes)]
 	u := &cc.url
@@ -796,6 +792,19 @@ func (cc *clientConn) parse(head []byte) bool {
 	r.RequestURI = uri
 	cc.w.reset(r)
 	return true
+}
+
+// copyString returns a string of b's bytes copied into *buf (grown when
+// too small): no allocation once the buffer is large enough, and valid
+// only until *buf is written again.
+func copyString(buf *[]byte, b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(*buf) < len(b) {
+		*buf = make([]byte, len(b))
+	}
+	return unsafe.String(&(*buf)[0], copy((*buf)[:len(b)], b))
 }
 
 // parseOriginForm sets *u to what url.ParseRequestURI makes of uri, a

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/http"
 	"strings"
-	"unsafe"
 )
 
 // Most responses to the short way's requests are a status, a few fields
@@ -94,14 +93,9 @@ func parseSimpleHead(head []byte, method string, fields *[]field, buf *[]byte) (
 
 	lines := head[eol+2 : len(head)-2]
 	var s string
-	switch {
-	case len(lines) == 0:
-	case buf != nil:
-		if cap(*buf) < len(lines) {
-			*buf = make([]byte, len(lines))
-		}
-		s = unsafe.String(&(*buf)[0], copy((*buf)[:len(lines)], lines))
-	default:
+	if buf != nil {
+		s = copyString(buf, lines)
+	} else {
 		s = string(lines)
 	}
 	fs := (*fields)[:0]
