@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
@@ -20,13 +19,7 @@ import (
 )
 
 func newELBClient(url, key, secret string) *elb.Client {
-	return elb.New(elb.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(url),
-		Credentials:      awscreds.NewStaticCredentialsProvider(key, secret, ""),
-		RetryMaxAttempts: 1,
-		HTTPClient:       sdktest.HTTPClient(),
-	})
+	return elb.NewFromConfig(sdktest.Config(url, key, secret))
 }
 
 // TestAWSSDKForGoQuery drives the toy ELBv2 with the real aws-sdk-go-v2

@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
@@ -62,13 +61,7 @@ func toyECS() api.JSONService {
 }
 
 func newECSClient(url, key, secret string) *ecs.Client {
-	return ecs.New(ecs.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(url),
-		Credentials:      awscreds.NewStaticCredentialsProvider(key, secret, ""),
-		RetryMaxAttempts: 1,
-		HTTPClient:       sdktest.HTTPClient(),
-	})
+	return ecs.NewFromConfig(sdktest.Config(url, key, secret))
 }
 
 func TestAWSSDKForGo(t *testing.T) {

@@ -727,13 +727,11 @@ func (cc *clientConn) parse(head []byte) bool {
 			return false
 		}
 	}
-	vals := cc.vals[:0]
-	if c := strings.Count(s, "\r\n"); cap(vals) < c {
-		vals = make([]string, c)
-		cc.vals = vals
-	} else {
-		vals = vals[:c]
+	c := strings.Count(s, "\r\n")
+	if cap(cc.vals) < c {
+		cc.vals = make([]string, c)
 	}
+	vals := cc.vals[:c]
 	var host string
 	hosts, n := 0, 0
 	ok := scanFields(s, func(key, v string) bool {
@@ -835,21 +833,7 @@ func parseOriginForm(uri string, u *url.URL) bool {
 
 // pathByte holds the bytes a URL's path has as they are: those net/url
 // escapes in no path (letters, digits, -._~ and the reserved $&+,/:;=@).
-var pathByte = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "-._~$&+,/:;=@" {
-		t[c] = true
-	}
-	return t
-}()
+var pathByte = alnumAnd("-._~$&+,/:;=@")
 
 // ownStrings returns a copy of r, a request of a connection the socket
 // serves, with strings of its own instead of its connection's.
@@ -916,14 +900,18 @@ func hasToken(vals []string, token string) bool {
 func validFieldName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x80 || !isTokenByte[c] {
+		if !isTokenByte[c] {
 			return false
 		}
 	}
 	return true
 }
 
-var isTokenByte = func() (t [128]bool) {
+var isTokenByte = alnumAnd("!#$%&'*+-.^_`|~")
+
+// alnumAnd returns the table of ASCII letters and digits and of extra's
+// bytes.
+func alnumAnd(extra string) (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
@@ -931,11 +919,11 @@ var isTokenByte = func() (t [128]bool) {
 		t[c] = true
 		t[c-'a'+'A'] = true
 	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
+	for i := 0; i < len(extra); i++ {
+		t[extra[i]] = true
 	}
 	return t
-}()
+}
 
 // validFieldValue reports whether s has no control character but tab.
 func validFieldValue(s string) bool {

@@ -3,9 +3,40 @@ package sdktest
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
+
+// Region is the region of the tests' API servers and clients.
+const Region = "us-east-1"
+
+// Config returns the configuration of a test's SDK client (for a
+// service's NewFromConfig): the API server at endpoint, in Region, signed
+// with key and secret, and no retries, so that the test sees every
+// failure, with HTTPClient's client, which the SDK's retries would
+// otherwise cover for.
+func Config(endpoint, key, secret string) aws.Config {
+	return aws.Config{
+		Region:           Region,
+		BaseEndpoint:     aws.String(endpoint),
+		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
+		RetryMaxAttempts: 1,
+		HTTPClient:       HTTPClient(),
+	}
+}
+
+// Must returns v, and panics, failing the test with the stack of the
+// call, when err is set: for calls whose success is not what is tested.
+func Must[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprintf("unexpected error: %v", err))
+	}
+	return v
+}
 
 // HTTPClient returns an HTTP client for the SDK's clients in tests: the
 // SDK's own, less a race between the SDK and net/http

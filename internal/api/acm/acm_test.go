@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	sdk "github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/smithy-go"
@@ -42,7 +41,7 @@ import (
 const (
 	akid    = "AKIDEXAMPLE"
 	secret  = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-	region  = "us-east-1"
+	region  = sdktest.Region
 	account = "123456789012"
 )
 
@@ -86,13 +85,7 @@ func newEnv(t *testing.T) *env {
 	s.HandleJSON(svc.JSONService())
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
-	e.client = sdk.New(sdk.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(hs.URL),
-		Credentials:      awscreds.NewStaticCredentialsProvider(akid, secret, ""),
-		RetryMaxAttempts: 1,
-		HTTPClient:       sdktest.HTTPClient(),
-	})
+	e.client = sdk.NewFromConfig(sdktest.Config(hs.URL, akid, secret))
 	return e
 }
 
@@ -106,15 +99,6 @@ func (e *env) setUsers(arn string, users ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.users[arn] = users
-}
-
-// must returns v, and panics, failing the test with the stack of the
-// call, when err is set: for calls whose success is not what is tested.
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(fmt.Sprintf("unexpected error: %v", err))
-	}
-	return v
 }
 
 // wantError fails the test unless err is the API error code with a
@@ -135,7 +119,7 @@ var (
 	rsaKeys = sync.OnceValue(func() [2]*rsa.PrivateKey {
 		var ks [2]*rsa.PrivateKey
 		for i := range ks {
-			ks[i] = must(rsa.GenerateKey(rand.Reader, 2048))
+			ks[i] = sdktest.Must(rsa.GenerateKey(rand.Reader, 2048))
 		}
 		return ks
 	})
@@ -143,7 +127,9 @@ var (
 	rsa2 = func() *rsa.PrivateKey { return rsaKeys()[1] }
 )
 
-func ecKey(c elliptic.Curve) *ecdsa.PrivateKey { return must(ecdsa.GenerateKey(c, rand.Reader)) }
+func ecKey(c elliptic.Curve) *ecdsa.PrivateKey {
+	return sdktest.Must(ecdsa.GenerateKey(c, rand.Reader))
+}
 
 // certSpec is a test certificate.
 type certSpec struct {
@@ -182,12 +168,12 @@ func cert(t *testing.T, s certSpec) ([]byte, *x509.Certificate) {
 	if s.issuer != nil {
 		parent, signer = s.issuer, s.signer
 	}
-	der := must(x509.CreateCertificate(rand.Reader, tmpl, parent, s.key.Public(), signer))
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), must(x509.ParseCertificate(der))
+	der := sdktest.Must(x509.CreateCertificate(rand.Reader, tmpl, parent, s.key.Public(), signer))
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), sdktest.Must(x509.ParseCertificate(der))
 }
 
 func pkcs8(k crypto.Signer) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(k))})
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: sdktest.Must(x509.MarshalPKCS8PrivateKey(k))})
 }
 
 func pkcs1(k *rsa.PrivateKey) []byte {
@@ -198,7 +184,7 @@ func pkcs1(k *rsa.PrivateKey) []byte {
 // in a block of its own first.
 func sec1(k *ecdsa.PrivateKey) []byte {
 	params := pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}})
-	return append(params, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: must(x509.MarshalECPrivateKey(k))})...)
+	return append(params, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sdktest.Must(x509.MarshalECPrivateKey(k))})...)
 }
 
 var ctx = context.Background()
@@ -236,7 +222,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("ARN %s does not end in a version 4 UUID", arn)
 	}
 
-	d := must(e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &arn})).Certificate
+	d := sdktest.Must(e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &arn})).Certificate
 	if len(d.ExtendedKeyUsages) != 1 {
 		t.Fatalf("describe: ExtendedKeyUsages %v, want TLS_WEB_SERVER_AUTHENTICATION", d.ExtendedKeyUsages)
 	}
@@ -270,12 +256,12 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 
-	g := must(e.client.GetCertificate(ctx, &sdk.GetCertificateInput{CertificateArn: &arn}))
+	g := sdktest.Must(e.client.GetCertificate(ctx, &sdk.GetCertificateInput{CertificateArn: &arn}))
 	if aws.ToString(g.Certificate) != string(certPEM) || aws.ToString(g.CertificateChain) != string(caPEM) {
 		t.Errorf("get: certificate %q, chain %q", aws.ToString(g.Certificate), aws.ToString(g.CertificateChain))
 	}
 
-	l := must(e.client.ListCertificates(ctx, &sdk.ListCertificatesInput{}))
+	l := sdktest.Must(e.client.ListCertificates(ctx, &sdk.ListCertificatesInput{}))
 	if len(l.CertificateSummaryList) != 1 || l.NextToken != nil {
 		t.Fatalf("list: %d certificates, next token %v", len(l.CertificateSummaryList), l.NextToken)
 	}
@@ -298,27 +284,27 @@ func TestLifecycle(t *testing.T) {
 	if got := e.importCert(t, &sdk.ImportCertificateInput{CertificateArn: &arn, Certificate: newPEM, PrivateKey: pkcs8(rsa2())}); got != arn {
 		t.Fatalf("re-import returned %s, want %s", got, arn)
 	}
-	d = must(e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &arn})).Certificate
+	d = sdktest.Must(e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &arn})).Certificate
 	if aws.ToString(d.DomainName) != "api.example.com" || !slices.Equal(d.SubjectAlternativeNames, []string{"api.example.com"}) ||
 		!aws.ToTime(d.CreatedAt).Equal(start) || !aws.ToTime(d.ImportedAt).Equal(start.Add(time.Minute)) {
 		t.Errorf("describe after re-import: domain %s, SANs %v, created %v, imported %v", aws.ToString(d.DomainName), d.SubjectAlternativeNames, d.CreatedAt, d.ImportedAt)
 	}
-	g = must(e.client.GetCertificate(ctx, &sdk.GetCertificateInput{CertificateArn: &arn}))
+	g = sdktest.Must(e.client.GetCertificate(ctx, &sdk.GetCertificateInput{CertificateArn: &arn}))
 	if aws.ToString(g.Certificate) != string(newPEM) || g.CertificateChain != nil {
 		t.Errorf("get after re-import: certificate %q, chain %v", aws.ToString(g.Certificate), g.CertificateChain)
 	}
 	if _, chain, key := must3(acm.Lookup(ctx, e.store, arn)); len(chain) != 0 || string(key) != string(pkcs8(rsa2())) {
 		t.Errorf("lookup after re-import: chain %q, key %q", chain, key)
 	}
-	tags := must(e.client.ListTagsForCertificate(ctx, &sdk.ListTagsForCertificateInput{CertificateArn: &arn})).Tags
+	tags := sdktest.Must(e.client.ListTagsForCertificate(ctx, &sdk.ListTagsForCertificateInput{CertificateArn: &arn})).Tags
 	if len(tags) != 1 || aws.ToString(tags[0].Key) != "env" {
 		t.Errorf("tags after re-import: %v", tags)
 	}
 
-	must(e.client.DeleteCertificate(ctx, &sdk.DeleteCertificateInput{CertificateArn: &arn}))
+	sdktest.Must(e.client.DeleteCertificate(ctx, &sdk.DeleteCertificateInput{CertificateArn: &arn}))
 	_, err := e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &arn})
 	wantError(t, err, "ResourceNotFoundException", "Could not find certificate with arn "+arn)
-	if l := must(e.client.ListCertificates(ctx, &sdk.ListCertificatesInput{})); len(l.CertificateSummaryList) != 0 {
+	if l := sdktest.Must(e.client.ListCertificates(ctx, &sdk.ListCertificatesInput{})); len(l.CertificateSummaryList) != 0 {
 		t.Errorf("list after delete: %d certificates", len(l.CertificateSummaryList))
 	}
 	if _, _, _, err := acm.Lookup(ctx, e.store, arn); !errors.Is(err, acm.ErrNotFound) {
@@ -356,7 +342,7 @@ func TestKeyTypes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			certPEM, _ := cert(t, certSpec{cn: "key.example.com", key: tt.key})
 			arn := e.importCert(t, &sdk.ImportCertificateInput{Certificate: certPEM, PrivateKey: tt.keyPEM})
-			d := must(e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &arn})).Certificate
+			d := sdktest.Must(e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &arn})).Certificate
 			if d.KeyAlgorithm != tt.want || aws.ToString(d.SignatureAlgorithm) != tt.wantSig {
 				t.Errorf("key algorithm %s, signature %s; want %s, %s", d.KeyAlgorithm, aws.ToString(d.SignatureAlgorithm), tt.want, tt.wantSig)
 			}
@@ -489,11 +475,11 @@ func TestInUse(t *testing.T) {
 	listener := "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/0123456789abcdef/fedcba9876543210"
 	e.setUsers(arn, listener)
 
-	d := must(e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &arn})).Certificate
+	d := sdktest.Must(e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &arn})).Certificate
 	if !slices.Equal(d.InUseBy, []string{listener}) {
 		t.Errorf("InUseBy %v", d.InUseBy)
 	}
-	if l := must(e.client.ListCertificates(ctx, &sdk.ListCertificatesInput{})); !aws.ToBool(l.CertificateSummaryList[0].InUse) {
+	if l := sdktest.Must(e.client.ListCertificates(ctx, &sdk.ListCertificatesInput{})); !aws.ToBool(l.CertificateSummaryList[0].InUse) {
 		t.Error("list: InUse false")
 	}
 	_, err := e.client.DeleteCertificate(ctx, &sdk.DeleteCertificateInput{CertificateArn: &arn})
@@ -501,10 +487,10 @@ func TestInUse(t *testing.T) {
 	must3(acm.Lookup(ctx, e.store, arn))
 
 	// A certificate in use can be re-imported.
-	must(e.client.ImportCertificate(ctx, &sdk.ImportCertificateInput{CertificateArn: &arn, Certificate: certPEM, PrivateKey: pkcs1(rsa1())}))
+	sdktest.Must(e.client.ImportCertificate(ctx, &sdk.ImportCertificateInput{CertificateArn: &arn, Certificate: certPEM, PrivateKey: pkcs1(rsa1())}))
 
 	e.setUsers(arn)
-	must(e.client.DeleteCertificate(ctx, &sdk.DeleteCertificateInput{CertificateArn: &arn}))
+	sdktest.Must(e.client.DeleteCertificate(ctx, &sdk.DeleteCertificateInput{CertificateArn: &arn}))
 }
 
 func TestTags(t *testing.T) {
@@ -515,7 +501,7 @@ func TestTags(t *testing.T) {
 	list := func() string {
 		t.Helper()
 		var parts []string
-		for _, tg := range must(e.client.ListTagsForCertificate(ctx, &sdk.ListTagsForCertificateInput{CertificateArn: &arn})).Tags {
+		for _, tg := range sdktest.Must(e.client.ListTagsForCertificate(ctx, &sdk.ListTagsForCertificateInput{CertificateArn: &arn})).Tags {
 			if tg.Value == nil {
 				parts = append(parts, aws.ToString(tg.Key))
 			} else {
@@ -527,14 +513,14 @@ func TestTags(t *testing.T) {
 	if got := list(); got != "env=dev team" {
 		t.Fatalf("tags after import: %s", got)
 	}
-	must(e.client.AddTagsToCertificate(ctx, &sdk.AddTagsToCertificateInput{CertificateArn: &arn,
+	sdktest.Must(e.client.AddTagsToCertificate(ctx, &sdk.AddTagsToCertificateInput{CertificateArn: &arn,
 		Tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}, {Key: aws.String("app"), Value: aws.String("web")}}}))
 	if got := list(); got != "env=prod team app=web" {
 		t.Fatalf("tags after add: %s", got)
 	}
 	// A tag named with a value goes only when the value matches; one
 	// named without a value goes whatever its value.
-	must(e.client.RemoveTagsFromCertificate(ctx, &sdk.RemoveTagsFromCertificateInput{CertificateArn: &arn,
+	sdktest.Must(e.client.RemoveTagsFromCertificate(ctx, &sdk.RemoveTagsFromCertificateInput{CertificateArn: &arn,
 		Tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("dev")}, {Key: aws.String("app")}, {Key: aws.String("nope")}}}))
 	if got := list(); got != "env=prod team" {
 		t.Fatalf("tags after remove: %s", got)
@@ -577,7 +563,7 @@ func TestListCertificates(t *testing.T) {
 		var arns []string
 		p := sdk.NewListCertificatesPaginator(e.client, &in)
 		for p.HasMorePages() {
-			page := must(p.NextPage(ctx))
+			page := sdktest.Must(p.NextPage(ctx))
 			if in.MaxItems != nil && len(page.CertificateSummaryList) > int(*in.MaxItems) {
 				t.Fatalf("page of %d with MaxItems %d", len(page.CertificateSummaryList), *in.MaxItems)
 			}
@@ -615,7 +601,7 @@ func TestListCertificates(t *testing.T) {
 	if got := all(sdk.ListCertificatesInput{SortBy: types.SortByCreatedAt, CertificateStatuses: []types.CertificateStatus{types.CertificateStatusIssued}}); !slices.Equal(got, []string{ecARNs[0], ecARNs[1], rsaARNs[2], ecARNs[2]}) {
 		t.Errorf("issued: %v", got)
 	}
-	d := must(e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &rsaARNs[0]})).Certificate
+	d := sdktest.Must(e.client.DescribeCertificate(ctx, &sdk.DescribeCertificateInput{CertificateArn: &rsaARNs[0]})).Certificate
 	if d.Status != types.CertificateStatusExpired {
 		t.Errorf("describe of an expired certificate: status %s", d.Status)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/lb"
+	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -22,14 +23,14 @@ func TestDescribeTargetHealthDraining(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	arn := e.createTG(t, "app", types.TargetTypeEnumIp).TargetGroupArn
-	must(e.client.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("10.0.0.1")}}}))
+	sdktest.Must(e.client.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("10.0.0.1")}}}))
 	e.health[*arn] = []lb.TargetHealth{
 		{Target: lb.Target{ID: "10.0.0.1", Port: 8080}, State: lb.StateHealthy},
 		{Target: lb.Target{ID: "10.0.0.3", Port: 8080}, State: lb.StateDraining, Reason: lb.ReasonDeregistrationInProgress},
 	}
 	draining := &types.TargetHealth{State: types.TargetHealthStateEnumDraining, Reason: types.TargetHealthReasonEnumDeregistrationInProgress,
 		Description: aws.String("Target deregistration is in progress")}
-	all := must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn}))
+	all := sdktest.Must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn}))
 	want := []types.TargetHealthDescription{
 		{Target: &types.TargetDescription{Id: aws.String("10.0.0.1"), Port: aws.Int32(8080)}, HealthCheckPort: aws.String("8080"),
 			TargetHealth: &types.TargetHealth{State: types.TargetHealthStateEnumHealthy}},
@@ -38,7 +39,7 @@ func TestDescribeTargetHealthDraining(t *testing.T) {
 	if !reflect.DeepEqual(all.TargetHealthDescriptions, want) {
 		t.Errorf("DescribeTargetHealth = %+v\nwant %+v", all.TargetHealthDescriptions, want)
 	}
-	one := must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("10.0.0.3")}}}))
+	one := sdktest.Must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("10.0.0.3")}}}))
 	if got := one.TargetHealthDescriptions[0].TargetHealth; !reflect.DeepEqual(got, draining) {
 		t.Errorf("DescribeTargetHealth(10.0.0.3) = %+v, want draining", got)
 	}
@@ -66,7 +67,7 @@ func TestBuildConfigInstanceTargets(t *testing.T) {
 		}
 	}
 	arn := e.createTG(t, "app", types.TargetTypeEnumInstance).TargetGroupArn
-	must(e.client.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: arn, Targets: []types.TargetDescription{
+	sdktest.Must(e.client.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: arn, Targets: []types.TargetDescription{
 		{Id: aws.String("i-1")}, {Id: aws.String("i-2"), Port: aws.Int32(9000)}, {Id: aws.String("i-404")},
 	}}))
 	written, err := e.store.Rev(ctx)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/lb"
+	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/testcert"
 )
 
@@ -22,7 +23,7 @@ import (
 func (e *env) importCertificate(t *testing.T, name string) (arn string, certPEM []byte) {
 	t.Helper()
 	certPEM, keyPEM := testcert.SelfSigned(t, name)
-	out := must(e.acm.ImportCertificate(context.Background(), &acmsdk.ImportCertificateInput{
+	out := sdktest.Must(e.acm.ImportCertificate(context.Background(), &acmsdk.ImportCertificateInput{
 		Certificate: certPEM, PrivateKey: keyPEM,
 	}))
 	return aws.ToString(out.CertificateArn), certPEM
@@ -54,18 +55,18 @@ func TestHTTPSListener(t *testing.T) {
 	_, err = create([]types.Certificate{{CertificateArn: aws.String(site)}, {CertificateArn: aws.String(api)}}, nil)
 	wantCode[smithy.APIError](t, err, "ValidationError")
 
-	l := must(create([]types.Certificate{{CertificateArn: aws.String(site)}}, nil)).Listeners[0]
+	l := sdktest.Must(create([]types.Certificate{{CertificateArn: aws.String(site)}}, nil)).Listeners[0]
 	if l.Protocol != types.ProtocolEnumHttps || aws.ToString(l.SslPolicy) != "ELBSecurityPolicy-2016-08" ||
 		len(l.Certificates) != 1 || aws.ToString(l.Certificates[0].CertificateArn) != site {
 		t.Fatalf("CreateListener = %+v", l)
 	}
 
 	// Certificates for SNI, the default one apart.
-	must(e.client.AddListenerCertificates(ctx, &elb.AddListenerCertificatesInput{ListenerArn: l.ListenerArn,
+	sdktest.Must(e.client.AddListenerCertificates(ctx, &elb.AddListenerCertificatesInput{ListenerArn: l.ListenerArn,
 		Certificates: []types.Certificate{{CertificateArn: aws.String(api)}, {CertificateArn: aws.String(other)}}}))
 	certs := func() []string {
 		var arns []string
-		for _, c := range must(e.client.DescribeListenerCertificates(ctx, &elb.DescribeListenerCertificatesInput{ListenerArn: l.ListenerArn})).Certificates {
+		for _, c := range sdktest.Must(e.client.DescribeListenerCertificates(ctx, &elb.DescribeListenerCertificatesInput{ListenerArn: l.ListenerArn})).Certificates {
 			mark := ""
 			if aws.ToBool(c.IsDefault) {
 				mark = "*"
@@ -80,7 +81,7 @@ func TestHTTPSListener(t *testing.T) {
 	_, err = e.client.RemoveListenerCertificates(ctx, &elb.RemoveListenerCertificatesInput{ListenerArn: l.ListenerArn,
 		Certificates: []types.Certificate{{CertificateArn: aws.String(site)}}})
 	wantCode[smithy.APIError](t, err, "OperationNotPermitted")
-	must(e.client.RemoveListenerCertificates(ctx, &elb.RemoveListenerCertificatesInput{ListenerArn: l.ListenerArn,
+	sdktest.Must(e.client.RemoveListenerCertificates(ctx, &elb.RemoveListenerCertificatesInput{ListenerArn: l.ListenerArn,
 		Certificates: []types.Certificate{{CertificateArn: aws.String(other)}}}))
 
 	// The data plane gets the listener's certificates with their material.
@@ -107,12 +108,12 @@ func TestHTTPSListener(t *testing.T) {
 	// ACM refuses to delete a certificate in use, and says who uses it.
 	_, err = e.acm.DeleteCertificate(ctx, &acmsdk.DeleteCertificateInput{CertificateArn: aws.String(api)})
 	wantCode[*acmtypes.ResourceInUseException](t, err, "ResourceInUseException")
-	if d := must(e.acm.DescribeCertificate(ctx, &acmsdk.DescribeCertificateInput{CertificateArn: aws.String(api)})).Certificate; !reflect.DeepEqual(d.InUseBy, []string{web}) {
+	if d := sdktest.Must(e.acm.DescribeCertificate(ctx, &acmsdk.DescribeCertificateInput{CertificateArn: aws.String(api)})).Certificate; !reflect.DeepEqual(d.InUseBy, []string{web}) {
 		t.Errorf("InUseBy = %v", d.InUseBy)
 	}
 
 	// A new default replaces the old one; the policy can change.
-	l = must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn,
+	l = sdktest.Must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn,
 		Certificates: []types.Certificate{{CertificateArn: aws.String(other)}}, SslPolicy: aws.String("ELBSecurityPolicy-TLS13-1-2-2021-06")})).Listeners[0]
 	if aws.ToString(l.SslPolicy) != "ELBSecurityPolicy-TLS13-1-2-2021-06" || aws.ToString(l.Certificates[0].CertificateArn) != other {
 		t.Fatalf("ModifyListener = %+v", l)
@@ -124,21 +125,21 @@ func TestHTTPSListener(t *testing.T) {
 		t.Fatalf("after a new default DescribeListenerCertificates = %v, want %v", got, want)
 	}
 	// An extra certificate made the default is no longer an extra one.
-	must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn,
+	sdktest.Must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn,
 		Certificates: []types.Certificate{{CertificateArn: aws.String(api)}}}))
 	if got, want := certs(), []string{"*" + api}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("after an extra became the default DescribeListenerCertificates = %v, want %v", got, want)
 	}
 
 	// Back to HTTP, it has no certificates; they can go.
-	l = must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn, Protocol: types.ProtocolEnumHttp})).Listeners[0]
+	l = sdktest.Must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn, Protocol: types.ProtocolEnumHttp})).Listeners[0]
 	if l.Protocol != types.ProtocolEnumHttp || len(l.Certificates) != 0 || l.SslPolicy != nil {
 		t.Fatalf("ModifyListener to HTTP = %+v", l)
 	}
 	_, err = e.client.AddListenerCertificates(ctx, &elb.AddListenerCertificatesInput{ListenerArn: l.ListenerArn,
 		Certificates: []types.Certificate{{CertificateArn: aws.String(api)}}})
 	wantCode[smithy.APIError](t, err, "ValidationError")
-	must(e.acm.DeleteCertificate(ctx, &acmsdk.DeleteCertificateInput{CertificateArn: aws.String(api)}))
+	sdktest.Must(e.acm.DeleteCertificate(ctx, &acmsdk.DeleteCertificateInput{CertificateArn: aws.String(api)}))
 }
 
 // TestDescribeSSLPolicies describes the predefined security policies: all
@@ -149,7 +150,7 @@ func TestDescribeSSLPolicies(t *testing.T) {
 	var all []types.SslPolicy
 	n := 0
 	for in := (&elb.DescribeSSLPoliciesInput{PageSize: aws.Int32(10)}); ; n++ {
-		out := must(e.client.DescribeSSLPolicies(ctx, in))
+		out := sdktest.Must(e.client.DescribeSSLPolicies(ctx, in))
 		all = append(all, out.SslPolicies...)
 		if out.NextMarker == nil {
 			n++
@@ -173,7 +174,7 @@ func TestDescribeSSLPolicies(t *testing.T) {
 		}
 	}
 
-	out := must(e.client.DescribeSSLPolicies(ctx, &elb.DescribeSSLPoliciesInput{
+	out := sdktest.Must(e.client.DescribeSSLPolicies(ctx, &elb.DescribeSSLPoliciesInput{
 		Names: []string{"ELBSecurityPolicy-TLS13-1-3-2021-06", "ELBSecurityPolicy-2016-08"},
 	}))
 	if len(out.SslPolicies) != 2 || aws.ToString(out.SslPolicies[0].Name) != "ELBSecurityPolicy-TLS13-1-3-2021-06" ||
@@ -183,7 +184,7 @@ func TestDescribeSSLPolicies(t *testing.T) {
 	}
 	_, err := e.client.DescribeSSLPolicies(ctx, &elb.DescribeSSLPoliciesInput{Names: []string{"ELBSecurityPolicy-2016-08", "ELBSecurityPolicy-Nope"}})
 	wantCode[*types.SSLPolicyNotFoundException](t, err, "SSLPolicyNotFound")
-	if out := must(e.client.DescribeSSLPolicies(ctx, &elb.DescribeSSLPoliciesInput{LoadBalancerType: types.LoadBalancerTypeEnumNetwork})); len(out.SslPolicies) != 0 {
+	if out := sdktest.Must(e.client.DescribeSSLPolicies(ctx, &elb.DescribeSSLPoliciesInput{LoadBalancerType: types.LoadBalancerTypeEnumNetwork})); len(out.SslPolicies) != 0 {
 		t.Errorf("policies of network load balancers: %d, want none (Flotilla has application load balancers)", len(out.SslPolicies))
 	}
 }
@@ -210,7 +211,7 @@ func TestDeleteCertificateRace(t *testing.T) {
 		t.Fatalf("CreateListener while the certificate was being deleted: %v", createErr)
 	}
 	wantCode[*acmtypes.ResourceInUseException](t, err, "ResourceInUseException")
-	if d := must(e.acm.DescribeCertificate(ctx, &acmsdk.DescribeCertificateInput{CertificateArn: aws.String(site)})).Certificate; !reflect.DeepEqual(d.InUseBy, []string{web}) {
+	if d := sdktest.Must(e.acm.DescribeCertificate(ctx, &acmsdk.DescribeCertificateInput{CertificateArn: aws.String(site)})).Certificate; !reflect.DeepEqual(d.InUseBy, []string{web}) {
 		t.Errorf("InUseBy = %v, want the load balancer", d.InUseBy)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/flotilla/flotilla/internal/sdktest"
 )
 
 func forward(tgARN string) []types.Action {
@@ -27,23 +29,23 @@ func TestModifyListener(t *testing.T) {
 	e.createListener(t, api, 8090, blue)
 
 	// Port and default actions at once; the rest stays.
-	got := must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn, Port: aws.Int32(8080), DefaultActions: forward(green)})).Listeners
+	got := sdktest.Must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn, Port: aws.Int32(8080), DefaultActions: forward(green)})).Listeners
 	want := l
 	want.Port, want.DefaultActions = aws.Int32(8080), forward(green)
 	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("ModifyListener = %+v\nwant %+v", got, want)
 	}
-	desc := must(e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{aws.ToString(l.ListenerArn)}})).Listeners
+	desc := sdktest.Must(e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{aws.ToString(l.ListenerArn)}})).Listeners
 	if !reflect.DeepEqual(desc, got) {
 		t.Errorf("DescribeListeners after ModifyListener = %+v\nwant %+v", desc, got)
 	}
-	rules := must(e.client.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: l.ListenerArn})).Rules
+	rules := sdktest.Must(e.client.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: l.ListenerArn})).Rules
 	if len(rules) != 1 || !reflect.DeepEqual(rules[0].Actions, forward(green)) {
 		t.Errorf("default rule after ModifyListener = %+v", rules)
 	}
 	// The old group is free, the new one in use.
-	must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn, Protocol: types.ProtocolEnumHttp, Port: aws.Int32(8080)}))
-	inUse := must(e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{green}})).TargetGroups[0]
+	sdktest.Must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn, Protocol: types.ProtocolEnumHttp, Port: aws.Int32(8080)}))
+	inUse := sdktest.Must(e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{green}})).TargetGroups[0]
 	if !reflect.DeepEqual(inUse.LoadBalancerArns, []string{web}) {
 		t.Errorf("load balancers of the new default group: %v", inUse.LoadBalancerArns)
 	}
@@ -89,7 +91,7 @@ func TestModifyListener(t *testing.T) {
 		})
 	}
 	// A failed modification changed nothing.
-	if now := must(e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{aws.ToString(l.ListenerArn)}})).Listeners; !reflect.DeepEqual(now, got) {
+	if now := sdktest.Must(e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{aws.ToString(l.ListenerArn)}})).Listeners; !reflect.DeepEqual(now, got) {
 		t.Errorf("listener after failed modifications = %+v\nwant %+v", now, got)
 	}
 
@@ -113,7 +115,7 @@ func TestLoadBalancerAttributes(t *testing.T) {
 	web := e.createLB(t, "web")
 	arn := web.LoadBalancerArn
 
-	defaults := attributeMap(must(e.client.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: arn})).Attributes)
+	defaults := attributeMap(sdktest.Must(e.client.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: arn})).Attributes)
 	for k, v := range map[string]string{
 		"idle_timeout.timeout_seconds": "60", "deletion_protection.enabled": "false", "routing.http2.enabled": "true",
 		"routing.http.drop_invalid_header_fields.enabled": "false", "access_logs.s3.enabled": "false", "access_logs.s3.bucket": "",
@@ -125,7 +127,7 @@ func TestLoadBalancerAttributes(t *testing.T) {
 		}
 	}
 
-	mod := attributeMap(must(e.client.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: arn, Attributes: []types.LoadBalancerAttribute{
+	mod := attributeMap(sdktest.Must(e.client.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: arn, Attributes: []types.LoadBalancerAttribute{
 		{Key: aws.String("idle_timeout.timeout_seconds"), Value: aws.String("120")},
 		{Key: aws.String("deletion_protection.enabled"), Value: aws.String("true")},
 		{Key: aws.String("routing.http2.enabled"), Value: aws.String("false")},
@@ -138,12 +140,12 @@ func TestLoadBalancerAttributes(t *testing.T) {
 	if !reflect.DeepEqual(mod, want) {
 		t.Errorf("ModifyLoadBalancerAttributes = %v\nwant %v", mod, want)
 	}
-	if got := attributeMap(must(e.client.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: arn})).Attributes); !reflect.DeepEqual(got, want) {
+	if got := attributeMap(sdktest.Must(e.client.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: arn})).Attributes); !reflect.DeepEqual(got, want) {
 		t.Errorf("DescribeLoadBalancerAttributes after modifying = %v\nwant %v", got, want)
 	}
 	// Creating it again, with the same settings, keeps its attributes.
 	e.createLB(t, "web")
-	if got := attributeMap(must(e.client.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: arn})).Attributes); !reflect.DeepEqual(got, want) {
+	if got := attributeMap(sdktest.Must(e.client.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: arn})).Attributes); !reflect.DeepEqual(got, want) {
 		t.Errorf("attributes after an idempotent create = %v", got)
 	}
 
@@ -170,7 +172,7 @@ func TestLoadBalancerAttributes(t *testing.T) {
 			}
 		})
 	}
-	logs := attributeMap(must(e.client.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: arn, Attributes: []types.LoadBalancerAttribute{
+	logs := attributeMap(sdktest.Must(e.client.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: arn, Attributes: []types.LoadBalancerAttribute{
 		{Key: aws.String("access_logs.s3.enabled"), Value: aws.String("true")}, {Key: aws.String("access_logs.s3.bucket"), Value: aws.String("logs")},
 	}})).Attributes)
 	if logs["access_logs.s3.enabled"] != "true" || logs["access_logs.s3.bucket"] != "logs" || logs["idle_timeout.timeout_seconds"] != "120" {
@@ -189,16 +191,16 @@ func TestLoadBalancerAttributes(t *testing.T) {
 	l := e.createListener(t, aws.ToString(arn), 80, tg)
 	_, err = e.client.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: arn})
 	wantCode[*types.OperationNotPermittedException](t, err, "OperationNotPermitted")
-	must(e.client.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{aws.ToString(arn)}}))
-	must(e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{aws.ToString(l.ListenerArn)}}))
-	must(e.client.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: arn,
+	sdktest.Must(e.client.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{aws.ToString(arn)}}))
+	sdktest.Must(e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{aws.ToString(l.ListenerArn)}}))
+	sdktest.Must(e.client.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: arn,
 		Attributes: []types.LoadBalancerAttribute{{Key: aws.String("deletion_protection.enabled"), Value: aws.String("false")}}}))
-	must(e.client.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: arn}))
+	sdktest.Must(e.client.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: arn}))
 	_, err = e.client.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{"web"}})
 	wantCode[*types.LoadBalancerNotFoundException](t, err, "LoadBalancerNotFound")
 	// A new load balancer of the same name starts from the defaults.
 	again := e.createLB(t, "web")
-	if got := attributeMap(must(e.client.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: again.LoadBalancerArn})).Attributes); !reflect.DeepEqual(got, defaults) {
+	if got := attributeMap(sdktest.Must(e.client.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: again.LoadBalancerArn})).Attributes); !reflect.DeepEqual(got, defaults) {
 		t.Errorf("attributes of a new load balancer = %v\nwant %v", got, defaults)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/smithy-go"
+
+	"github.com/flotilla/flotilla/internal/sdktest"
 )
 
 // pages calls describe with each page size until NextMarker is nil, and
@@ -44,7 +46,7 @@ func TestPaging(t *testing.T) {
 		e.createTG(t, n, "")
 	}
 	tgARN := func(name string) string {
-		return aws.ToString(must(e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{name}})).TargetGroups[0].TargetGroupArn)
+		return aws.ToString(sdktest.Must(e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{name}})).TargetGroups[0].TargetGroupArn)
 	}
 	// lb-c forwards to tg-c by default and to tg-a, tg-d by rules;
 	// lb-a to tg-e.
@@ -58,7 +60,7 @@ func TestPaging(t *testing.T) {
 		if p == 20 {
 			tg = tgARN("tg-d")
 		}
-		must(e.client.CreateRule(ctx, pathRule(listeners[0], p, tg, fmt.Sprintf("/%d", p))))
+		sdktest.Must(e.client.CreateRule(ctx, pathRule(listeners[0], p, tg, fmt.Sprintf("/%d", p))))
 	}
 
 	lbNames := func(in elb.DescribeLoadBalancersInput) func(*string, *int32) ([]string, *string, error) {
@@ -117,7 +119,7 @@ func TestPaging(t *testing.T) {
 			return prios, out.NextMarker, nil
 		}
 	}
-	allRules := must(e.client.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(listeners[0])})).Rules
+	allRules := sdktest.Must(e.client.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(listeners[0])})).Rules
 
 	for _, tc := range []struct {
 		name     string
@@ -150,13 +152,13 @@ func TestPaging(t *testing.T) {
 	// The SDK's paginators follow NextMarker.
 	var n int
 	for p := elb.NewDescribeLoadBalancersPaginator(e.client, &elb.DescribeLoadBalancersInput{PageSize: aws.Int32(2)}); p.HasMorePages(); {
-		n += len(must(p.NextPage(ctx)).LoadBalancers)
+		n += len(sdktest.Must(p.NextPage(ctx)).LoadBalancers)
 	}
 	for p := elb.NewDescribeTargetGroupsPaginator(e.client, &elb.DescribeTargetGroupsInput{PageSize: aws.Int32(2)}); p.HasMorePages(); {
-		n += len(must(p.NextPage(ctx)).TargetGroups)
+		n += len(sdktest.Must(p.NextPage(ctx)).TargetGroups)
 	}
 	for p := elb.NewDescribeListenersPaginator(e.client, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(lbs[0]), PageSize: aws.Int32(2)}); p.HasMorePages(); {
-		n += len(must(p.NextPage(ctx)).Listeners)
+		n += len(sdktest.Must(p.NextPage(ctx)).Listeners)
 	}
 	if n != 15 {
 		t.Errorf("the paginators listed %d items, want 15", n)

@@ -3,7 +3,6 @@ package elbv2_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	acmsdk "github.com/aws/aws-sdk-go-v2/service/acm"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -33,7 +31,7 @@ import (
 const (
 	akid    = "AKIDEXAMPLE"
 	secret  = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-	region  = "us-east-1"
+	region  = sdktest.Region
 	account = "123456789012"
 )
 
@@ -77,30 +75,9 @@ func newEnv(t *testing.T) *env {
 	s.HandleJSON(acm.New(acm.Config{Store: st, Region: region, AccountID: account, InUse: inUse}).JSONService())
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
-	e.client = elb.New(elb.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(hs.URL),
-		Credentials:      awscreds.NewStaticCredentialsProvider(akid, secret, ""),
-		RetryMaxAttempts: 1,
-		HTTPClient:       sdktest.HTTPClient(),
-	})
-	e.acm = acmsdk.New(acmsdk.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(hs.URL),
-		Credentials:      awscreds.NewStaticCredentialsProvider(akid, secret, ""),
-		RetryMaxAttempts: 1,
-		HTTPClient:       sdktest.HTTPClient(),
-	})
+	e.client = elb.NewFromConfig(sdktest.Config(hs.URL, akid, secret))
+	e.acm = acmsdk.NewFromConfig(sdktest.Config(hs.URL, akid, secret))
 	return e
-}
-
-// must returns v, and panics, failing the test with the stack of the
-// call, when err is set: for calls whose success is not what is tested.
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(fmt.Sprintf("unexpected error: %v", err))
-	}
-	return v
 }
 
 // wantCode checks that err is an API error with code, of the SDK's type E
@@ -122,7 +99,7 @@ func wantCode[E error](t *testing.T, err error, code string) {
 
 func (e *env) createLB(t *testing.T, name string) types.LoadBalancer {
 	t.Helper()
-	out := must(e.client.CreateLoadBalancer(context.Background(), &elb.CreateLoadBalancerInput{
+	out := sdktest.Must(e.client.CreateLoadBalancer(context.Background(), &elb.CreateLoadBalancerInput{
 		Name: aws.String(name), Subnets: []string{"subnet-a", "subnet-b"},
 	}))
 	return out.LoadBalancers[0]
@@ -130,7 +107,7 @@ func (e *env) createLB(t *testing.T, name string) types.LoadBalancer {
 
 func (e *env) createTG(t *testing.T, name string, tt types.TargetTypeEnum) types.TargetGroup {
 	t.Helper()
-	out := must(e.client.CreateTargetGroup(context.Background(), &elb.CreateTargetGroupInput{
+	out := sdktest.Must(e.client.CreateTargetGroup(context.Background(), &elb.CreateTargetGroupInput{
 		Name: aws.String(name), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(8080), TargetType: tt,
 	}))
 	return out.TargetGroups[0]
@@ -138,7 +115,7 @@ func (e *env) createTG(t *testing.T, name string, tt types.TargetTypeEnum) types
 
 func (e *env) createListener(t *testing.T, lbARN string, port int32, tgARN string) types.Listener {
 	t.Helper()
-	out := must(e.client.CreateListener(context.Background(), &elb.CreateListenerInput{
+	out := sdktest.Must(e.client.CreateListener(context.Background(), &elb.CreateListenerInput{
 		LoadBalancerArn: aws.String(lbARN), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(port),
 		DefaultActions: []types.Action{{Type: types.ActionTypeEnumForward, TargetGroupArn: aws.String(tgARN)}},
 	}))
@@ -181,15 +158,15 @@ func TestLoadBalancers(t *testing.T) {
 	wantCode[smithy.APIError](t, err, "ValidationError")
 
 	e.createLB(t, "api")
-	byName := must(e.client.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{"web"}}))
+	byName := sdktest.Must(e.client.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{"web"}}))
 	if len(byName.LoadBalancers) != 1 || !reflect.DeepEqual(byName.LoadBalancers[0], web) {
 		t.Errorf("DescribeLoadBalancers(web) = %+v\nwant %+v", byName.LoadBalancers, web)
 	}
-	byARN := must(e.client.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}}))
+	byARN := sdktest.Must(e.client.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}}))
 	if len(byARN.LoadBalancers) != 1 || aws.ToString(byARN.LoadBalancers[0].LoadBalancerName) != "web" {
 		t.Errorf("DescribeLoadBalancers(arn) = %+v", byARN.LoadBalancers)
 	}
-	all := must(e.client.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{}))
+	all := sdktest.Must(e.client.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{}))
 	if len(all.LoadBalancers) != 2 {
 		t.Errorf("DescribeLoadBalancers() = %d load balancers", len(all.LoadBalancers))
 	}
@@ -205,8 +182,8 @@ func TestLoadBalancers(t *testing.T) {
 	// Deleting takes the listeners and rules with it.
 	tg := e.createTG(t, "tg", "")
 	l := e.createListener(t, arn, 80, aws.ToString(tg.TargetGroupArn))
-	must(e.client.CreateRule(ctx, pathRule(aws.ToString(l.ListenerArn), 1, aws.ToString(tg.TargetGroupArn), "/x")))
-	must(e.client.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: aws.String(arn)}))
+	sdktest.Must(e.client.CreateRule(ctx, pathRule(aws.ToString(l.ListenerArn), 1, aws.ToString(tg.TargetGroupArn), "/x")))
+	sdktest.Must(e.client.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: aws.String(arn)}))
 	_, err = e.client.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}})
 	wantCode[*types.LoadBalancerNotFoundException](t, err, "LoadBalancerNotFound")
 	_, err = e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{aws.ToString(l.ListenerArn)}})
@@ -216,9 +193,9 @@ func TestLoadBalancers(t *testing.T) {
 		t.Errorf("rules left after DeleteLoadBalancer: %d, %v", len(kvs), err)
 	}
 	// The target group is free again.
-	must(e.client.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: tg.TargetGroupArn}))
+	sdktest.Must(e.client.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: tg.TargetGroupArn}))
 	// Deleting again succeeds.
-	must(e.client.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: aws.String(arn)}))
+	sdktest.Must(e.client.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: aws.String(arn)}))
 }
 
 func TestTargetGroups(t *testing.T) {
@@ -248,7 +225,7 @@ func TestTargetGroups(t *testing.T) {
 	_, err = e.client.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{Name: aws.String("tcp"), Protocol: types.ProtocolEnumTcp, Port: aws.Int32(9090)})
 	wantCode[*types.InvalidConfigurationRequestException](t, err, "InvalidConfigurationRequest")
 
-	mod := must(e.client.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{
+	mod := sdktest.Must(e.client.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{
 		TargetGroupArn: aws.String(arn), HealthCheckPath: aws.String("/healthz"), HealthCheckIntervalSeconds: aws.Int32(10),
 		Matcher: &types.Matcher{HttpCode: aws.String("200-299")},
 	}))
@@ -256,11 +233,11 @@ func TestTargetGroups(t *testing.T) {
 		t.Errorf("ModifyTargetGroup = %+v", g)
 	}
 	e.createTG(t, "green", types.TargetTypeEnumIp)
-	desc := must(e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{"blue"}}))
+	desc := sdktest.Must(e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{"blue"}}))
 	if len(desc.TargetGroups) != 1 || aws.ToString(desc.TargetGroups[0].HealthCheckPath) != "/healthz" {
 		t.Errorf("DescribeTargetGroups(blue) = %+v", desc.TargetGroups)
 	}
-	all := must(e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{}))
+	all := sdktest.Must(e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{}))
 	if len(all.TargetGroups) != 2 {
 		t.Errorf("DescribeTargetGroups() = %d groups", len(all.TargetGroups))
 	}
@@ -268,7 +245,7 @@ func TestTargetGroups(t *testing.T) {
 	wantCode[*types.TargetGroupNotFoundException](t, err, "TargetGroupNotFound")
 
 	// Attributes: ELBv2's defaults, then changed.
-	attrs := must(e.client.DescribeTargetGroupAttributes(ctx, &elb.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(arn)}))
+	attrs := sdktest.Must(e.client.DescribeTargetGroupAttributes(ctx, &elb.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(arn)}))
 	got := map[string]string{}
 	for _, a := range attrs.Attributes {
 		got[aws.ToString(a.Key)] = aws.ToString(a.Value)
@@ -276,7 +253,7 @@ func TestTargetGroups(t *testing.T) {
 	if got["deregistration_delay.timeout_seconds"] != "300" || got["load_balancing.algorithm.type"] != "round_robin" || got["slow_start.duration_seconds"] != "0" {
 		t.Errorf("default attributes %v", got)
 	}
-	mattrs := must(e.client.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{
+	mattrs := sdktest.Must(e.client.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{
 		TargetGroupArn: aws.String(arn),
 		Attributes:     []types.TargetGroupAttribute{{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("5")}},
 	}))
@@ -294,14 +271,14 @@ func TestTargetGroups(t *testing.T) {
 	// In use by a listener: not deleted.
 	web := e.createLB(t, "web")
 	l := e.createListener(t, aws.ToString(web.LoadBalancerArn), 80, arn)
-	inLB := must(e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{LoadBalancerArn: web.LoadBalancerArn}))
+	inLB := sdktest.Must(e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{LoadBalancerArn: web.LoadBalancerArn}))
 	if len(inLB.TargetGroups) != 1 || !reflect.DeepEqual(inLB.TargetGroups[0].LoadBalancerArns, []string{aws.ToString(web.LoadBalancerArn)}) {
 		t.Errorf("DescribeTargetGroups(load balancer) = %+v", inLB.TargetGroups)
 	}
 	_, err = e.client.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(arn)})
 	wantCode[*types.ResourceInUseException](t, err, "ResourceInUse")
-	must(e.client.DeleteListener(ctx, &elb.DeleteListenerInput{ListenerArn: l.ListenerArn}))
-	must(e.client.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(arn)}))
+	sdktest.Must(e.client.DeleteListener(ctx, &elb.DeleteListenerInput{ListenerArn: l.ListenerArn}))
+	sdktest.Must(e.client.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(arn)}))
 	_, err = e.client.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{"blue"}})
 	wantCode[*types.TargetGroupNotFoundException](t, err, "TargetGroupNotFound")
 }
@@ -311,7 +288,7 @@ func TestTargets(t *testing.T) {
 	ctx := context.Background()
 	tg := e.createTG(t, "ips", types.TargetTypeEnumIp)
 	arn := tg.TargetGroupArn
-	must(e.client.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: arn, Targets: []types.TargetDescription{
+	sdktest.Must(e.client.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: arn, Targets: []types.TargetDescription{
 		{Id: aws.String("10.0.0.1")}, {Id: aws.String("10.0.0.2"), Port: aws.Int32(9000)}, {Id: aws.String("10.0.0.1")},
 	}}))
 	_, err := e.client.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("i-123")}}})
@@ -321,7 +298,7 @@ func TestTargets(t *testing.T) {
 
 	// The data plane knows one target.
 	e.health[*arn] = []lb.TargetHealth{{Target: lb.Target{ID: "10.0.0.2", Port: 9000}, State: lb.StateHealthy}}
-	health := must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn}))
+	health := sdktest.Must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn}))
 	want := []types.TargetHealthDescription{
 		{Target: &types.TargetDescription{Id: aws.String("10.0.0.1"), Port: aws.Int32(8080)}, HealthCheckPort: aws.String("8080"),
 			TargetHealth: &types.TargetHealth{State: types.TargetHealthStateEnumInitial, Reason: types.TargetHealthReasonEnumRegistrationInProgress, Description: aws.String("Target registration is in progress")}},
@@ -331,20 +308,20 @@ func TestTargets(t *testing.T) {
 	if !reflect.DeepEqual(health.TargetHealthDescriptions, want) {
 		t.Errorf("DescribeTargetHealth = %+v\nwant %+v", health.TargetHealthDescriptions, want)
 	}
-	unknown := must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("10.0.0.9")}}}))
+	unknown := sdktest.Must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("10.0.0.9")}}}))
 	if th := unknown.TargetHealthDescriptions[0].TargetHealth; th.State != types.TargetHealthStateEnumUnused || th.Reason != types.TargetHealthReasonEnumNotRegistered {
 		t.Errorf("unregistered target health %+v", th)
 	}
 
 	// Health checks off: unavailable.
-	must(e.client.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{TargetGroupArn: arn, HealthCheckEnabled: aws.Bool(false)}))
-	off := must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("10.0.0.1")}}}))
+	sdktest.Must(e.client.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{TargetGroupArn: arn, HealthCheckEnabled: aws.Bool(false)}))
+	off := sdktest.Must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("10.0.0.1")}}}))
 	if th := off.TargetHealthDescriptions[0].TargetHealth; th.State != types.TargetHealthStateEnumUnavailable {
 		t.Errorf("health with checks disabled %+v", th)
 	}
 
-	must(e.client.DeregisterTargets(ctx, &elb.DeregisterTargetsInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("10.0.0.1")}}}))
-	left := must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn}))
+	sdktest.Must(e.client.DeregisterTargets(ctx, &elb.DeregisterTargetsInput{TargetGroupArn: arn, Targets: []types.TargetDescription{{Id: aws.String("10.0.0.1")}}}))
+	left := sdktest.Must(e.client.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: arn}))
 	if len(left.TargetHealthDescriptions) != 1 || aws.ToString(left.TargetHealthDescriptions[0].Target.Id) != "10.0.0.2" {
 		t.Errorf("targets after deregistering: %+v", left.TargetHealthDescriptions)
 	}
@@ -375,24 +352,24 @@ func TestListenersAndRules(t *testing.T) {
 		DefaultActions: []types.Action{{Type: types.ActionTypeEnumForward, TargetGroupArn: aws.String(tg)}}})
 	wantCode[*types.LoadBalancerNotFoundException](t, err, "LoadBalancerNotFound")
 
-	fixed := must(e.client.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: aws.String(lbARN), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(8080),
+	fixed := sdktest.Must(e.client.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: aws.String(lbARN), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(8080),
 		DefaultActions: []types.Action{{Type: types.ActionTypeEnumFixedResponse, FixedResponseConfig: &types.FixedResponseActionConfig{StatusCode: aws.String("404"), ContentType: aws.String("text/plain"), MessageBody: aws.String("no")}}}}))
-	redirect := must(e.client.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: aws.String(lbARN), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(8081),
+	redirect := sdktest.Must(e.client.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: aws.String(lbARN), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(8081),
 		DefaultActions: []types.Action{{Type: types.ActionTypeEnumRedirect, RedirectConfig: &types.RedirectActionConfig{Port: aws.String("80"), StatusCode: types.RedirectActionStatusCodeEnumHttp301}}}}))
-	listeners := must(e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(lbARN)}))
+	listeners := sdktest.Must(e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(lbARN)}))
 	if len(listeners.Listeners) != 3 {
 		t.Errorf("DescribeListeners = %d listeners", len(listeners.Listeners))
 	}
-	byARN := must(e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{aws.ToString(fixed.Listeners[0].ListenerArn)}}))
+	byARN := sdktest.Must(e.client.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{aws.ToString(fixed.Listeners[0].ListenerArn)}}))
 	if !reflect.DeepEqual(byARN.Listeners, fixed.Listeners) {
 		t.Errorf("DescribeListeners(arn) = %+v\nwant %+v", byARN.Listeners, fixed.Listeners)
 	}
-	must(e.client.DeleteListener(ctx, &elb.DeleteListenerInput{ListenerArn: redirect.Listeners[0].ListenerArn}))
+	sdktest.Must(e.client.DeleteListener(ctx, &elb.DeleteListenerInput{ListenerArn: redirect.Listeners[0].ListenerArn}))
 	_, err = e.client.DeleteListener(ctx, &elb.DeleteListenerInput{ListenerArn: redirect.Listeners[0].ListenerArn})
 	wantCode[*types.ListenerNotFoundException](t, err, "ListenerNotFound")
 
 	// Rules.
-	r1 := must(e.client.CreateRule(ctx, &elb.CreateRuleInput{
+	r1 := sdktest.Must(e.client.CreateRule(ctx, &elb.CreateRuleInput{
 		ListenerArn: aws.String(lARN), Priority: aws.Int32(10),
 		Conditions: []types.RuleCondition{
 			{Field: aws.String("host-header"), HostHeaderConfig: &types.HostHeaderConditionConfig{Values: []string{"api.example.com"}}},
@@ -409,7 +386,7 @@ func TestListenersAndRules(t *testing.T) {
 		!strings.HasPrefix(aws.ToString(r1.RuleArn), strings.Replace(lARN, ":listener/", ":listener-rule/", 1)+"/") {
 		t.Errorf("CreateRule = %+v", r1)
 	}
-	r2 := must(e.client.CreateRule(ctx, pathRule(lARN, 5, tg, "/v1/*"))).Rules[0]
+	r2 := sdktest.Must(e.client.CreateRule(ctx, pathRule(lARN, 5, tg, "/v1/*"))).Rules[0]
 	if c := r2.Conditions[0]; !reflect.DeepEqual(c.Values, []string{"/v1/*"}) || !reflect.DeepEqual(c.PathPatternConfig.Values, []string{"/v1/*"}) {
 		t.Errorf("path condition %+v", c)
 	}
@@ -423,7 +400,7 @@ func TestListenersAndRules(t *testing.T) {
 	_, err = e.client.CreateRule(ctx, pathRule(lARN+"0", 7, tg, "/1"))
 	wantCode[*types.ListenerNotFoundException](t, err, "ListenerNotFound")
 
-	rules := must(e.client.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(lARN)})).Rules
+	rules := sdktest.Must(e.client.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(lARN)})).Rules
 	var prios []string
 	for _, r := range rules {
 		prios = append(prios, aws.ToString(r.Priority))
@@ -438,18 +415,18 @@ func TestListenersAndRules(t *testing.T) {
 	if !reflect.DeepEqual(rules[1], r1) {
 		t.Errorf("described rule %+v\nwant %+v", rules[1], r1)
 	}
-	byRuleARN := must(e.client.DescribeRules(ctx, &elb.DescribeRulesInput{RuleArns: []string{aws.ToString(def.RuleArn), aws.ToString(r2.RuleArn)}}))
+	byRuleARN := sdktest.Must(e.client.DescribeRules(ctx, &elb.DescribeRulesInput{RuleArns: []string{aws.ToString(def.RuleArn), aws.ToString(r2.RuleArn)}}))
 	if len(byRuleARN.Rules) != 2 || !aws.ToBool(byRuleARN.Rules[0].IsDefault) {
 		t.Errorf("DescribeRules(arns) = %+v", byRuleARN.Rules)
 	}
 
 	// Modify, reorder, delete.
-	mod := must(e.client.ModifyRule(ctx, &elb.ModifyRuleInput{RuleArn: r2.RuleArn,
+	mod := sdktest.Must(e.client.ModifyRule(ctx, &elb.ModifyRuleInput{RuleArn: r2.RuleArn,
 		Conditions: []types.RuleCondition{{Field: aws.String("path-pattern"), Values: []string{"/v3/*"}}}}))
 	if c := mod.Rules[0].Conditions[0]; !reflect.DeepEqual(c.PathPatternConfig.Values, []string{"/v3/*"}) || aws.ToString(mod.Rules[0].Actions[0].TargetGroupArn) != tg {
 		t.Errorf("ModifyRule = %+v", mod.Rules[0])
 	}
-	modDef := must(e.client.ModifyRule(ctx, &elb.ModifyRuleInput{RuleArn: def.RuleArn,
+	modDef := sdktest.Must(e.client.ModifyRule(ctx, &elb.ModifyRuleInput{RuleArn: def.RuleArn,
 		Actions: []types.Action{{Type: types.ActionTypeEnumForward, TargetGroupArn: aws.String(other)}}}))
 	if aws.ToString(modDef.Rules[0].Actions[0].TargetGroupArn) != other {
 		t.Errorf("ModifyRule(default) = %+v", modDef.Rules[0])
@@ -459,7 +436,7 @@ func TestListenersAndRules(t *testing.T) {
 
 	_, err = e.client.SetRulePriorities(ctx, &elb.SetRulePrioritiesInput{RulePriorities: []types.RulePriorityPair{{RuleArn: r2.RuleArn, Priority: aws.Int32(10)}}})
 	wantCode[*types.PriorityInUseException](t, err, "PriorityInUse")
-	swapped := must(e.client.SetRulePriorities(ctx, &elb.SetRulePrioritiesInput{RulePriorities: []types.RulePriorityPair{
+	swapped := sdktest.Must(e.client.SetRulePriorities(ctx, &elb.SetRulePrioritiesInput{RulePriorities: []types.RulePriorityPair{
 		{RuleArn: r2.RuleArn, Priority: aws.Int32(10)}, {RuleArn: r1.RuleArn, Priority: aws.Int32(5)},
 	}}))
 	if len(swapped.Rules) != 2 || aws.ToString(swapped.Rules[0].Priority) != "10" || aws.ToString(swapped.Rules[1].Priority) != "5" {
@@ -470,7 +447,7 @@ func TestListenersAndRules(t *testing.T) {
 
 	_, err = e.client.DeleteRule(ctx, &elb.DeleteRuleInput{RuleArn: def.RuleArn})
 	wantCode[*types.OperationNotPermittedException](t, err, "OperationNotPermitted")
-	must(e.client.DeleteRule(ctx, &elb.DeleteRuleInput{RuleArn: r2.RuleArn}))
+	sdktest.Must(e.client.DeleteRule(ctx, &elb.DeleteRuleInput{RuleArn: r2.RuleArn}))
 	_, err = e.client.DeleteRule(ctx, &elb.DeleteRuleInput{RuleArn: r2.RuleArn})
 	wantCode[*types.RuleNotFoundException](t, err, "RuleNotFound")
 	// The other target group is in use by the remaining rule and the default.
@@ -484,7 +461,7 @@ func TestBuildConfig(t *testing.T) {
 	web := e.createLB(t, "web")
 	lbARN := aws.ToString(web.LoadBalancerArn)
 	tg := aws.ToString(e.createTG(t, "app", types.TargetTypeEnumIp).TargetGroupArn)
-	must(e.client.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: aws.String(tg), Targets: []types.TargetDescription{
+	sdktest.Must(e.client.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: aws.String(tg), Targets: []types.TargetDescription{
 		{Id: aws.String("10.0.0.1")}, {Id: aws.String("10.0.0.2"), Port: aws.Int32(9000)},
 	}}))
 	l, err := e.client.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: aws.String(lbARN), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(80),
@@ -493,7 +470,7 @@ func TestBuildConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	lARN := aws.ToString(l.Listeners[0].ListenerArn)
-	r := must(e.client.CreateRule(ctx, pathRule(lARN, 1, tg, "/api/*"))).Rules[0]
+	r := sdktest.Must(e.client.CreateRule(ctx, pathRule(lARN, 1, tg, "/api/*"))).Rules[0]
 
 	got, _, err := elbv2.BuildConfig(ctx, e.store)
 	if err != nil {
@@ -525,7 +502,7 @@ func TestBuildConfig(t *testing.T) {
 	}
 
 	// The idle timeout goes to the nodes.
-	must(e.client.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: aws.String(lbARN),
+	sdktest.Must(e.client.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: aws.String(lbARN),
 		Attributes: []types.LoadBalancerAttribute{{Key: aws.String("idle_timeout.timeout_seconds"), Value: aws.String("7")}}}))
 	if got, _, err = elbv2.BuildConfig(ctx, e.store); err != nil || got.LoadBalancers[0].IdleTimeoutSeconds != 7 {
 		t.Errorf("BuildConfig after setting idle_timeout.timeout_seconds to 7: %+v, %v", got.LoadBalancers, err)
@@ -535,16 +512,16 @@ func TestBuildConfig(t *testing.T) {
 func TestTags(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	web := must(e.client.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
+	web := sdktest.Must(e.client.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 		Name: aws.String("web"), Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("edge")}},
 	})).LoadBalancers[0]
 	tg := e.createTG(t, "app", "")
 	arns := []string{aws.ToString(web.LoadBalancerArn), aws.ToString(tg.TargetGroupArn)}
-	must(e.client.AddTags(ctx, &elb.AddTagsInput{ResourceArns: arns, Tags: []types.Tag{
+	sdktest.Must(e.client.AddTags(ctx, &elb.AddTagsInput{ResourceArns: arns, Tags: []types.Tag{
 		{Key: aws.String("env"), Value: aws.String("prod")}, {Key: aws.String("team"), Value: aws.String("core")},
 	}}))
-	must(e.client.RemoveTags(ctx, &elb.RemoveTagsInput{ResourceArns: arns[1:], TagKeys: []string{"env"}}))
-	got := must(e.client.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: arns})).TagDescriptions
+	sdktest.Must(e.client.RemoveTags(ctx, &elb.RemoveTagsInput{ResourceArns: arns[1:], TagKeys: []string{"env"}}))
+	got := sdktest.Must(e.client.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: arns})).TagDescriptions
 	want := []types.TagDescription{
 		{ResourceArn: aws.String(arns[0]), Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("core")}, {Key: aws.String("env"), Value: aws.String("prod")}}},
 		{ResourceArn: aws.String(arns[1]), Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("core")}}},
@@ -556,7 +533,7 @@ func TestTags(t *testing.T) {
 	wantCode[*types.TargetGroupNotFoundException](t, err, "TargetGroupNotFound")
 
 	// Deleted with the resource: a new one of the same name has none.
-	must(e.client.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: tg.TargetGroupArn}))
+	sdktest.Must(e.client.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: tg.TargetGroupArn}))
 	if kvs, _, err := e.store.List(ctx, "/elbv2/tags/"+arns[1], store.ListOptions{}); err != nil || len(kvs) != 0 {
 		t.Errorf("tags left after DeleteTargetGroup: %d, %v", len(kvs), err)
 	}
