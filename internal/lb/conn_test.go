@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // rawConn is a client connection to a listener, written and read by hand.
@@ -522,5 +526,37 @@ func TestOwnStrings(t *testing.T) {
 	if r.Host != "shop.example" || r.URL.Path != "/a/b" || r.URL.RawQuery != "q=1" ||
 		!strings.HasPrefix(r.Header.Get("X-Amzn-Trace-Id"), "Root=1-") {
 		t.Fatalf("request %s %s %v", r.Host, r.URL, r.Header)
+	}
+}
+
+// TestLoopsLeaveAProcessor: GOMAXPROCS is one more than a Server's event
+// loops, so that the rest of the program has a processor while every loop
+// waits in epoll_wait (loop_linux.go, wait); the default number of loops
+// stays what it was however often that raised GOMAXPROCS.
+func TestLoopsLeaveAProcessor(t *testing.T) {
+	if !loopsSupported {
+		t.Skip("event loops are Linux's")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(1)
+	for _, tc := range []struct{ loops, want int }{{2, 3}, {4, 5}, {1, 5}} {
+		s, _ := newTestServer(t, Options{EventLoops: tc.loops})
+		if got := len(s.deps.loops); got != tc.loops {
+			t.Fatalf("%d loops, want %d", got, tc.loops)
+		}
+		if got := runtime.GOMAXPROCS(0); got != tc.want {
+			t.Errorf("with %d loops: GOMAXPROCS %d, want %d", tc.loops, got, tc.want)
+		}
+	}
+	for range 2 {
+		s := New(Options{Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(testOutput(t), nil))})
+		got := len(s.deps.loops)
+		s.Close()
+		if want := procsBefore(); got != want || want < 1 {
+			t.Errorf("%d loops by default, want %d (GOMAXPROCS before any loops)", got, want)
+		}
+	}
+	if got, want := runtime.GOMAXPROCS(0), max(5, procsBefore()+1); got != want {
+		t.Errorf("GOMAXPROCS %d after the default servers, want %d", got, want)
 	}
 }

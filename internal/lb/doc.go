@@ -47,8 +47,10 @@
 // net/http's server at its first request of any other kind, malformed ones
 // included; HTTPS listeners are net/http's (conn.go). On Linux those
 // connections, and their pooled connections to targets, are served by one
-// epoll event loop per Go processor, the connection code running as the
-// loop's coroutines (loop_linux.go, Options.EventLoops).
+// epoll event loop per Go processor, whose thread waits in epoll_wait as
+// an nginx worker's does, the connection code running as the loop's
+// coroutines (loop_linux.go, Options.EventLoops); GOMAXPROCS is raised to
+// one more than the loops, for the rest of the program.
 //
 // Requests reach targets over pooled keep-alive connections with
 // X-Forwarded-For appended to and X-Forwarded-Proto and X-Forwarded-Port set;

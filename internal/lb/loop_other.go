@@ -32,3 +32,5 @@ func (t *target) dialLoop(context.Context, *evloop) (net.Conn, error) {
 }
 
 func (lp *evloop) post(func()) bool { return false }
+
+func defaultLoops() int { return 0 }

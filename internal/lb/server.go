@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -55,8 +54,11 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// EventLoops is how many event loops serve the plain HTTP listeners'
 	// connections on Linux (loop_linux.go): one per Go processor
-	// (GOMAXPROCS) when 0; none when negative, and then each connection
-	// has a goroutine of its own, as on other platforms.
+	// (GOMAXPROCS, as it was before any loops) when 0; none when negative,
+	// and then each connection has a goroutine of its own, as on other
+	// platforms. GOMAXPROCS is raised to one more than the loops if it is
+	// not already, so that the rest of the program has a processor while
+	// every loop waits in the kernel.
 	EventLoops int
 	// OnHealthChange, when set, is called with a target group's ARN after
 	// what Health reports of it may have changed: a target came, went,
@@ -159,7 +161,7 @@ func New(opts Options) *Server {
 	}
 	if n := opts.EventLoops; loopsSupported && n >= 0 {
 		if n == 0 {
-			n = runtime.GOMAXPROCS(0)
+			n = defaultLoops()
 		}
 		loops, err := newLoops(n, log, &s.wg)
 		if err != nil {

@@ -80,7 +80,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.connections, "c", 50, "wrk connections")
 	fs.IntVar(&c.threads, "t", 2, "wrk threads")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; each measures both proxies, in alternating order")
-	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "nginx worker processes and the load balancer's GOMAXPROCS")
+	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "nginx worker processes, and the load balancer's GOMAXPROCS and so its event loops")
 	fs.IntVar(&c.bodySize, "body", 128, "size in bytes of the backends' responses")
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk `command`")
 	fs.StringVar(&c.nginx, "nginx", "nginx", "nginx `command`")
@@ -164,7 +164,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "lbbench: wrk -t%d -c%d -d%s --latency, %d rounds; 2 backends (%d-byte responses) at %s\n",
 		c.threads, c.connections, c.duration, c.rounds, c.bodySize, strings.Join(backends, " "))
-	fmt.Fprintf(out, "flotilla (lb package, GOMAXPROCS=%d) at %s; nginx (%d workers, upstream keepalive) at %s; %d CPUs\n",
+	fmt.Fprintf(out, "flotilla (lb package, GOMAXPROCS=%d: as many event loops, and the package adds a processor for the rest) at %s; nginx (%d workers, upstream keepalive) at %s; %d CPUs\n",
 		c.workers, fl.ready, c.workers, ngAddr, runtime.NumCPU())
 	if c.warmup > 0 {
 		for _, t := range targets {
