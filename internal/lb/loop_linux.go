@@ -803,13 +803,14 @@ func (c *coConn) closeFromLoop() {
 	c.lp.closeNow(c)
 }
 
-// The loop's reads, writes and epoll_waits never block: they are made as
-// raw system calls, without telling the scheduler. A loopback write takes
-// tens of microseconds of the kernel's network stack, and a system call
-// the scheduler is told of that lasts over a sysmon tick (20 µs) has its
-// processor handed to another thread, woken for it, which finds nothing to
-// do and sleeps again: on a busy load balancer that cost more than the
-// calls themselves.
+// The loop's reads, writes and the epoll_wait that only looks never
+// block: they are made as raw system calls, without telling the
+// scheduler. A loopback write takes tens of microseconds of the kernel's
+// network stack, and a system call the scheduler is told of that lasts
+// over a sysmon tick (20 µs) has its processor handed to another thread
+// when none is idle, woken for it, which finds nothing to do and sleeps
+// again; and telling the scheduler costs something of its own. Only the
+// epoll_wait that waits (wait) is a system call the scheduler knows of.
 
 func rawRead(fd int, p []byte) (int, error) {
 	n, _, e := syscall.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
