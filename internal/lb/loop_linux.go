@@ -23,9 +23,9 @@ import (
 // and their connections to targets, are served the way nginx serves them:
 // by a few event loops (one per Go processor), each with a thread waiting
 // in epoll_wait on its own epoll set (see wait), rather than by a
-// goroutine per connection waiting in Go's netpoller. A connection's code is the same either way (clientConn.serve
-// and everything it calls): it runs as a coroutine (iter.Pull) of its
-// loop, and its reads and writes (coConn) switch back to the loop when
+// goroutine per connection waiting in Go's netpoller. A connection's code
+// is the same either way (clientConn.serve and everything it calls): it
+// runs as a coroutine (iter.Pull) of its loop, and its reads and writes (coConn) switch back to the loop when
 // they would block, which resumes it when epoll reports the socket ready.
 // What that saves, per request, against a goroutine per connection: the
 // read that finds nothing and parks the goroutine (epoll is edge-triggered,
@@ -286,8 +286,8 @@ func (lp *evloop) resumeReady() {
 // the loops did before, took a wake-up of the netpoller's thread and,
 // when both loops had events, of a second thread for the second loop:
 // the host sat idle 1–2 µs longer per request than with nginx, and the
-// p99 was 1.02–1.19× nginx's where it is now 0.94–1.05×
-// (docs/performance.md).
+// p99 was 1.02–1.19× nginx's (median 1.13×) where it is now 0.93–1.10×
+// (median 0.98×; docs/performance.md).
 func (lp *evloop) wait() (int, error) {
 	n, err := rawEpollWait(lp.epfd, lp.events[:])
 	if n > 0 || err != nil && err != unix.EINTR {
