@@ -25,8 +25,9 @@ import (
 // in epoll_wait on its own epoll set (see wait), rather than by a
 // goroutine per connection waiting in Go's netpoller. A connection's code
 // is the same either way (clientConn.serve and everything it calls): it
-// runs as a coroutine (iter.Pull) of its loop, and its reads and writes (coConn) switch back to the loop when
-// they would block, which resumes it when epoll reports the socket ready.
+// runs as a coroutine (iter.Pull) of its loop, and its reads and writes
+// (coConn) switch back to the loop when they would block, which resumes
+// it when epoll reports the socket ready.
 // What that saves, per request, against a goroutine per connection: the
 // read that finds nothing and parks the goroutine (epoll is edge-triggered,
 // and a read that returns less than it asked for is known to have emptied
