@@ -315,7 +315,8 @@ func (lp *evloop) wait() (int, error) {
 	return n, err
 }
 
-// procsBefore is GOMAXPROCS as it was before event loops raised it.
+// procsBefore is GOMAXPROCS as it was before event loops raised it:
+// leaveProcessor reads it before it raises it.
 var (
 	procsMu     sync.Mutex
 	procsBefore = sync.OnceValue(func() int { return runtime.GOMAXPROCS(0) })
@@ -336,11 +337,7 @@ func leaveProcessor(loops int) {
 
 // defaultLoops is how many event loops a Server has when its options do
 // not say: one per processor the program had.
-func defaultLoops() int {
-	procsMu.Lock()
-	defer procsMu.Unlock()
-	return procsBefore()
-}
+func defaultLoops() int { return procsBefore() }
 
 // expire resumes the waiters whose deadline passed.
 func (lp *evloop) expire() {
