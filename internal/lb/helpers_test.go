@@ -183,6 +183,17 @@ func oneListener(def []Action, rules []Rule, tgs ...TargetGroup) Config {
 	}
 }
 
+// oneHTTPSListener is oneListener with its listener HTTPS, forwarding to
+// tg, with the certificates certARNs (the first the default).
+func oneHTTPSListener(tg TargetGroup, certARNs ...string) Config {
+	cfg := oneListener(forward(tg.ARN), nil, tg)
+	cfg.Listeners[0].Protocol = ProtocolHTTPS
+	for _, arn := range certARNs {
+		cfg.Listeners[0].Certificates = append(cfg.Listeners[0].Certificates, Certificate{ARN: arn})
+	}
+	return cfg
+}
+
 func mustUpdate(t testing.TB, s *Server, cfg Config) {
 	t.Helper()
 	if err := s.Update(cfg); err != nil {

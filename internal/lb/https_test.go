@@ -26,9 +26,7 @@ func TestHTTPS(t *testing.T) {
 	echo.setHandler(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, r.Header.Get("X-Forwarded-Proto"))
 	})
-	cfg := oneListener(forward(tgARN("echo")), nil, group("echo", echo))
-	cfg.Listeners[0].Protocol = ProtocolHTTPS
-	cfg.Listeners[0].Certificates = []Certificate{{ARN: "cert/default"}, {ARN: "cert/api"}}
+	cfg := oneHTTPSListener(group("echo", echo), "cert/default", "cert/api")
 	mustUpdate(t, s, cfg)
 	addr := s.Addr(listenerARN).String()
 
@@ -79,9 +77,7 @@ func material(t *testing.T, arn, name string) CertificateMaterial {
 func TestHTTPSMaterial(t *testing.T) {
 	s, _ := newTestServer(t, Options{})
 	echo := newBackend(t, "echo")
-	cfg := oneListener(forward(tgARN("echo")), nil, group("echo", echo))
-	cfg.Listeners[0].Protocol = ProtocolHTTPS
-	cfg.Listeners[0].Certificates = []Certificate{{ARN: "cert/site"}}
+	cfg := oneHTTPSListener(group("echo", echo), "cert/site")
 	// A certificate that cannot be had fails its listener, not the others.
 	plain := cfg.Listeners[0]
 	plain.ARN, plain.Protocol, plain.Certificates = listenerARN+"-plain", ProtocolHTTP, nil

@@ -64,9 +64,7 @@ func TestSSLPolicyTable(t *testing.T) {
 func TestSSLPolicy(t *testing.T) {
 	s, _ := newTestServer(t, Options{})
 	echo := newBackend(t, "echo")
-	cfg := oneListener(forward(tgARN("echo")), nil, group("echo", echo))
-	cfg.Listeners[0].Protocol = ProtocolHTTPS
-	cfg.Listeners[0].Certificates = []Certificate{{ARN: "cert/site"}}
+	cfg := oneHTTPSListener(group("echo", echo), "cert/site")
 	cfg.Certificates = []CertificateMaterial{material(t, "cert/site", "site.example")}
 	setPolicy := func(name string) {
 		t.Helper()
