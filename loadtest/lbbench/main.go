@@ -70,6 +70,7 @@ type config struct {
 	pprof       string // address the load balancer serves net/http/pprof on
 	fail        bool   // exit 1 when a target is missed
 	env         string // extra environment of the load balancer process
+	aa          bool   // a second nginx in the load balancer's place
 }
 
 func parseFlags(args []string) (config, error) {
@@ -87,6 +88,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.pprof, "pprof", "", "`address` on which the load balancer process serves /debug/pprof (e.g. 127.0.0.1:6060)")
 	fs.StringVar(&c.env, "env", "", "space-separated `NAME=value`s added to the load balancer process's environment (e.g. GOGC=200)")
 	fs.BoolVar(&c.fail, "fail", false, "exit with status 1 when a target is missed")
+	fs.BoolVar(&c.aa, "aa", false, "A/A run: a second nginx, configured the same, takes the load balancer's place, to show how far the ratios of two identical proxies spread on this machine")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -131,41 +133,42 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	procs = append(procs, be)
 	backends := strings.Fields(be.ready)
 
-	proxyArgs := []string{"proxy", "-targets", strings.Join(backends, ",")}
-	if c.pprof != "" {
-		proxyArgs = append(proxyArgs, "-pprof", c.pprof)
-	}
-	fl, err := startEnv(ctx, "flotilla", append([]string{fmt.Sprintf("GOMAXPROCS=%d", c.workers)}, strings.Fields(c.env)...), self, proxyArgs...)
-	if err != nil {
-		return err
-	}
-	procs = append(procs, fl)
-
-	ngAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	conf, err := writeNginxConfig(dir, ngAddr, backends, c.workers)
-	if err != nil {
-		return err
-	}
-	ng, err := startNginx(ctx, c.nginx, dir, conf, ngAddr)
+	ng, err := startNginxIn(ctx, c, dir, "nginx", backends)
 	if err != nil {
 		return err
 	}
 	procs = append(procs, ng)
 
+	// The proxy measured against nginx: the load balancer, or in an A/A
+	// run a second nginx.
+	var fl *process
+	name, about := "flotilla", fmt.Sprintf("flotilla (lb package, GOMAXPROCS=%d: as many event loops, and the package adds a processor for the rest)", c.workers)
+	if c.aa {
+		name, about = "nginx-b", fmt.Sprintf("nginx-b (%d workers, the same configuration)", c.workers)
+		fl, err = startNginxIn(ctx, c, dir, name, backends)
+	} else {
+		proxyArgs := []string{"proxy", "-targets", strings.Join(backends, ",")}
+		if c.pprof != "" {
+			proxyArgs = append(proxyArgs, "-pprof", c.pprof)
+		}
+		fl, err = startEnv(ctx, "flotilla", append([]string{fmt.Sprintf("GOMAXPROCS=%d", c.workers)}, strings.Fields(c.env)...), self, proxyArgs...)
+	}
+	if err != nil {
+		return err
+	}
+	procs = append(procs, fl)
+
 	targets := []struct {
 		name, url string
 		pid       int
 	}{
-		{"flotilla", "http://" + fl.ready + "/", fl.cmd.Process.Pid},
-		{"nginx", "http://" + ngAddr + "/", ng.cmd.Process.Pid},
+		{name, "http://" + fl.ready + "/", fl.cmd.Process.Pid},
+		{"nginx", "http://" + ng.ready + "/", ng.cmd.Process.Pid},
 	}
 	fmt.Fprintf(out, "lbbench: wrk -t%d -c%d -d%s --latency, %d rounds; 2 backends (%d-byte responses) at %s\n",
 		c.threads, c.connections, c.duration, c.rounds, c.bodySize, strings.Join(backends, " "))
-	fmt.Fprintf(out, "flotilla (lb package, GOMAXPROCS=%d: as many event loops, and the package adds a processor for the rest) at %s; nginx (%d workers, upstream keepalive) at %s; %d CPUs\n",
-		c.workers, fl.ready, c.workers, ngAddr, runtime.NumCPU())
+	fmt.Fprintf(out, "%s at %s; nginx (%d workers, upstream keepalive) at %s; %d CPUs\n",
+		about, fl.ready, c.workers, ng.ready, runtime.NumCPU())
 	if c.warmup > 0 {
 		for _, t := range targets {
 			if _, err := runWrk(ctx, c.wrk, c.threads, c.connections, c.warmup, t.url, t.pid); err != nil {
@@ -194,7 +197,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		results = append(results, r)
 	}
-	if !report(out, results) && c.fail {
+	if !report(out, name, results) && c.fail {
 		return errors.New("targets missed")
 	}
 	return nil

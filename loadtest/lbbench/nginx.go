@@ -63,16 +63,35 @@ func writeNginxConfig(dir, addr string, backends []string, workers int) (string,
 	return path, os.WriteFile(path, []byte(conf), 0o600)
 }
 
+// startNginxIn starts an nginx named name, with its prefix in a directory
+// of that name under dir, on a free port of 127.0.0.1, proxying to
+// backends.
+func startNginxIn(ctx context.Context, c config, dir, name string, backends []string) (*process, error) {
+	dir = filepath.Join(dir, name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	conf, err := writeNginxConfig(dir, addr, backends, c.workers)
+	if err != nil {
+		return nil, err
+	}
+	return startNginx(ctx, name, c.nginx, dir, conf, addr)
+}
+
 // startNginx starts nginx with its prefix in dir and waits until it accepts
 // connections on addr.
-func startNginx(ctx context.Context, nginx, dir, conf, addr string) (*process, error) {
+func startNginx(ctx context.Context, name, nginx, dir, conf, addr string) (*process, error) {
 	cmd := exec.Command(nginx, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start nginx: %w", err)
 	}
-	p := &process{name: "nginx", cmd: cmd, ready: addr, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, ready: addr, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -84,7 +103,7 @@ func startNginx(ctx context.Context, nginx, dir, conf, addr string) (*process, e
 		select {
 		case <-p.done:
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			return nil, fmt.Errorf("nginx exited: %s", log)
+			return nil, fmt.Errorf("%s exited: %s", name, log)
 		case <-ctx.Done():
 			p.stop()
 			return nil, ctx.Err()
@@ -92,7 +111,7 @@ func startNginx(ctx context.Context, nginx, dir, conf, addr string) (*process, e
 		}
 		if time.Now().After(deadline) {
 			p.stop()
-			return nil, fmt.Errorf("nginx not listening on %s within 10s", addr)
+			return nil, fmt.Errorf("%s not listening on %s within 10s", name, addr)
 		}
 	}
 }
