@@ -30,12 +30,13 @@ type lbProc struct {
 	metrics string // base URL of its /metrics
 }
 
-// startLB runs `flotilla lb` against s, its listeners bound to bind.
-func startLB(t testing.TB, s *server, nodeID, bind string) *lbProc {
+// startLB runs `flotilla lb` against s, its listeners bound to bind, with
+// the further flags args.
+func startLB(t testing.TB, s *server, nodeID, bind string, args ...string) *lbProc {
 	t.Helper()
 	metricsPort := testport.Free(t)
-	cmd := exec.Command(binary, "lb", "--server", s.Endpoint, "--node-id", nodeID, "--bind-address", bind,
-		"--metrics-listen", fmt.Sprintf("127.0.0.1:%d", metricsPort), "--log-level", "debug")
+	cmd := exec.Command(binary, append([]string{"lb", "--server", s.Endpoint, "--node-id", nodeID, "--bind-address", bind,
+		"--metrics-listen", fmt.Sprintf("127.0.0.1:%d", metricsPort), "--log-level", "debug"}, args...)...)
 	cmd.Env = append(os.Environ(), "FLOTILLA_ACCESS_KEY_ID="+s.Env["AWS_ACCESS_KEY_ID"], "FLOTILLA_SECRET_ACCESS_KEY="+s.Env["AWS_SECRET_ACCESS_KEY"])
 	p := &lbProc{cmd: cmd, logs: &syncWriter{w: &bytes.Buffer{}}, waited: make(chan struct{}),
 		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}

@@ -13,12 +13,14 @@ import (
 
 	"github.com/flotilla/flotilla/internal/agent"
 	"github.com/flotilla/flotilla/internal/agent/docker"
+	"github.com/flotilla/flotilla/internal/cabundle"
 )
 
 // AgentConfig is what `flotilla agent` needs, filled from flags and the
 // environment.
 type AgentConfig struct {
 	Server            string
+	CABundle          string
 	Cluster           string
 	DataDir           string
 	Region            string
@@ -56,6 +58,7 @@ func (c *AgentConfig) RegisterFlags(fs *flag.FlagSet, withServer bool) {
 	}
 	if withServer {
 		fs.StringVar(&c.Server, "server", c.Server, "URL of the Flotilla server's API")
+		fs.StringVar(&c.CABundle, "ca-bundle", os.Getenv(cabundle.Env), "PEM file of certificates to trust an https --server by, besides the system's (env "+cabundle.Env+")")
 		fs.StringVar(&c.Cluster, "cluster", c.Cluster, "cluster to join")
 		fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the agent's state and kept task logs")
 		fs.StringVar(&c.Region, "region", c.Region, "region of the server")
@@ -103,12 +106,16 @@ func (c *AgentConfig) Validate() error {
 
 // newAgent builds an agent over the local Docker Engine.
 func newAgent(c AgentConfig, log *slog.Logger) (*agent.Agent, error) {
+	tlsConf, err := cabundle.Load(c.CABundle)
+	if err != nil {
+		return nil, err
+	}
 	rt, err := docker.New(docker.Options{Host: c.DockerHost})
 	if err != nil {
 		return nil, err
 	}
 	return agent.New(agent.Config{
-		Server: c.Server, Region: c.Region, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+		Server: c.Server, TLS: tlsConf, Region: c.Region, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 		Cluster: c.Cluster, DataDir: c.DataDir, Attributes: c.Attributes, CPU: c.CPU, MemoryMiB: c.MemoryMiB,
 		ReservedMemoryMiB: c.ReservedMemoryMiB, AllowPrivileged: c.AllowPrivileged, Address: c.Address, CleanupWait: c.CleanupWait,
 		Runtime: rt, Logger: log,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/cabundle"
 )
 
 // Config is everything a server needs, filled from flags and the environment.
@@ -23,6 +24,9 @@ type Config struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	LogLevel        string
+	// TLSCert and TLSKey are the PEM files of the API's certificate and
+	// key: with them the API is served over HTTPS only.
+	TLSCert, TLSKey string
 	ShutdownTimeout time.Duration
 	// InstanceGracePeriod is how long an instance's agent may be gone before
 	// its service tasks are replaced elsewhere.
@@ -56,6 +60,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AccessKeyID, "access-key-id", os.Getenv("FLOTILLA_ACCESS_KEY_ID"), "access key id clients sign with (env FLOTILLA_ACCESS_KEY_ID)")
 	fs.StringVar(&c.SecretAccessKey, "secret-access-key", os.Getenv("FLOTILLA_SECRET_ACCESS_KEY"), "secret access key (env FLOTILLA_SECRET_ACCESS_KEY)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM file of the API's certificate (with its chain): the API is served over HTTPS, and agents and lb nodes elsewhere get HTTPS listeners' keys")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM file of the private key of --tls-cert")
 	fs.DurationVar(&c.InstanceGracePeriod, "instance-grace-period", c.InstanceGracePeriod, "how long an instance's agent may be gone before its service tasks are replaced elsewhere")
 }
 
@@ -72,6 +78,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		return errors.New("give both --access-key-id and --secret-access-key, or neither")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("give both --tls-cert and --tls-key, or neither")
 	}
 	if c.InstanceGracePeriod <= 0 {
 		return errors.New("--instance-grace-period must be positive")
@@ -119,8 +128,13 @@ func LoadOrCreateCredentials(dir string) (c Credentials, generated bool, err err
 }
 
 // ExportLines are the shell lines that point the aws CLI and SDKs at a
-// server.
-func ExportLines(c Credentials, region, endpoint string) string {
-	return fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=%s\nexport AWS_REGION=%s\nexport AWS_ENDPOINT_URL=%s\n",
-		c.AccessKeyID, c.SecretAccessKey, region, region, endpoint)
+// server; caBundle, when not "", is the PEM file they are to trust its
+// certificate by.
+func ExportLines(c Credentials, region, endpoint, caBundle string) string {
+	s := fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=%s\nexport AWS_REGION=%s\n",
+		c.AccessKeyID, c.SecretAccessKey, region, region)
+	if caBundle != "" {
+		s += fmt.Sprintf("export %s=%s\n", cabundle.Env, caBundle)
+	}
+	return s + "export AWS_ENDPOINT_URL=" + endpoint + "\n"
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/cabundle"
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/lbnode"
 )
@@ -27,6 +28,7 @@ import (
 // environment.
 type LBConfig struct {
 	Server          string
+	CABundle        string
 	NodeID          string
 	BindAddress     string
 	DataDir         string
@@ -45,6 +47,7 @@ func DefaultLBConfig() LBConfig {
 // RegisterFlags binds the config to a flag set.
 func (c *LBConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Server, "server", c.Server, "URL of the Flotilla server's API")
+	fs.StringVar(&c.CABundle, "ca-bundle", os.Getenv(cabundle.Env), "PEM file of certificates to trust an https --server by, besides the system's (env "+cabundle.Env+")")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "name of this node among the server's load balancer nodes (default: kept in --data-dir, or the host name and a random suffix)")
 	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "IP address every listener binds (default 127.0.0.1)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory that keeps the node id across restarts (optional: the node keeps no other state)")
@@ -132,6 +135,10 @@ func runLB(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	tlsConf, err := cabundle.Load(cfg.CABundle)
+	if err != nil {
+		return err
+	}
 	id, err := cfg.nodeID()
 	if err != nil {
 		return err
@@ -140,7 +147,7 @@ func runLB(ctx context.Context, args []string, stderr io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	node, err := lbnode.NewNode(lbnode.NodeConfig{
 		ID:          id,
-		Source:      lbnode.NewHTTPSource(cfg.Server, cfg.Region, cfg.AccessKeyID, cfg.SecretAccessKey),
+		Source:      lbnode.NewHTTPSource(cfg.Server, cfg.Region, cfg.AccessKeyID, cfg.SecretAccessKey, tlsConf),
 		LB:          lb.Options{Logger: log, Registerer: reg},
 		BindAddress: cfg.BindAddress,
 		Logger:      log,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api/ecs"
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
+	"github.com/flotilla/flotilla/internal/cabundle"
 	"github.com/flotilla/flotilla/internal/controller/service"
 	"github.com/flotilla/flotilla/internal/lbnode"
 	"github.com/flotilla/flotilla/internal/link"
@@ -70,11 +72,28 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer st.Close()
 
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert and --tls-key: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	endpoint := "http://" + ln.Addr().String()
+	endpoint, caBundle := "http://"+ln.Addr().String(), ""
+	if tlsConf != nil {
+		// Clients here trust the server by its own certificate: a
+		// self-signed one, or one whose chain they already trust.
+		if caBundle, err = filepath.Abs(cfg.TLSCert); err != nil {
+			return err
+		}
+		endpoint = "https://" + ln.Addr().String()
+		ln = tls.NewListener(ln, tlsConf)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -136,14 +155,18 @@ func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("serving", "component", "main", "endpoint", endpoint, "data_dir", cfg.DataDir,
 		"region", cfg.Region, "account_id", cfg.AccountID, "version", flotilla.Version)
 	fmt.Fprintf(m.stdout, "Flotilla %s is serving the ECS API at %s\nPoint the aws CLI at it with:\n\n%s\n",
-		flotilla.Version, endpoint, ExportLines(creds, cfg.Region, endpoint))
+		flotilla.Version, endpoint, ExportLines(creds, cfg.Region, endpoint, caBundle))
 
 	if m.Agent != nil {
 		ac := *m.Agent
-		ac.Server, ac.Region, ac.Cluster = endpoint, cfg.Region, flotilla.DefaultClusterName
+		ac.Server, ac.Region, ac.Cluster, ac.CABundle = endpoint, cfg.Region, flotilla.DefaultClusterName, caBundle
 		ac.AccessKeyID, ac.SecretAccessKey = creds.AccessKeyID, creds.SecretAccessKey
 		ac.DataDir = filepath.Join(cfg.DataDir, "agent")
-		client := agent.NewClient(endpoint, cfg.Region, creds.AccessKeyID, creds.SecretAccessKey)
+		clientTLS, err := cabundle.Load(caBundle)
+		if err != nil {
+			return err
+		}
+		client := agent.NewClient(endpoint, cfg.Region, creds.AccessKeyID, creds.SecretAccessKey, clientTLS)
 		if err := client.Call(ctx, "CreateCluster", map[string]string{"clusterName": ac.Cluster}, nil); err != nil {
 			return fmt.Errorf("create the default cluster: %w", err)
 		}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,10 @@ import (
 // Config configures an agent.
 type Config struct {
 	// Server is the URL of the server's API.
-	Server          string
+	Server string
+	// TLS is the TLS configuration of the agent's connections to an
+	// https server (cabundle.Load); nil for Go's defaults.
+	TLS             *tls.Config
 	Region          string
 	AccessKeyID     string
 	SecretAccessKey string
@@ -111,13 +115,13 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := NewClient(cfg.Server, cfg.Region, cfg.AccessKeyID, cfg.SecretAccessKey)
+	client := NewClient(cfg.Server, cfg.Region, cfg.AccessKeyID, cfg.SecretAccessKey, cfg.TLS)
 	st.view(func(s *State) {
 		if s.Credentials != nil {
 			client.SetCredentials(s.Credentials.AccessKeyID, s.Credentials.SecretAccessKey)
 		}
 	})
-	boot := NewClient(cfg.Server, cfg.Region, cfg.AccessKeyID, cfg.SecretAccessKey)
+	boot := NewClient(cfg.Server, cfg.Region, cfg.AccessKeyID, cfg.SecretAccessKey, cfg.TLS)
 	a := &Agent{cfg: cfg, rt: cfg.Runtime, client: client, boot: boot, state: st, log: log,
 		reporter: newReporter(st, client, log), runners: map[string]*taskRunner{}, healthQ: make(chan string, 1024)}
 	a.reporter.onAuthFailure = func() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -31,13 +32,14 @@ type Client struct {
 	creds aws.Credentials
 }
 
-// NewClient returns a client for the server at endpoint.
-func NewClient(endpoint, region, accessKeyID, secretAccessKey string) *Client {
+// NewClient returns a client for the server at endpoint, over TLS with
+// tlsConf when it is an https URL (nil: Go's defaults).
+func NewClient(endpoint, region, accessKeyID, secretAccessKey string, tlsConf *tls.Config) *Client {
 	return &Client{
 		Endpoint: strings.TrimRight(endpoint, "/"),
 		Region:   region,
 		creds:    aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey},
-		HTTP:     &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute}},
+		HTTP:     &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute, TLSClientConfig: tlsConf}},
 		signer:   v4.NewSigner(),
 	}
 }

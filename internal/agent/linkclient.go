@@ -84,7 +84,7 @@ func (a *Agent) linkOnce(ctx context.Context) error {
 	}
 	wsURL := *u
 	wsURL.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
-	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: a.cfg.TLS}
 	ws, resp, err := dialer.DialContext(ctx, wsURL.String(), req.Header)
 	if err != nil {
 		if resp != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -143,8 +144,10 @@ type HTTPSource struct {
 }
 
 // NewHTTPSource returns the Source of the server at endpoint (such as
-// http://127.0.0.1:9400), signing with the given credentials for region.
-func NewHTTPSource(endpoint, region, accessKeyID, secretAccessKey string) *HTTPSource {
+// http://127.0.0.1:9400), signing with the given credentials for region,
+// over TLS with tlsConf when endpoint is an https URL (nil: Go's
+// defaults).
+func NewHTTPSource(endpoint, region, accessKeyID, secretAccessKey string, tlsConf *tls.Config) *HTTPSource {
 	return &HTTPSource{
 		endpoint: strings.TrimRight(endpoint, "/"),
 		region:   region,
@@ -153,7 +156,7 @@ func NewHTTPSource(endpoint, region, accessKeyID, secretAccessKey string) *HTTPS
 		client: &http.Client{
 			// A long poll answers within PollTimeout.
 			Timeout:   PollTimeout + 30*time.Second,
-			Transport: &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
+			Transport: &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute, TLSClientConfig: tlsConf},
 		},
 	}
 }

@@ -236,7 +236,7 @@ func TestHTTPSource(t *testing.T) {
 	}
 	written := must[int64](t)(f.st.Rev(ctx))
 
-	src := lbnode.NewHTTPSource(hs.URL, region, akid, secret)
+	src := lbnode.NewHTTPSource(hs.URL, region, akid, secret, nil)
 	cfg, rev, err := src.Config(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +254,7 @@ func TestHTTPSource(t *testing.T) {
 		t.Errorf("stored reports %+v, want %+v", reports, r)
 	}
 
-	bad := lbnode.NewHTTPSource(hs.URL, region, akid, "wrong")
+	bad := lbnode.NewHTTPSource(hs.URL, region, akid, "wrong", nil)
 	var se *lbnode.StatusError
 	if _, _, err := bad.Config(ctx, 0); !errors.As(err, &se) || se.Status/100 != 4 {
 		t.Errorf("Config with a wrong secret = %v, want a 4xx", err)
