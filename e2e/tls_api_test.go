@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,14 +75,32 @@ func TestTLSAPI(t *testing.T) {
 	mustJSON(t, s.aws(t, "elbv2", "create-listener", "--load-balancer-arn", lbs.LoadBalancers[0].LoadBalancerArn,
 		"--protocol", "HTTP", "--port", fmt.Sprint(port),
 		"--default-actions", `Type=fixed-response,FixedResponseConfig={StatusCode=200,ContentType=text/plain,MessageBody=over-tls}`), &struct{}{})
-	url := fmt.Sprintf("http://127.0.0.2:%d/", port)
-	eventually(t, 60*time.Second, func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode == 200 && string(b) == "over-tls"
-	})
+	// And an HTTPS listener: its certificate and key reached the node
+	// over TLS.
+	siteCert, siteKey := writeCertificate(t, t.TempDir(), "secure.test")
+	var imported struct{ CertificateArn string }
+	mustJSON(t, s.aws(t, "acm", "import-certificate", "--certificate", "fileb://"+siteCert, "--private-key", "fileb://"+siteKey), &imported)
+	tlsPort := testport.Free(t)
+	mustJSON(t, s.aws(t, "elbv2", "create-listener", "--load-balancer-arn", lbs.LoadBalancers[0].LoadBalancerArn,
+		"--protocol", "HTTPS", "--port", fmt.Sprint(tlsPort), "--certificates", "CertificateArn="+imported.CertificateArn,
+		"--default-actions", `Type=fixed-response,FixedResponseConfig={StatusCode=200,ContentType=text/plain,MessageBody=over-tls}`), &struct{}{})
+	sitePEM, err := os.ReadFile(siteCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(sitePEM)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "secure.test"}}}
+	for _, url := range []string{fmt.Sprintf("http://127.0.0.2:%d/", port), fmt.Sprintf("https://127.0.0.2:%d/", tlsPort)} {
+		eventually(t, 60*time.Second, func() bool {
+			resp, err := client.Get(url)
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode == 200 && string(b) == "over-tls"
+		})
+	}
 }

@@ -106,7 +106,7 @@ func (c *AgentConfig) Validate() error {
 
 // newAgent builds an agent over the local Docker Engine.
 func newAgent(c AgentConfig, log *slog.Logger) (*agent.Agent, error) {
-	tlsConf, err := cabundle.Load(c.CABundle)
+	tlsConf, err := cabundle.ForServer(c.Server, c.CABundle)
 	if err != nil {
 		return nil, err
 	}

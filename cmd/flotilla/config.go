@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/flotilla/flotilla"
@@ -134,7 +135,16 @@ func ExportLines(c Credentials, region, endpoint, caBundle string) string {
 	s := fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=%s\nexport AWS_REGION=%s\n",
 		c.AccessKeyID, c.SecretAccessKey, region, region)
 	if caBundle != "" {
-		s += fmt.Sprintf("export %s=%s\n", cabundle.Env, caBundle)
+		s += fmt.Sprintf("export %s=%s\n", cabundle.Env, shellQuote(caBundle))
 	}
 	return s + "export AWS_ENDPOINT_URL=" + endpoint + "\n"
+}
+
+// shellQuote quotes v for a POSIX shell when it has characters the shell
+// would take apart.
+func shellQuote(v string) string {
+	if strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-") == "" && v != "" {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }

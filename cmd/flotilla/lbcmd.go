@@ -135,7 +135,7 @@ func runLB(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	tlsConf, err := cabundle.Load(cfg.CABundle)
+	tlsConf, err := cabundle.ForServer(cfg.Server, cfg.CABundle)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -73,9 +74,9 @@ func (m *Main) Run(ctx context.Context) error {
 	defer st.Close()
 
 	var tlsConf *tls.Config
+	var cert tls.Certificate
 	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
+		if cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
 			return fmt.Errorf("--tls-cert and --tls-key: %w", err)
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
@@ -84,12 +85,23 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	endpoint, caBundle := "http://"+ln.Addr().String(), ""
+	endpoint := "http://" + ln.Addr().String()
+	// clientBundle is the PEM file this process's own clients (the agent
+	// of flotilla up) trust the server by; exported is the one printed for
+	// the aws CLI and SDKs, only when the system's roots do not do.
+	var clientBundle, exported string
 	if tlsConf != nil {
-		// Clients here trust the server by its own certificate: a
-		// self-signed one, or one whose chain they already trust.
-		if caBundle, err = filepath.Abs(cfg.TLSCert); err != nil {
+		host, _, _ := net.SplitHostPort(ln.Addr().String())
+		if err := cert.Leaf.VerifyHostname(host); err != nil {
+			// The endpoint the agents are sent to (DiscoverPollEndpoint),
+			// and the one flotilla up's agent dials, is the listen address.
+			return fmt.Errorf("--tls-cert does not name the --listen address %s, which clients and agents are given as the endpoint: %w", host, err)
+		}
+		if clientBundle, err = filepath.Abs(cfg.TLSCert); err != nil {
 			return err
+		}
+		if !trustedBySystem(cert) {
+			exported = clientBundle
 		}
 		endpoint = "https://" + ln.Addr().String()
 		ln = tls.NewListener(ln, tlsConf)
@@ -120,10 +132,11 @@ func (m *Main) Run(ctx context.Context) error {
 	srv.HandleJSON(acmSvc.JSONService())
 	srv.HandleAuthenticated(lbnode.Path+"/", lbnode.Handler(lbs.source, m.log))
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Canceled before the wait, on every return: the goroutines end.
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errs := make(chan error, 3)
 	wg.Add(1)
 	go func() {
@@ -149,20 +162,23 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		// Failed TLS handshakes (scanners, clients without the
+		// certificate) are logged at debug level, not on stderr raw.
+		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
 	go func() { errs <- fmt.Errorf("serve: %w", hs.Serve(ln)) }()
 
 	m.log.Info("serving", "component", "main", "endpoint", endpoint, "data_dir", cfg.DataDir,
 		"region", cfg.Region, "account_id", cfg.AccountID, "version", flotilla.Version)
 	fmt.Fprintf(m.stdout, "Flotilla %s is serving the ECS API at %s\nPoint the aws CLI at it with:\n\n%s\n",
-		flotilla.Version, endpoint, ExportLines(creds, cfg.Region, endpoint, caBundle))
+		flotilla.Version, endpoint, ExportLines(creds, cfg.Region, endpoint, exported))
 
 	if m.Agent != nil {
 		ac := *m.Agent
-		ac.Server, ac.Region, ac.Cluster, ac.CABundle = endpoint, cfg.Region, flotilla.DefaultClusterName, caBundle
+		ac.Server, ac.Region, ac.Cluster, ac.CABundle = endpoint, cfg.Region, flotilla.DefaultClusterName, clientBundle
 		ac.AccessKeyID, ac.SecretAccessKey = creds.AccessKeyID, creds.SecretAccessKey
 		ac.DataDir = filepath.Join(cfg.DataDir, "agent")
-		clientTLS, err := cabundle.Load(caBundle)
+		clientTLS, err := cabundle.ForServer(endpoint, clientBundle)
 		if err != nil {
 			return err
 		}
@@ -197,4 +213,17 @@ func (m *Main) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("shutdown: %w", err)
 	}
 	return runErr
+}
+
+// trustedBySystem reports whether clients with the system's roots trust
+// the certificate (with its chain) as it is.
+func trustedBySystem(c tls.Certificate) bool {
+	inter := x509.NewCertPool()
+	for _, der := range c.Certificate[1:] {
+		if ic, err := x509.ParseCertificate(der); err == nil {
+			inter.AddCert(ic)
+		}
+	}
+	_, err := c.Leaf.Verify(x509.VerifyOptions{Intermediates: inter})
+	return err == nil
 }

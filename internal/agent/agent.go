@@ -307,6 +307,9 @@ func (a *Agent) address() string {
 	port := u.Port()
 	if port == "" {
 		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
 	}
 	c, err := net.Dial("udp", net.JoinHostPort(u.Hostname(), port))
 	if err != nil {

@@ -49,6 +49,13 @@ func TestLoad(t *testing.T) {
 		t.Errorf("without the bundle: %v, want a certificate error", err)
 	}
 
+	if conf, err := cabundle.ForServer("http://127.0.0.1:9400", filepath.Join(dir, "missing.pem")); conf != nil || err != nil {
+		t.Errorf("a missing bundle for an http server: %v, %v; want it not read", conf, err)
+	}
+	if _, err := cabundle.ForServer("https://127.0.0.1:9400", filepath.Join(dir, "missing.pem")); err == nil {
+		t.Error("a missing bundle for an https server: no error")
+	}
+
 	notPEM := filepath.Join(dir, "not.pem")
 	if err := os.WriteFile(notPEM, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
