@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -8,11 +9,13 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flotilla/flotilla/internal/testcert"
 	"github.com/flotilla/flotilla/internal/testport"
 )
 
@@ -102,5 +105,30 @@ func TestTLSAPI(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			return resp.StatusCode == 200 && string(b) == "over-tls"
 		})
+	}
+}
+
+// TestTLSAPICertificateMustNameListen checks that `flotilla up` refuses,
+// and exits, when its certificate does not name the --listen address that
+// it gives agents (and dials itself) as the endpoint.
+func TestTLSAPICertificateMustNameListen(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM := testcert.SelfSignedNameOnly(t, "api.example")
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "up", "--listen", fmt.Sprintf("127.0.0.1:%d", testport.Free(t)),
+		"--data-dir", filepath.Join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || ctx.Err() != nil {
+		t.Fatalf("flotilla up: %v (context %v), want exit status 1; output:\n%s", err, ctx.Err(), out)
+	}
+	if want := "--tls-cert does not name the --listen address 127.0.0.1"; !strings.Contains(string(out), want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }

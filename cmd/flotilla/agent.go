@@ -58,7 +58,7 @@ func (c *AgentConfig) RegisterFlags(fs *flag.FlagSet, withServer bool) {
 	}
 	if withServer {
 		fs.StringVar(&c.Server, "server", c.Server, "URL of the Flotilla server's API")
-		fs.StringVar(&c.CABundle, "ca-bundle", os.Getenv(cabundle.Env), "PEM file of certificates to trust an https --server by, besides the system's (env "+cabundle.Env+")")
+		caBundleFlag(fs, &c.CABundle)
 		fs.StringVar(&c.Cluster, "cluster", c.Cluster, "cluster to join")
 		fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the agent's state and kept task logs")
 		fs.StringVar(&c.Region, "region", c.Region, "region of the server")

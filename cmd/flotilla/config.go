@@ -140,6 +140,12 @@ func ExportLines(c Credentials, region, endpoint, caBundle string) string {
 	return s + "export AWS_ENDPOINT_URL=" + endpoint + "\n"
 }
 
+// caBundleFlag binds --ca-bundle, of the clients of a server's API
+// (flotilla agent, flotilla lb), to p.
+func caBundleFlag(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "ca-bundle", os.Getenv(cabundle.Env), "PEM file of certificates to trust an https --server by, besides the system's (env "+cabundle.Env+")")
+}
+
 // shellQuote quotes v for a POSIX shell when it has characters the shell
 // would take apart.
 func shellQuote(v string) string {

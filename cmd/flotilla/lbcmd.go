@@ -47,7 +47,7 @@ func DefaultLBConfig() LBConfig {
 // RegisterFlags binds the config to a flag set.
 func (c *LBConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Server, "server", c.Server, "URL of the Flotilla server's API")
-	fs.StringVar(&c.CABundle, "ca-bundle", os.Getenv(cabundle.Env), "PEM file of certificates to trust an https --server by, besides the system's (env "+cabundle.Env+")")
+	caBundleFlag(fs, &c.CABundle)
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "name of this node among the server's load balancer nodes (default: kept in --data-dir, or the host name and a random suffix)")
 	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "IP address every listener binds (default 127.0.0.1)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory that keeps the node id across restarts (optional: the node keeps no other state)")

@@ -21,6 +21,17 @@ import (
 // private key, both PEM.
 func SelfSigned(t testing.TB, name string) (certPEM, keyPEM []byte) {
 	t.Helper()
+	return selfSigned(t, name, []net.IP{net.IPv4(127, 0, 0, 1)})
+}
+
+// SelfSignedNameOnly is SelfSigned for name alone, no IP address.
+func SelfSignedNameOnly(t testing.TB, name string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	return selfSigned(t, name, nil)
+}
+
+func selfSigned(t testing.TB, name string, ips []net.IP) (certPEM, keyPEM []byte) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +44,7 @@ func SelfSigned(t testing.TB, name string) (certPEM, keyPEM []byte) {
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: name},
 		DNSNames:     []string{name},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		IPAddresses:  ips,
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

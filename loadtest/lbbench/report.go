@@ -29,7 +29,7 @@ func report(out io.Writer, name string, rounds []round) bool {
 	fmt.Fprintf(tw, "round\t%[1]s req/s\tnginx req/s\tratio\t%[1]s p50\tnginx p50\t%[1]s p99\tnginx p99\tratio\t%[1]s CPU/req\tnginx CPU/req\t\n", name)
 	var fRPS, nRPS float64
 	var fP99, nP99 []time.Duration
-	var fAll, nAll wrkResult // CPU and requests over the rounds
+	var fAll, nAll []wrkResult
 	var ratios []float64
 	for i, r := range rounds {
 		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f×\t%s\t%s\t%s\t%s\t%.2f×\t%s\t%s\t\n", i+1,
@@ -40,19 +40,19 @@ func report(out io.Writer, name string, rounds []round) bool {
 		nRPS += r.nginx.rps
 		fP99 = append(fP99, r.flotilla.p99)
 		nP99 = append(nP99, r.nginx.p99)
-		fAll.add(r.flotilla)
-		nAll.add(r.nginx)
+		fAll = append(fAll, r.flotilla)
+		nAll = append(nAll, r.nginx)
 		ratios = append(ratios, r.flotilla.rps/r.nginx.rps)
 	}
 	n := float64(len(rounds))
 	tput := fRPS / nRPS
 	p99 := float64(median(fP99)) / float64(median(nP99))
 	fmt.Fprintf(tw, "all\t%.0f\t%.0f\t%.2f×\t\t\t%s\t%s\t%.2f×\t%s\t%s\t\n", fRPS/n, nRPS/n, tput,
-		ms(median(fP99)), ms(median(nP99)), p99, fAll.cpuPerRequest(), nAll.cpuPerRequest())
+		ms(median(fP99)), ms(median(nP99)), p99, total(fAll).cpuPerRequest(), total(nAll).cpuPerRequest())
 	_ = tw.Flush()
 	for i, r := range rounds {
 		if r.flotilla.errors != "" {
-			fmt.Fprintf(out, "round %d flotilla: %s\n", i+1, r.flotilla.errors)
+			fmt.Fprintf(out, "round %d %s: %s\n", i+1, name, r.flotilla.errors)
 		}
 		if r.nginx.errors != "" {
 			fmt.Fprintf(out, "round %d nginx: %s\n", i+1, r.nginx.errors)
@@ -69,18 +69,18 @@ func report(out io.Writer, name string, rounds []round) bool {
 	return okT && okP
 }
 
-// add counts r's requests and CPU time into a.
-func (a *wrkResult) add(r wrkResult) {
-	if r.cpu == 0 {
-		a.requests = 0
-		a.cpu = 0
-		a.unknown = true
+// total sums the requests and CPU time of rs; its CPU time is unknown (0)
+// when one of theirs is.
+func total(rs []wrkResult) wrkResult {
+	var t wrkResult
+	for _, r := range rs {
+		if r.cpu == 0 {
+			return wrkResult{}
+		}
+		t.requests += r.requests
+		t.cpu += r.cpu
 	}
-	if a.unknown {
-		return
-	}
-	a.requests += r.requests
-	a.cpu += r.cpu
+	return t
 }
 
 // ratioInterval returns the geometric mean of ratios (at least two) and

@@ -20,7 +20,6 @@ type wrkResult struct {
 	p50      time.Duration
 	p99      time.Duration
 	errors   string // socket errors and non-2xx/3xx responses, as wrk words them
-	unknown  bool   // a sum (add) of results, one of which had no CPU time
 }
 
 // runWrk runs wrk against url and parses its report.
