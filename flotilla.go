@@ -18,9 +18,6 @@ var Version = "0.1.0-dev"
 // AgentVersion is the ECS agent version Flotilla's agent reports.
 const AgentVersion = "1.0.0"
 
-// Partition is the AWS partition in every ARN Flotilla builds.
-const Partition = "aws"
-
 // Account names where resources live: ARNs are built from it.
 type Account struct {
 	Region string
@@ -34,15 +31,25 @@ func (a Account) Validate() error {
 	if !accountIDPattern.MatchString(a.ID) {
 		return fmt.Errorf("account id %q must be 12 digits", a.ID)
 	}
-	if a.Region == "" || strings.ContainsAny(a.Region, ":/ ") {
-		return fmt.Errorf("invalid region %q", a.Region)
-	}
-	return nil
+	return ValidateRegion(a.Region)
 }
 
 // ARN builds an ECS ARN for a resource path such as "cluster/demo".
-func (a Account) ARN(resource string) string {
-	return "arn:" + Partition + ":ecs:" + a.Region + ":" + a.ID + ":" + resource
+func (a Account) ARN(resource string) string { return a.ARNOf("ecs", resource) }
+
+// ARNOf builds the ARN of a resource of an AWS service in a's region
+// and account, in the region's partition: the one place ARNs are made.
+func (a Account) ARNOf(service, resource string) string {
+	return "arn:" + PartitionOf(a.Region) + ":" + service + ":" + a.Region + ":" + a.ID + ":" + resource
+}
+
+// Owns reports whether an ARN of service names a resource of a: its
+// partition, service, region and account are a's. The resources of other
+// accounts and regions are not here: an ARN naming them refers to nothing.
+func (a Account) Owns(service, arn string) bool {
+	parts := strings.SplitN(arn, ":", 6)
+	return len(parts) == 6 && parts[0] == "arn" && parts[1] == PartitionOf(a.Region) &&
+		parts[2] == service && parts[3] == a.Region && parts[4] == a.ID
 }
 
 // ClusterARN is the ARN of the named cluster.
@@ -60,11 +67,13 @@ func (a Account) TaskDefinitionARN(family string, revision int) string {
 
 // RootPrincipal is the ARN of the account's root user, the principal every
 // credential acts as.
-func (a Account) RootPrincipal() string { return "arn:" + Partition + ":iam::" + a.ID + ":root" }
+func (a Account) RootPrincipal() string {
+	return "arn:" + PartitionOf(a.Region) + ":iam::" + a.ID + ":root"
+}
 
 // ParsedARN is an ECS ARN split into its parts.
 type ParsedARN struct {
-	Region, Account string
+	Partition, Region, Account string
 	// Type is the resource type: cluster, container-instance, task-definition, task, service.
 	Type string
 	// Path is what follows the type: "demo", "demo/abc123", "web:3".
@@ -82,7 +91,7 @@ func ParseARN(s string) (p ParsedARN, ok bool) {
 	if i <= 0 || i == len(res)-1 {
 		return p, false
 	}
-	return ParsedARN{Region: parts[3], Account: parts[4], Type: res[:i], Path: res[i+1:]}, true
+	return ParsedARN{Partition: parts[1], Region: parts[3], Account: parts[4], Type: res[:i], Path: res[i+1:]}, true
 }
 
 // NewID returns a random 32-hex-digit id, the form ECS uses for container

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/api"
 	wire "github.com/flotilla/flotilla/internal/model/acm"
 	"github.com/flotilla/flotilla/internal/store"
@@ -109,7 +110,7 @@ func (s *Service) users(ctx context.Context) (map[string][]string, error) {
 
 // certificateARN returns the ARN of the certificate with the given ID.
 func (s *Service) certificateARN(id string) string {
-	return "arn:aws:acm:" + s.region + ":" + s.acct + ":certificate/" + id
+	return flotilla.Account{Region: s.region, ID: s.acct}.ARNOf("acm", "certificate/"+id)
 }
 
 // newID returns a random (version 4) UUID, the last part of ACM's ARNs.

@@ -45,7 +45,7 @@ func (s *Service) DeleteAttributes(ctx context.Context, in *wire.DeleteAttribute
 // changeAttributes groups attributes by target and applies change to each
 // target instance in its own compare-and-swap.
 func (s *Service) changeAttributes(ctx context.Context, clusterRef *string, in []wire.Attribute, change func(*flotilla.ContainerInstance, []flotilla.Attribute) error) error {
-	cluster, err := clusterName(clusterRef)
+	cluster, err := s.clusterName(clusterRef)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (s *Service) changeAttributes(ctx context.Context, clusterRef *string, in [
 // ListAttributes lists the attributes of a cluster's container instances,
 // optionally by name and value.
 func (s *Service) ListAttributes(ctx context.Context, in *wire.ListAttributesRequest) (*wire.ListAttributesResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ func (s *Service) DescribeClusters(ctx context.Context, in *wire.DescribeCluster
 	}
 	out := &wire.DescribeClustersResponse{Clusters: make([]wire.Cluster, 0, len(refs)), Failures: []wire.Failure{}}
 	for _, ref := range refs {
-		name, err := clusterName(&ref)
+		name, err := s.clusterName(&ref)
 		if err != nil {
 			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(ref), Reason: ptr("MISSING")})
 			continue
@@ -221,7 +221,7 @@ func (s *Service) DeleteCluster(ctx context.Context, in *wire.DeleteClusterReque
 // updateCluster applies mutate to an ACTIVE cluster with compare-and-swap,
 // retrying on conflict.
 func (s *Service) updateCluster(ctx context.Context, ref *string, mutate func(*flotilla.Cluster) error) (*flotilla.Cluster, error) {
-	name, err := clusterName(ref)
+	name, err := s.clusterName(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ import (
 // RegisterContainerInstance registers a host as a container instance, or
 // re-registers the one named by containerInstanceArn (an agent restarting).
 func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.RegisterContainerInstanceRequest) (*wire.RegisterContainerInstanceResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func (s *Service) reaccount(ctx context.Context, ci *flotilla.ContainerInstance)
 // DeregisterContainerInstance marks an instance INACTIVE; it stays
 // describable.
 func (s *Service) DeregisterContainerInstance(ctx context.Context, in *wire.DeregisterContainerInstanceRequest) (*wire.DeregisterContainerInstanceResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func (s *Service) DeregisterContainerInstance(ctx context.Context, in *wire.Dere
 // DescribeContainerInstances describes instances by id or ARN; unknown ones
 // come back in failures with reason MISSING.
 func (s *Service) DescribeContainerInstances(ctx context.Context, in *wire.DescribeContainerInstancesRequest) (*wire.DescribeContainerInstancesResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +222,7 @@ func (s *Service) DescribeContainerInstances(ctx context.Context, in *wire.Descr
 // ListContainerInstances lists instance ARNs, by status; without one, every
 // status but INACTIVE.
 func (s *Service) ListContainerInstances(ctx context.Context, in *wire.ListContainerInstancesRequest) (*wire.ListContainerInstancesResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +276,7 @@ func (s *Service) ListContainerInstances(ctx context.Context, in *wire.ListConta
 
 // UpdateContainerInstancesState sets instances ACTIVE or DRAINING.
 func (s *Service) UpdateContainerInstancesState(ctx context.Context, in *wire.UpdateContainerInstancesStateRequest) (*wire.UpdateContainerInstancesStateResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -318,6 +318,9 @@ func (s *Service) UpdateContainerInstancesState(ctx context.Context, in *wire.Up
 
 // instanceRef resolves an instance id or ARN to its cluster and id.
 func (s *Service) instanceRef(cluster, ref string) (string, string, error) {
+	if s.foreign(ref) {
+		return "", "", flotilla.Errorf(flotilla.ETargetNotFound, "Container instance %s not found.", ref)
+	}
 	if p, ok := flotilla.ParseARN(ref); ok {
 		if p.Type != "container-instance" {
 			return "", "", flotilla.Errorf(flotilla.EInvalid, "Invalid container instance ARN: %s", ref)

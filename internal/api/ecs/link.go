@@ -18,7 +18,7 @@ import (
 
 // DiscoverPollEndpoint tells an agent where to open its link.
 func (s *Service) DiscoverPollEndpoint(ctx context.Context, in *wire.DiscoverPollEndpointRequest) (*wire.DiscoverPollEndpointResponse, error) {
-	if _, err := clusterName(in.Cluster); err != nil {
+	if _, err := s.clusterName(in.Cluster); err != nil {
 		return nil, err
 	}
 	ep := s.endpoint
@@ -54,7 +54,7 @@ func (s *Service) LinkHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		cref := q.Get(link.ParamCluster)
-		cluster, err := clusterName(&cref)
+		cluster, err := s.clusterName(&cref)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

@@ -71,7 +71,7 @@ func paginateOrdered[T any](items []T, key func(T) string, p page, desc bool) ([
 // clusterPage resolves the cluster of a List request, parses its page, and
 // checks that the cluster is ACTIVE.
 func (s *Service) clusterPage(ctx context.Context, ref, nextToken *string, maxResults *int32, max int) (string, page, error) {
-	cluster, err := clusterName(ref)
+	cluster, err := s.clusterName(ref)
 	if err != nil {
 		return "", page{}, err
 	}

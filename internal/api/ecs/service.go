@@ -177,12 +177,24 @@ func mapError(err error) *api.Error {
 	return nil
 }
 
-// clusterName resolves a cluster named by name or ARN; "" means default.
-func clusterName(ref *string) (string, error) {
+// foreign reports whether ref is an ECS ARN of another partition, region
+// or account: it names nothing here, as on AWS, where those resources live
+// elsewhere.
+func (s *Service) foreign(ref string) bool {
+	_, isARN := flotilla.ParseARN(ref)
+	return isARN && !s.acct.Owns("ecs", ref)
+}
+
+// clusterName resolves a cluster named by name or ARN; "" means default. An
+// ARN of another region or account names no cluster here.
+func (s *Service) clusterName(ref *string) (string, error) {
 	if ref == nil || *ref == "" {
 		return flotilla.DefaultClusterName, nil
 	}
 	name := *ref
+	if s.foreign(name) {
+		return "", flotilla.Errorf(flotilla.EClusterNotFound, "Cluster not found.")
+	}
 	if p, ok := flotilla.ParseARN(name); ok {
 		if p.Type != "cluster" {
 			return "", flotilla.Errorf(flotilla.EInvalid, "Invalid cluster ARN: %s", name)

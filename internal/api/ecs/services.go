@@ -19,7 +19,7 @@ import (
 // CreateService creates a service; the service controller then starts its
 // tasks. A retry with the same client token returns the same service.
 func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceRequest) (*wire.CreateServiceResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ func (s *Service) checkLoadBalancers(ctx context.Context, lbs []wire.LoadBalance
 // UpdateService changes a service; a new task definition or
 // forceNewDeployment starts a new deployment.
 func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceRequest) (*wire.UpdateServiceResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +343,7 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 // DeleteService drains a service: refused while it is scaled above zero
 // unless forced; its tasks stop, then it is INACTIVE.
 func (s *Service) DeleteService(ctx context.Context, in *wire.DeleteServiceRequest) (*wire.DeleteServiceResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +369,7 @@ func (s *Service) DeleteService(ctx context.Context, in *wire.DeleteServiceReque
 
 // DescribeServices describes up to 10 services by name or ARN.
 func (s *Service) DescribeServices(ctx context.Context, in *wire.DescribeServicesRequest) (*wire.DescribeServicesResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -462,7 +462,7 @@ func (s *Service) DescribeServiceDeployments(ctx context.Context, in *wire.Descr
 	for _, arn := range in.ServiceDeploymentArns {
 		p, ok := flotilla.ParseARN(arn)
 		parts := strings.Split(p.Path, "/")
-		if !ok || p.Type != "service-deployment" || len(parts) != 3 {
+		if !ok || s.foreign(arn) || p.Type != "service-deployment" || len(parts) != 3 {
 			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
 			continue
 		}
@@ -557,7 +557,7 @@ func serviceName(ref string) string {
 }
 
 func (s *Service) getService(ctx context.Context, cluster, ref string) (*flotilla.Service, int64, error) {
-	cluster, name, err := serviceKey(cluster, ref)
+	cluster, name, err := s.serviceKey(cluster, ref)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -570,7 +570,10 @@ func (s *Service) getService(ctx context.Context, cluster, ref string) (*flotill
 
 // serviceKey resolves a service named by name or ARN to its cluster and
 // name.
-func serviceKey(cluster, ref string) (string, string, error) {
+func (s *Service) serviceKey(cluster, ref string) (string, string, error) {
+	if s.foreign(ref) {
+		return "", "", flotilla.Errorf(flotilla.EServiceNotFound, "Service not found.")
+	}
 	if p, ok := flotilla.ParseARN(ref); ok && p.Type == "service" {
 		if c, _, found := strings.Cut(p.Path, "/"); found {
 			cluster = c
@@ -584,7 +587,7 @@ func serviceKey(cluster, ref string) (string, string, error) {
 }
 
 func (s *Service) updateService(ctx context.Context, cluster, ref string, mutate func(*flotilla.Service) error) (*flotilla.Service, error) {
-	cluster, name, err := serviceKey(cluster, ref)
+	cluster, name, err := s.serviceKey(cluster, ref)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/flotilla/flotilla/internal/store"
 )
 
-var principalPattern = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):(root|user/.+|role/.+)$`)
+var principalPattern = regexp.MustCompile(`^arn:([a-z-]+):iam::([0-9]{12}):(root|user/.+|role/.+)$`)
 
 // principal resolves an optional principalArn; the default is the caller,
 // and every credential acts as the account's root.
@@ -19,7 +19,7 @@ func (s *Service) principal(p *string) (string, error) {
 		return s.acct.RootPrincipal(), nil
 	}
 	m := principalPattern.FindStringSubmatch(*p)
-	if m == nil || m[1] != s.acct.ID {
+	if m == nil || m[1] != flotilla.PartitionOf(s.acct.Region) || m[2] != s.acct.ID {
 		return "", flotilla.Errorf(flotilla.EInvalid, "Invalid principalArn %q: specify the ARN of the root user, an IAM user or an IAM role of this account.", *p)
 	}
 	return *p, nil

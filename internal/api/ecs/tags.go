@@ -51,7 +51,7 @@ func (s *Service) ListTagsForResource(ctx context.Context, in *wire.ListTagsForR
 // the tags change returns; it returns the resource's tags.
 func (s *Service) changeTags(ctx context.Context, arn string, write bool, change func([]flotilla.Tag) ([]flotilla.Tag, error)) ([]flotilla.Tag, error) {
 	p, ok := flotilla.ParseARN(arn)
-	if !ok || p.Account != s.acct.ID || p.Region != s.acct.Region {
+	if !ok || !s.acct.Owns("ecs", arn) {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "The ARN %q is not a valid ECS resource ARN of this account and region.", arn)
 	}
 	switch p.Type {
@@ -70,7 +70,7 @@ func (s *Service) changeTags(ctx context.Context, arn string, write bool, change
 			func(c *flotilla.ContainerInstance) bool { return true },
 			flotilla.Errorf(flotilla.EResourceNotFound, "The specified resource could not be found."))
 	case "task-definition":
-		ref, err := flotilla.ParseTaskDefinitionRef(arn)
+		ref, err := s.taskDefinitionRef(arn)
 		if err != nil || ref.Revision == 0 {
 			return nil, flotilla.Errorf(flotilla.EInvalid, "Invalid task definition ARN: %s", arn)
 		}

@@ -103,7 +103,7 @@ func (s *Service) findTaskDefinition(ctx context.Context, ref string) (*flotilla
 // through the read cache (the view is shared: do not change it), and returns
 // it with its ModRevision.
 func (s *Service) lookupTaskDefinition(ctx context.Context, ref string) (*taskDefView, int64, error) {
-	r, err := flotilla.ParseTaskDefinitionRef(ref)
+	r, err := s.taskDefinitionRef(ref)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -132,6 +132,15 @@ func (s *Service) lookupTaskDefinition(ctx context.Context, ref string) (*taskDe
 		}
 	}
 	return nil, 0, errTaskDefinitionNotFound()
+}
+
+// taskDefinitionRef parses a reference to a task definition; an ARN of
+// another region or account names none here.
+func (s *Service) taskDefinitionRef(ref string) (flotilla.TaskDefinitionRef, error) {
+	if s.foreign(ref) {
+		return flotilla.TaskDefinitionRef{}, errTaskDefinitionNotFound()
+	}
+	return flotilla.ParseTaskDefinitionRef(ref)
 }
 
 func errTaskDefinitionNotFound() error {
@@ -217,7 +226,7 @@ func (s *Service) ListTaskDefinitionFamilies(ctx context.Context, in *wire.ListT
 
 // DeregisterTaskDefinition marks a revision INACTIVE.
 func (s *Service) DeregisterTaskDefinition(ctx context.Context, in *wire.DeregisterTaskDefinitionRequest) (*wire.DeregisterTaskDefinitionResponse, error) {
-	ref, err := flotilla.ParseTaskDefinitionRef(str(in.TaskDefinition))
+	ref, err := s.taskDefinitionRef(str(in.TaskDefinition))
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +254,7 @@ func (s *Service) DeleteTaskDefinitions(ctx context.Context, in *wire.DeleteTask
 	}
 	out := &wire.DeleteTaskDefinitionsResponse{TaskDefinitions: []wire.TaskDefinition{}, Failures: []wire.Failure{}}
 	for _, name := range in.TaskDefinitions {
-		ref, err := flotilla.ParseTaskDefinitionRef(name)
+		ref, err := s.taskDefinitionRef(name)
 		if err != nil || ref.Revision == 0 {
 			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(name), Reason: ptr("The specified task definition identifier is invalid. Specify a valid name or ARN and try again.")})
 			continue

@@ -25,7 +25,7 @@ const maxPlaceAttempts = 20
 // RunTask places count tasks of a task definition on the cluster's
 // instances, first fit on resources and ports.
 func (s *Service) RunTask(ctx context.Context, in *wire.RunTaskRequest) (*wire.RunTaskResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func (s *Service) RunTask(ctx context.Context, in *wire.RunTaskRequest) (*wire.R
 
 // StartTask starts one task on each named container instance.
 func (s *Service) StartTask(ctx context.Context, in *wire.StartTaskRequest) (*wire.StartTaskResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (s *Service) StartTask(ctx context.Context, in *wire.StartTaskRequest) (*wi
 // StopTask asks for a task to stop; the agent stops its containers and
 // reports it STOPPED.
 func (s *Service) StopTask(ctx context.Context, in *wire.StopTaskRequest) (*wire.StopTaskResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (s *Service) requestStop(t *flotilla.Task, code, reason string) {
 
 // DescribeTasks describes tasks by id or ARN.
 func (s *Service) DescribeTasks(ctx context.Context, in *wire.DescribeTasksRequest) (*wire.DescribeTasksResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func (s *Service) ListTasks(ctx context.Context, in *wire.ListTasksRequest) (*wi
 // SubmitTaskStateChange records what the agent reports of a task: its
 // lifecycle status (only forward), pull and stop times, and its containers.
 func (s *Service) SubmitTaskStateChange(ctx context.Context, in *wire.SubmitTaskStateChangeRequest) (*wire.SubmitTaskStateChangeResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +250,7 @@ func (s *Service) SubmitTaskStateChange(ctx context.Context, in *wire.SubmitTask
 // SubmitContainerStateChange records what the agent reports of one
 // container.
 func (s *Service) SubmitContainerStateChange(ctx context.Context, in *wire.SubmitContainerStateChangeRequest) (*wire.SubmitContainerStateChangeResponse, error) {
-	cluster, err := clusterName(in.Cluster)
+	cluster, err := s.clusterName(in.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -748,6 +748,9 @@ func (s *Service) replayRunTask(ctx context.Context, cluster, token, hash string
 
 // taskRef resolves a task id or ARN to its cluster and id.
 func (s *Service) taskRef(cluster, ref string) (string, string, error) {
+	if s.foreign(ref) {
+		return "", "", flotilla.Errorf(flotilla.EInvalid, "The referenced task was not found.")
+	}
 	if p, ok := flotilla.ParseARN(ref); ok {
 		if p.Type != "task" {
 			return "", "", flotilla.Errorf(flotilla.EInvalid, "Invalid task ARN: %s", ref)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
@@ -153,7 +154,7 @@ func newID() string {
 
 // arn returns an ELBv2 ARN with the given resource part.
 func (s *Service) arn(resource string) string {
-	return "arn:aws:elasticloadbalancing:" + s.region + ":" + s.acct + ":" + resource
+	return flotilla.Account{Region: s.region, ID: s.acct}.ARNOf("elasticloadbalancing", resource)
 }
 
 func ptr[T any](v T) *T { return &v }
