@@ -42,3 +42,25 @@ func PartitionOf(region string) string {
 	}
 	return "aws"
 }
+
+// RegionsPrefix is the store prefix of the records of the regions that
+// have resources here (Region).
+const RegionsPrefix = "/flotilla/regions/"
+
+// RegionKey is the store key of a region's record.
+func RegionKey(name string) string { return RegionsPrefix + name }
+
+// RegionKeyPrefix is the prefix under which a region's resources are
+// stored (their keys, such as ClusterKey's, follow it), for every region
+// but the first one a store served. The first one's resources are at the
+// keys themselves, where releases serving one region wrote them, so that
+// an upgraded store finds them in that region.
+func RegionKeyPrefix(name string) string { return "/region/" + name + "/" }
+
+// Region is the record of a region that has resources in the store.
+type Region struct {
+	Name string `json:"name"`
+	// KeyPrefix is what the keys of the region's resources start with:
+	// RegionKeyPrefix(Name), or "" for the first region.
+	KeyPrefix string `json:"keyPrefix"`
+}

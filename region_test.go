@@ -39,8 +39,8 @@ func TestARNPartition(t *testing.T) {
 func TestOwns(t *testing.T) {
 	a := Account{Region: "us-east-1", ID: "123456789012"}
 	for _, arn := range []string{
-		"arn:aws:ecs:eu-west-9:123456789012:task/c/1",   // another region
-		"arn:aws:ecs:us-east-1:999999999999:task/c/1",   // another account
+		"arn:aws:ecs:eu-west-9:123456789012:task/c/1",    // another region
+		"arn:aws:ecs:us-east-1:999999999999:task/c/1",    // another account
 		"arn:aws-cn:ecs:us-east-1:123456789012:task/c/1", // another partition
 		"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/1",
 		"arn:aws:ecs:us-east-1:123456789012",

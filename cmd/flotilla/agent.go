@@ -61,7 +61,7 @@ func (c *AgentConfig) RegisterFlags(fs *flag.FlagSet, withServer bool) {
 		caBundleFlag(fs, &c.CABundle)
 		fs.StringVar(&c.Cluster, "cluster", c.Cluster, "cluster to join")
 		fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the agent's state and kept task logs")
-		fs.StringVar(&c.Region, "region", c.Region, "region of the server")
+		fs.StringVar(&c.Region, "region", c.Region, "region to join the cluster in (its resources are the region's)")
 		fs.StringVar(&c.AccessKeyID, "access-key-id", firstEnv("FLOTILLA_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), "access key id (env FLOTILLA_ACCESS_KEY_ID or AWS_ACCESS_KEY_ID)")
 		fs.StringVar(&c.SecretAccessKey, "secret-access-key", firstEnv("FLOTILLA_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"), "secret access key (env FLOTILLA_SECRET_ACCESS_KEY or AWS_SECRET_ACCESS_KEY)")
 		fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")

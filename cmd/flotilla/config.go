@@ -56,7 +56,7 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address the API listens on")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the state file and generated credentials")
-	fs.StringVar(&c.Region, "region", c.Region, "region named in ARNs and expected in signatures")
+	fs.StringVar(&c.Region, "region", c.Region, "default region: the one printed for clients and joined by flotilla up's agent (every region a request is signed for is served, each with its own resources)")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id named in ARNs")
 	fs.StringVar(&c.AccessKeyID, "access-key-id", os.Getenv("FLOTILLA_ACCESS_KEY_ID"), "access key id clients sign with (env FLOTILLA_ACCESS_KEY_ID)")
 	fs.StringVar(&c.SecretAccessKey, "secret-access-key", os.Getenv("FLOTILLA_SECRET_ACCESS_KEY"), "secret access key (env FLOTILLA_SECRET_ACCESS_KEY)")

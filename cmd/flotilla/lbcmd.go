@@ -51,7 +51,7 @@ func (c *LBConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "name of this node among the server's load balancer nodes (default: kept in --data-dir, or the host name and a random suffix)")
 	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "IP address every listener binds (default 127.0.0.1)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory that keeps the node id across restarts (optional: the node keeps no other state)")
-	fs.StringVar(&c.Region, "region", c.Region, "region of the server")
+	fs.StringVar(&c.Region, "region", c.Region, "region whose load balancers to serve")
 	fs.StringVar(&c.AccessKeyID, "access-key-id", firstEnv("FLOTILLA_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), "access key id (env FLOTILLA_ACCESS_KEY_ID or AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&c.SecretAccessKey, "secret-access-key", firstEnv("FLOTILLA_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"), "secret access key (env FLOTILLA_SECRET_ACCESS_KEY or AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics on at /metrics (default: none)")

@@ -21,14 +21,8 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/agent"
 	"github.com/flotilla/flotilla/internal/api"
-	"github.com/flotilla/flotilla/internal/api/acm"
-	"github.com/flotilla/flotilla/internal/api/ecs"
-	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/cabundle"
-	"github.com/flotilla/flotilla/internal/controller/service"
-	"github.com/flotilla/flotilla/internal/lbnode"
-	"github.com/flotilla/flotilla/internal/link"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
 
@@ -109,28 +103,22 @@ func (m *Main) Run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	account := flotilla.Account{Region: cfg.Region, ID: cfg.AccountID}
-	lbs, err := newLoadBalancing(st, cfg.DataDir, m.log, reg)
-	if err != nil {
+	regs := newRegions(regionsConfig{Store: st, AccountID: cfg.AccountID, DefaultRegion: cfg.Region, Endpoint: endpoint,
+		DataDir: cfg.DataDir, GracePeriod: cfg.InstanceGracePeriod, Logger: m.log, Registerer: reg})
+	if err := regs.Open(ctx); err != nil {
 		return err
 	}
-	elbSvc := elbv2.New(elbv2.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Health: lbs.Health})
-	acmSvc := acm.New(acm.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, InUse: elbSvc.CertificateUsers})
-	ecsSvc := ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log, Endpoint: endpoint,
-		TargetGroupLoadBalancers: elbSvc.TargetGroupLoadBalancers})
 	srv := api.NewServer(api.Config{
-		// The account's key pair, then the keys issued to container instances.
-		Credentials: sigv4.Chain{sigv4.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey}, ecsSvc},
-		Region:      cfg.Region,
+		// The account's key pair, then the keys issued to container
+		// instances, in every region.
+		Credentials: sigv4.Chain{sigv4.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey}, regs},
 		Logger:      m.log,
 		Registerer:  reg,
 		Gatherer:    reg,
 	})
-	srv.HandleJSON(ecsSvc.JSONService())
-	srv.HandleAuthenticated(link.Path, ecsSvc.LinkHandler())
-	srv.HandleQuery(elbSvc.QueryService())
-	srv.HandleJSON(acmSvc.JSONService())
-	srv.HandleAuthenticated(lbnode.Path+"/", lbnode.Handler(lbs.source, m.log))
+	if err := regs.Register(ctx, srv); err != nil {
+		return err
+	}
 
 	// Canceled before the wait, on every return: the goroutines end.
 	var wg sync.WaitGroup
@@ -141,24 +129,8 @@ func (m *Main) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := ecsSvc.Run(ctx); err != nil {
-			errs <- fmt.Errorf("ecs housekeeping: %w", err)
-		}
-	}()
-
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := lbs.Run(ctx); err != nil && ctx.Err() == nil {
-			errs <- fmt.Errorf("load balancer: %w", err)
-		}
-	}()
-	svcCtl := service.New(service.Config{Store: st, Tasks: ecsSvc, LoadBalancers: elbSvc, InstanceGracePeriod: cfg.InstanceGracePeriod, Logger: m.log})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := svcCtl.Run(ctx); err != nil {
-			errs <- fmt.Errorf("service controller: %w", err)
+		if err := regs.Run(ctx); err != nil {
+			errs <- err
 		}
 	}()
 

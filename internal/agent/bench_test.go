@@ -50,7 +50,7 @@ func BenchmarkRunTaskToRunning(b *testing.B) {
 	}
 	defer st.Close()
 	svc := ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: "123456789012"}})
-	srv := api.NewServer(api.Config{Credentials: sigv4.Chain{sigv4.StaticCredentials{benchKey: benchSecret}, svc}, Region: "us-east-1"})
+	srv := api.NewServer(api.Config{Credentials: sigv4.Chain{sigv4.StaticCredentials{benchKey: benchSecret}, svc}})
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	srv.HandleJSON(svc.JSONService())

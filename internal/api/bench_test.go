@@ -23,7 +23,7 @@ import (
 //
 //	go test -run '^$' -bench RoundTrip -cpu 2 ./internal/api/
 func BenchmarkRoundTrip(b *testing.B) {
-	s := api.NewServer(api.Config{Credentials: credentials, Region: region, Logger: slog.New(slog.DiscardHandler)})
+	s := api.NewServer(api.Config{Credentials: credentials, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleJSON(toyService(false))
 	s.HandleJSON(toyECS())
 	hs := httptest.NewServer(s.Handler())
@@ -91,7 +91,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 // pre-signed request replayed into the handler, without network or client.
 func BenchmarkServeHTTP(b *testing.B) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := api.NewServer(api.Config{Credentials: credentials, Region: region, Logger: slog.New(slog.DiscardHandler),
+	s := api.NewServer(api.Config{Credentials: credentials, Logger: slog.New(slog.DiscardHandler),
 		Clock: func() time.Time { return now }})
 	s.HandleJSON(toyService(false))
 	h := s.Handler()

@@ -26,7 +26,8 @@ func RequestID(ctx context.Context) string { return info(ctx).requestID }
 func AccessKeyID(ctx context.Context) string { return info(ctx).accessKeyID }
 
 // SigningRegion returns the region of the request's SigV4 credential scope,
-// or "" outside a request. When Config.Region is set it is that region.
+// or "" outside a request: a region name shaped like AWS's (the server
+// refuses others), each of which has its own resources.
 func SigningRegion(ctx context.Context) string { return info(ctx).region }
 
 // NewContext returns ctx carrying a request ID and an authenticated access

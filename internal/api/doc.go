@@ -8,7 +8,7 @@
 // operations made with the generic adapter JSON, and the service's one
 // error table. The server dispatches POST requests by X-Amz-Target:
 //
-//	srv := api.NewServer(api.Config{Credentials: creds, Region: "us-east-1", Logger: log})
+//	srv := api.NewServer(api.Config{Credentials: creds, Logger: log})
 //	srv.HandleJSON(api.JSONService{
 //		TargetPrefix:        "AmazonEC2ContainerServiceV20141113",
 //		SigningName:         "ecs",

@@ -29,7 +29,7 @@ var (
 // TestErrorShapes pins the wire form of every error the protocol layer
 // answers: status, headers, and the {"__type","message"} body.
 func TestErrorShapes(t *testing.T) {
-	srv := newTestServer(t, api.Config{Clock: func() time.Time { return goldenNow }, MaxBodyBytes: 1024, Region: region})
+	srv := newTestServer(t, api.Config{Clock: func() time.Time { return goldenNow }, MaxBodyBytes: 1024})
 	echo := toyPrefix + ".Echo"
 	big := `{"name":"` + strings.Repeat("x", 2000) + `"}`
 	tests := []struct {
@@ -49,6 +49,9 @@ func TestErrorShapes(t *testing.T) {
 		{"several_validation_errors", signed{target: echo, body: `{"count":-1,"tags":["a",""]}`}},
 		{"unknown_operation", signed{target: toyPrefix + ".Nope", body: `{}`}},
 		{"unknown_service", signed{target: "Nope_20260101.Echo", body: `{}`}},
+		{"unserved_service_by_target", signed{target: "DynamoDB_20120810.ListTables", body: `{}`, service: "dynamodb"}},
+		{"unserved_service_by_signing_name", signed{target: "Nope_20260101.Echo", body: `{}`, service: "monitoring"}},
+		{"other_region", signed{target: echo, body: `{}`, region: "eu-west-1"}},
 		{"target_without_operation", signed{target: "Echo", body: `{}`}},
 		{"missing_target", signed{body: `{}`}},
 		{"too_large_body", signed{target: echo, body: big}},
@@ -75,7 +78,7 @@ func TestErrorShapes(t *testing.T) {
 			r.Header.Set("X-Amz-Target", toyPrefix+".Nil")
 		}}},
 		{"sigv4_wrong_service", signed{target: echo, body: `{}`, service: "ecs"}},
-		{"sigv4_wrong_region", signed{target: echo, body: `{}`, region: "eu-west-1"}},
+		{"sigv4_invalid_region", signed{target: echo, body: `{}`, region: "moon"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/model"
 )
@@ -282,7 +283,7 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, req *request
 		return
 	}
 	req.info.accessKeyID, req.info.region = ident.AccessKeyID, ident.Region
-	if s.cfg.Region != "" && ident.Region != s.cfg.Region {
+	if flotilla.ValidateRegion(ident.Region) != nil {
 		s.failQuery(w, r, req, ns, Errorf(CodeSignatureDoesNotMatch, "Credential should be scoped to a valid region, not '%s'.", ident.Region))
 		return
 	}
@@ -292,6 +293,10 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, req *request
 		return
 	}
 	if rt == nil || rt.svc.SigningName != ident.Service {
+		if e := unserved(r, ident.Service, CodeInvalidAction); e != nil {
+			s.failQuery(w, r, req, ns, e)
+			return
+		}
 		s.failQuery(w, r, req, ns, Errorf(CodeInvalidAction, "No query API is served for the service '%s' of the credential scope.", ident.Service))
 		return
 	}

@@ -27,7 +27,7 @@ func newELBClient(url, key, secret string) *elb.Client {
 // tags), its responses parse as written (timestamps, nested lists), and
 // errors come back as the SDK's typed errors with their codes.
 func TestAWSSDKForGoQuery(t *testing.T) {
-	s := api.NewServer(api.Config{Credentials: credentials, Region: region, Logger: slog.New(slog.DiscardHandler)})
+	s := api.NewServer(api.Config{Credentials: credentials, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleJSON(toyECS()) // both protocols on one listener
 	s.HandleQuery(toyELBService())
 	hs := httptest.NewServer(s.Handler())

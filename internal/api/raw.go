@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 )
 
@@ -69,7 +70,7 @@ func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, req *request) 
 		s.fail(w, r, req, err)
 		return true
 	}
-	if s.cfg.Region != "" && ident.Region != s.cfg.Region {
+	if flotilla.ValidateRegion(ident.Region) != nil {
 		s.fail(w, r, req, Errorf(sigv4.CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'.", ident.Region))
 		return true
 	}

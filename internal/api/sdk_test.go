@@ -65,7 +65,7 @@ func newECSClient(url, key, secret string) *ecs.Client {
 }
 
 func TestAWSSDKForGo(t *testing.T) {
-	s := api.NewServer(api.Config{Credentials: credentials, Region: region, Logger: slog.New(slog.DiscardHandler)})
+	s := api.NewServer(api.Config{Credentials: credentials, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleJSON(toyECS())
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 )
 
@@ -28,9 +29,6 @@ const DefaultMaxBodyBytes = 4 << 20
 type Config struct {
 	// Credentials are the access keys requests are signed with. Required.
 	Credentials sigv4.Credentials
-	// Region, when set, is the only region requests may be signed for (as an
-	// AWS endpoint serves one region).
-	Region string
 	// Logger receives request logs, with component=api; slog.Default() when nil.
 	Logger *slog.Logger
 	// Registerer registers the request metrics; a new registry when nil.
@@ -254,16 +252,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *request) 
 		return
 	}
 	req.info.accessKeyID, req.info.region = ident.AccessKeyID, ident.Region
+	if err := flotilla.ValidateRegion(ident.Region); err != nil {
+		s.fail(w, r, req, Errorf(sigv4.CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'.", ident.Region))
+		return
+	}
+	if rt == nil {
+		if e := unserved(r, ident.Service, CodeUnknownOperation); e != nil {
+			routeErr = e
+		}
+	}
 	if routeErr != nil {
 		s.fail(w, r, req, routeErr)
 		return
 	}
 	if ident.Service != rt.svc.SigningName {
 		s.fail(w, r, req, Errorf(sigv4.CodeInvalidSignature, "Credential should be scoped to correct service: '%s'.", rt.svc.SigningName))
-		return
-	}
-	if s.cfg.Region != "" && ident.Region != s.cfg.Region {
-		s.fail(w, r, req, Errorf(sigv4.CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'.", ident.Region))
 		return
 	}
 

@@ -24,7 +24,7 @@ import (
 )
 
 func TestSuccess(t *testing.T) {
-	srv := newTestServer(t, api.Config{Region: region})
+	srv := newTestServer(t, api.Config{})
 	tests := []struct {
 		name   string
 		req    signed
@@ -385,7 +385,7 @@ func TestConcurrentRequests(t *testing.T) {
 var _ sigv4.Credentials = brokenCredentials{}
 
 func TestHandleAuthenticated(t *testing.T) {
-	s := api.NewServer(api.Config{Credentials: credentials, Region: region, Logger: slog.New(slog.DiscardHandler)})
+	s := api.NewServer(api.Config{Credentials: credentials, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleAuthenticated("/link", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, api.AccessKeyID(r.Context())+" "+api.SigningRegion(r.Context()))
 	}))

@@ -227,7 +227,7 @@ func TestHTTPSource(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	const akid, secret, region = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1"
-	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Region: region, Logger: quiet})
+	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Logger: quiet})
 	s.HandleAuthenticated(lbnode.Path+"/", lbnode.Handler(f.src, quiet))
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)

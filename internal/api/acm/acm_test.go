@@ -81,7 +81,7 @@ func newEnv(t *testing.T) *env {
 			return maps.Clone(e.users), nil
 		},
 	})
-	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Region: region, Logger: slog.New(slog.DiscardHandler)})
+	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleJSON(svc.JSONService())
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)

@@ -450,7 +450,7 @@ func BenchmarkReadHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	srv := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{testKey: testSecret}, Region: "us-east-1",
+	srv := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{testKey: testSecret},
 		Logger: slog.New(slog.DiscardHandler)})
 	srv.HandleJSON(ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: account}}).JSONService())
 	h := srv.Handler()

@@ -43,7 +43,7 @@ func startServer(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{testKey: testSecret}, Region: "us-east-1"})
+	srv := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{testKey: testSecret}})
 	srv.HandleJSON(ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: account}}).JSONService())
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { ts.Close(); st.Close() })

@@ -62,7 +62,7 @@ func newEnv(t *testing.T) *env {
 		Clock:  func() time.Time { return created },
 		Health: func(_ context.Context, arn string) ([]lb.TargetHealth, error) { return e.health[arn], nil },
 	})
-	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Region: region, Logger: slog.New(slog.DiscardHandler)})
+	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleQuery(svc.QueryService())
 	inUse := func(ctx context.Context) (map[string][]string, error) {
 		users, err := svc.CertificateUsers(ctx)

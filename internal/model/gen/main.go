@@ -18,7 +18,9 @@
 //
 // Flags:
 //
-//	-service      the model's directory under models/apis in aws-sdk-go (ecs, elasticloadbalancingv2)
+//	-service      the model's directory under models/apis in aws-sdk-go (ecs, elasticloadbalancingv2),
+//	              or "all" for the names of every service by target prefix and signing name
+//	              (services.gen.go)
 //	-sdk-version  the version of github.com/aws/aws-sdk-go to read the model from
 //	-api-version  the model's API version; needed only if aws-sdk-go has several
 //	-overlay      a botocore service-2.json or service-2.json.gz to merge over it
@@ -136,6 +138,9 @@ func generate(ctx context.Context, cfg config) (map[string][]byte, error) {
 	dir, err := moduleDir(ctx, sdkModule+"@"+cfg.SDKVersion)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Service == allServices {
+		return generateServiceTable(dir, cfg.Package, sdkModule+"@"+cfg.SDKVersion+" models/apis")
 	}
 	apis := filepath.Join(dir, "models", "apis", cfg.Service)
 	if cfg.APIVersion == "" {
