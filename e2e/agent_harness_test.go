@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -105,7 +106,8 @@ func removeContainers(t testing.TB, cluster string, s *server) {
 		if mine != nil && !mine[c.Labels["io.flotilla.container-instance"]] {
 			continue
 		}
-		if arn := c.Labels["com.amazonaws.ecs.cluster"]; arn != "" && arn == "arn:aws:ecs:us-east-1:123456789012:cluster/"+cluster {
+		// The cluster of that name in any region.
+		if arn := c.Labels["com.amazonaws.ecs.cluster"]; strings.HasPrefix(arn, "arn:aws:ecs:") && strings.HasSuffix(arn, ":123456789012:cluster/"+cluster) {
 			rt.Stop(ctx, c.ID, time.Second)
 			rt.Remove(ctx, c.ID)
 		}
