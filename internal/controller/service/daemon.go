@@ -117,7 +117,8 @@ func (r *run) daemon() {
 	r.pickStops(ch, extra, len(extra), &allowed, r.scalingReason)
 	r.pickStops(ch, old, len(old), &allowed, r.scalingReason)
 
-	defer r.replaceFailing(ch, r.d, minHealthy)
+	// A task's replacement goes on its instance once it has stopped.
+	r.replaceFailing(ch, r.d, minHealthy, false)
 	if !r.canStart() {
 		return
 	}

@@ -59,7 +59,7 @@ func (r *run) replica() {
 	}
 	r.pickStops(ch, keep, kept-d, &allowed, r.scalingReason)
 
-	defer r.replaceFailing(ch, d, minHealthy)
+	r.replaceFailing(ch, d, minHealthy, r.canStart() && len(r.liveTasks()) < maxTotal)
 	if !r.canStart() {
 		return
 	}

@@ -61,14 +61,16 @@ func (r *run) markFailing() {
 }
 
 // replaceFailing stops the failing tasks that the plan so far lets go, for
-// d desired tasks and a floor of minHealthy serving ones:
+// d desired tasks and a floor of minHealthy serving ones, canReplace
+// saying whether a replacement can start now (beside them):
 //
 //   - while healthy and failing tasks are more than d, failing ones beyond
-//     d (their replacements are healthy);
-//   - when the plan starts nothing and no task is starting (every task not
-//     stopped is healthy or failing), one more, unless it serves and the
-//     serving tasks would fall below minHealthy.
-func (r *run) replaceFailing(ch *chooser, d, minHealthy int) {
+//     d (their replacements are healthy), as the floor allows;
+//   - otherwise, when no replacement can start and none is starting
+//     (every task the plan does not stop is healthy or failing), one,
+//     unless it serves and the serving tasks would fall below minHealthy;
+//     the plan then starts its replacement if maximumPercent allows.
+func (r *run) replaceFailing(ch *chooser, d, minHealthy int, canReplace bool) {
 	var failing []*task
 	healthy, serving, settling := 0, 0, false
 	for _, t := range r.liveTasks() {
@@ -88,15 +90,10 @@ func (r *run) replaceFailing(ch *chooser, d, minHealthy int) {
 	if len(failing) == 0 {
 		return
 	}
-	unlimited := len(failing)
-	r.pickStops(ch, failing, healthy+len(failing)-d, &unlimited, r.failingReason)
-	if !settling && len(r.starts) == 0 {
-		allowed := serving - minHealthy
-		for _, t := range failing {
-			if t.stopped && r.serving(t) {
-				allowed--
-			}
-		}
+	surplus := healthy + len(failing) - d
+	allowed := serving - minHealthy
+	r.pickStops(ch, failing, surplus, &allowed, r.failingReason)
+	if surplus <= 0 && !settling && !canReplace {
 		r.pickStops(ch, failing, 1, &allowed, r.failingReason)
 	}
 	for _, t := range failing {
