@@ -301,7 +301,7 @@ func (r *run) pickStops(c *chooser, cands []*task, n int, allowed *int, reason f
 			return
 		}
 		t := best.candidates[best.next]
-		if t.healthy() {
+		if r.serving(t) {
 			if *allowed <= 0 {
 				return
 			}

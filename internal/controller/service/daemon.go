@@ -85,7 +85,7 @@ func (r *run) daemon() {
 	healthy := 0
 	for _, t := range r.liveTasks() {
 		byInst[t.InstanceID] = append(byInst[t.InstanceID], t)
-		if t.healthy() {
+		if r.serving(t) {
 			healthy++
 		}
 	}
@@ -117,6 +117,8 @@ func (r *run) daemon() {
 	r.pickStops(ch, extra, len(extra), &allowed, r.scalingReason)
 	r.pickStops(ch, old, len(old), &allowed, r.scalingReason)
 
+	// A task's replacement goes on its instance once it has stopped.
+	r.replaceFailing(ch, r.d, minHealthy, false)
 	if !r.canStart() {
 		return
 	}

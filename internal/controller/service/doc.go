@@ -18,12 +18,15 @@
 // RUNNING. Running and pending tasks of every deployment count against
 // maximumPercent. A task is healthy when it is running, its instance is
 // not lost, and, if an essential container has a health check (a non-empty
-// container health status), its health status is HEALTHY. With D desired
-// tasks, a plan never takes the healthy tasks below
-// ceil(minimumHealthyPercent × D / 100) when that many were healthy
-// before, and never starts tasks beyond floor(maximumPercent × D / 100)
-// running and pending ones. A task the plan stops counts as gone; a task it
-// starts counts as pending.
+// container health status), its health status is HEALTHY. A task serves
+// when it is healthy or, when its service's load balancers fail open (no
+// running task of the service has healthy targets and one has unhealthy
+// ones, so the load balancer routes to all of them), when it is running
+// with unhealthy targets. With D desired tasks, a plan never takes the
+// serving tasks below ceil(minimumHealthyPercent × D / 100) when that many
+// served before, and never starts tasks beyond
+// floor(maximumPercent × D / 100) running and pending ones. A task the
+// plan stops counts as gone; a task it starts counts as pending.
 //
 // # REPLICA services
 //
@@ -50,12 +53,30 @@
 //
 // # Health checks
 //
-// A running task whose health status is UNHEALTHY is stopped ("Task failed
-// container health checks", event "(service S) (task T) failed container
-// health checks.") once healthCheckGracePeriodSeconds have passed since it
-// started; until then it is kept and Plan.Next is the end of the grace
-// period. A task whose health status stays UNKNOWN is not healthy and is
-// not replaced.
+// A running task whose health status is UNHEALTHY, or whose targets are
+// unhealthy, fails its health checks once healthCheckGracePeriodSeconds
+// have passed since it started; until then it is kept and Plan.Next is the
+// end of the grace period. A failing task is replaced within the
+// service's bounds, as ECS's guide describes, never all at once:
+//
+//   - It no longer counts towards D, so the PRIMARY deployment starts its
+//     replacement as maximumPercent allows, beside it.
+//   - It is stopped ("Task failed container health checks", event
+//     "(service S) (task T) failed container health checks.") once it is
+//     replaced: while the healthy and failing tasks are more than D, the
+//     failing ones beyond D go (as the floor allows).
+//   - When its replacement cannot start beside it (maximumPercent reached,
+//     the deployment throttled or FAILED, or a DAEMON task, whose
+//     replacement goes on its instance) and no task is starting (every
+//     task but the failing ones is healthy), one failing task is stopped
+//     per plan, unless it serves and the serving tasks would fall below
+//     the floor; a REPLICA replacement then starts in the same plan.
+//
+// When every target is unhealthy (fail-open) the failing tasks serve, so
+// they are replaced one at a time or as their replacements become healthy,
+// never below the floor. A task whose health status stays UNKNOWN, or
+// whose targets stay initial, is not healthy and is not replaced; while it
+// lasts it counts as starting.
 //
 // # Load balancers
 //
@@ -70,10 +91,13 @@
 //     crash between the two leaves a target that the task's record still
 //     names, so it is always deregistered later.
 //   - A task with targets is healthy only once they are healthy in every
-//     group, as the load balancer nodes report it (Input.TargetHealth);
-//     one that is unhealthy after the grace period is stopped ("Task
-//     failed ELB health checks in (target-group ARN)"), and counts for the
-//     throttle like a container health check failure.
+//     group, as the load balancer nodes report it (Input.TargetHealth,
+//     merged by lbnode.Merge: a quorum of the nodes that see a target, a
+//     node finding every target unhealthy that another finds healthy not
+//     counting); one that is unhealthy after the grace period fails its
+//     health checks and is replaced as above ("Task failed ELB health
+//     checks in (target-group ARN)"), and counts for the throttle like a
+//     container health check failure.
 //   - A RUNNING task with targets that is asked to stop, by the scheduler
 //     or by StopTask, goes to DEACTIVATING instead of stopping: the agent
 //     keeps it running, its targets are deregistered, and it moves on to

@@ -71,8 +71,15 @@ func TestReconcileLoadBalanced(t *testing.T) {
 		}
 		in.Now = t0.Add(time.Minute)
 		p = Reconcile(in)
-		if len(p.Stop) != 1 || p.Stop[0].Reason != "Task failed ELB health checks in (target-group "+tgARN+")" {
-			t.Fatalf("after the grace period: stops %+v, want t-0 for failing ELB health checks", p.Stop)
+		if len(p.Stop) != 0 || len(p.Start) != 1 || p.Start[0].Count != 1 {
+			t.Fatalf("after the grace period: stops %v, starts %+v; want a replacement started first", stopIDs(p), p.Start)
+		}
+		in.Service = p.Service
+		in.Tasks = append(in.Tasks, newTask("r-0", "d", "i2", flotilla.TaskRunning, startedAt(in.Now)))
+		in.TargetHealth["r-0"] = TargetHealth{State: lb.StateHealthy}
+		p = Reconcile(in)
+		if len(p.Stop) != 1 || p.Stop[0].TaskID != "t-0" || p.Stop[0].Reason != "Task failed ELB health checks in (target-group "+tgARN+")" {
+			t.Fatalf("replacement healthy: stops %+v, want t-0 for failing ELB health checks", p.Stop)
 		}
 		if !strings.Contains(messages(p.Service)[0], "failed ELB health checks") {
 			t.Errorf("event %q, want ELB health check failure", messages(p.Service)[0])

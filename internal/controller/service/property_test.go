@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/scheduler"
 )
 
@@ -41,12 +42,65 @@ func specHealthy(in Input, t flotilla.Task) bool {
 	if t.DesiredStatus != flotilla.TaskRunning || t.LastStatus != flotilla.TaskRunning || specLost(in, t.InstanceID) {
 		return false
 	}
+	if in.LoadBalanced && in.TargetHealth[t.ID].State != lb.StateHealthy {
+		return false
+	}
 	for _, c := range t.Containers {
 		if c.Essential && c.HealthStatus != "" {
 			return t.HealthStatus == flotilla.HealthHealthy
 		}
 	}
 	return true
+}
+
+// specRunning reports whether the task is RUNNING (last and desired) on an
+// instance that is not lost.
+func specRunning(in Input, t flotilla.Task) bool {
+	return t.DesiredStatus == flotilla.TaskRunning && t.LastStatus == flotilla.TaskRunning && !specLost(in, t.InstanceID)
+}
+
+// specFailOpen reports whether the load balancers route to unhealthy
+// targets: no running task's targets are healthy, some are unhealthy.
+func specFailOpen(in Input) bool {
+	if !in.LoadBalanced {
+		return false
+	}
+	some := false
+	for _, t := range specTasks(in) {
+		if specRunning(in, t) {
+			switch in.TargetHealth[t.ID].State {
+			case lb.StateHealthy:
+				return false
+			case lb.StateUnhealthy:
+				some = true
+			}
+		}
+	}
+	return some
+}
+
+// specServing reports whether the task serves requests: healthy, or
+// behind load balancers that fail open with its targets unhealthy.
+func specServing(in Input, t flotilla.Task) bool {
+	return specHealthy(in, t) ||
+		specFailOpen(in) && specRunning(in, t) && in.TargetHealth[t.ID].State == lb.StateUnhealthy
+}
+
+// specFailing reports whether the task fails its container or load
+// balancer health checks past the service's grace period.
+func specFailing(in Input, t flotilla.Task) bool {
+	if !specRunning(in, t) || in.Now.Before(t.StartedAt.Add(time.Duration(max(in.Service.HealthCheckGracePeriodSeconds, 0))*time.Second)) {
+		return false
+	}
+	if in.LoadBalanced && in.TargetHealth[t.ID].State == lb.StateUnhealthy {
+		return true
+	}
+	for _, c := range t.Containers {
+		if c.Essential && c.HealthStatus != "" {
+			return t.HealthStatus == flotilla.HealthUnhealthy
+		}
+	}
+	return false
 }
 
 // specTargets returns the instances a DAEMON service must run on.
@@ -233,6 +287,40 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 		}
 		if healthyAfter < min(healthyBefore, minH) {
 			t.Errorf("%d healthy tasks after the plan, %d before, minimum %d (D=%d)", healthyAfter, healthyBefore, minH, d)
+		}
+		// Tasks failing their health checks are replaced within the
+		// bounds: those that serve (fail-open) never go below the floor;
+		// one not yet replaced (healthy and failing tasks no more than D)
+		// is stopped only when its replacement could not start beside
+		// it (REPLICA: maximumPercent reached once the plan's other stops are
+		// done, or nothing starts), and then one at a time.
+		servingBefore, servingAfter, healthyLive, failing, failingStopped := 0, 0, 0, 0, 0
+		for _, tk := range tasks {
+			_, isStopped := stopped[tk.ID]
+			if specServing(in, tk) && (!daemon || targets[tk.InstanceID]) {
+				servingBefore++
+				if !isStopped {
+					servingAfter++
+				}
+			}
+			if specHealthy(in, tk) {
+				healthyLive++
+			}
+			if specFailing(in, tk) {
+				failing++
+				if isStopped && strings.HasPrefix(stopped[tk.ID].Reason, "Task failed ") {
+					failingStopped++
+				}
+			}
+		}
+		if servingAfter < min(servingBefore, minH) {
+			t.Errorf("%d serving tasks after the plan, %d before, minimum %d (D=%d, fail-open %v)", servingAfter, servingBefore, minH, d, specFailOpen(in))
+		}
+		if surplus := healthyLive + failing - d; failingStopped > max(surplus, 1) {
+			t.Errorf("%d failing tasks stopped, %d healthy and %d failing for D=%d", failingStopped, healthyLive, failing, d)
+		} else if !daemon && failingStopped > max(surplus, 0) && starts > 0 && liveAfter-starts+failingStopped < maxT {
+			t.Errorf("failing tasks stopped before their replacement (%d healthy, %d failing, D=%d) with room to start (%d live, maximum %d)",
+				healthyLive, failing, d, liveAfter-starts+failingStopped, maxT)
 		}
 	}
 
@@ -487,6 +575,22 @@ func genInput(rng *rand.Rand) Input {
 			tk.Group = "service:other"
 		}
 		in.Tasks = append(in.Tasks, tk)
+	}
+	// Load balancers: random target health, or every target unhealthy
+	// (fail-open).
+	if rng.IntN(3) == 0 {
+		in.LoadBalanced = true
+		in.TargetHealth = map[string]TargetHealth{}
+		allUnhealthy := rng.IntN(3) == 0
+		for _, tk := range in.Tasks {
+			st := pick(rng, []string{"", lb.StateInitial, lb.StateHealthy, lb.StateHealthy, lb.StateUnhealthy})
+			if allUnhealthy {
+				st = lb.StateUnhealthy
+			}
+			if st != "" {
+				in.TargetHealth[tk.ID] = TargetHealth{State: st, Group: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1"}
+			}
+		}
 	}
 	return in
 }

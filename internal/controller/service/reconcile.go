@@ -136,6 +136,7 @@ type task struct {
 	lb      TargetHealth // its targets' health; State empty when the service has no load balancer
 	stopped bool         // this plan stops it
 	lost    bool         // this plan stops it as lost
+	failing bool         // failed its health checks after its grace period: to be replaced
 }
 
 // run is one Reconcile call under way.
@@ -152,6 +153,7 @@ type run struct {
 	d         int // the desired count: the service's, or the number of DAEMON targets
 	targets   []*flotilla.ContainerInstance
 	throttled bool // the PRIMARY deployment may not start tasks yet
+	failOpen  bool // the load balancers route to unhealthy targets: none is healthy
 
 	starts []Start
 	stops  []Stop
@@ -201,6 +203,7 @@ func newRun(in Input) *run {
 	slices.SortStableFunc(r.tasks, func(a, b *task) int { return strings.Compare(a.ID, b.ID) })
 	r.tasks = slices.CompactFunc(r.tasks, func(a, b *task) bool { return a.ID == b.ID })
 	r.primary = findPrimary(r.svc.Deployments)
+	r.failOpen = r.findFailOpen()
 	return r
 }
 
@@ -248,7 +251,7 @@ func (r *run) decide() {
 		r.d = max(r.svc.DesiredCount, 0)
 	}
 	r.checkFailures()
-	r.stopUnhealthy()
+	r.markFailing()
 	if daemon {
 		r.daemon()
 	} else {
@@ -325,28 +328,6 @@ func (r *run) drainService() {
 		if t.DesiredStatus == flotilla.TaskRunning && t.LastStatus != flotilla.TaskStopped {
 			r.stop(t, r.scalingReason(t), false)
 		}
-	}
-}
-
-// stopUnhealthy stops the tasks that failed their container or load
-// balancer health checks once their grace period is over.
-func (r *run) stopUnhealthy() {
-	grace := time.Duration(max(r.svc.HealthCheckGracePeriodSeconds, 0)) * time.Second
-	for _, t := range r.tasks {
-		if t.stopped || !t.unhealthy() {
-			continue
-		}
-		if end := t.StartedAt.Add(grace); r.now.Before(end) {
-			r.wake(end)
-			continue
-		}
-		if t.lb.State == lb.StateUnhealthy {
-			r.stop(t, "Task failed ELB health checks in (target-group "+t.lb.Group+")", false)
-			r.event("(service %s) (task %s) failed ELB health checks in (target-group %s).", r.svc.Name, t.ID, t.lb.Group)
-			continue
-		}
-		r.stop(t, ReasonUnhealthy, false)
-		r.event("(service %s) (task %s) failed container health checks.", r.svc.Name, t.ID)
 	}
 }
 

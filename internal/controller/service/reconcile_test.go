@@ -314,11 +314,23 @@ func TestReconcileReplica(t *testing.T) {
 				Instances: cluster, Tasks: []flotilla.Task{
 					newTask("u", "1", "a1", flotilla.TaskRunning, health(flotilla.HealthUnhealthy), startedAt(t0.Add(-2*time.Minute)))}},
 			check: func(t *testing.T, p Plan) {
+				// The replacement starts first; the unhealthy task stays.
+				wantStops(t, p)
+				wantStarts(t, p, Start{DeploymentID: "1", TaskDefinitionARN: td1, Count: 1})
+				svc := p.Service
+				in := Input{Service: svc, Instances: cluster, Now: t0, Tasks: []flotilla.Task{
+					newTask("u", "1", "a1", flotilla.TaskRunning, health(flotilla.HealthUnhealthy), startedAt(t0.Add(-2*time.Minute))),
+					newTask("r", "1", "b1", flotilla.TaskRunning, health(flotilla.HealthUnknown), startedAt(t0.Add(-time.Second)))}}
+				if p := Reconcile(in); len(p.Stop) != 0 || len(p.Start) != 0 {
+					t.Errorf("replacement not yet healthy: stops %v, starts %+v; want none", stopIDs(p), p.Start)
+				}
+				in.Tasks[1].HealthStatus = flotilla.HealthHealthy
+				p = Reconcile(in)
 				wantStops(t, p, "u")
 				if s := stopOf(p, "u"); s.Reason != ReasonUnhealthy {
 					t.Errorf("stop = %+v", s)
 				}
-				wantStarts(t, p, Start{DeploymentID: "1", TaskDefinitionARN: td1, Count: 1})
+				wantStarts(t, p)
 				wantEvents(t, p, "(service web) (task u) failed container health checks.")
 			},
 		},

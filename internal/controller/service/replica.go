@@ -18,10 +18,12 @@ func (r *run) replica() {
 	var old, drain, keep []*task
 	healthy := 0
 	for _, t := range r.liveTasks() {
-		if t.healthy() {
+		if r.serving(t) {
 			healthy++
 		}
 		switch {
+		case t.failing:
+			// Replaced first, then stopped: replaceFailing.
 		case t.loc == onDraining:
 			drain = append(drain, t)
 		case p == nil || t.dep != p.ID:
@@ -57,13 +59,14 @@ func (r *run) replica() {
 	}
 	r.pickStops(ch, keep, kept-d, &allowed, r.scalingReason)
 
+	r.replaceFailing(ch, d, minHealthy, r.canStart() && len(r.liveTasks()) < maxTotal)
 	if !r.canStart() {
 		return
 	}
 	kept, live := 0, 0
 	for _, t := range r.liveTasks() {
 		live++
-		if t.dep == p.ID && t.loc != onDraining {
+		if t.dep == p.ID && t.loc != onDraining && !t.failing {
 			kept++
 		}
 	}
