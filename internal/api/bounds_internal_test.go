@@ -1,10 +1,12 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/flotilla/flotilla/internal/model"
 )
@@ -96,5 +98,71 @@ func TestCheckJSONAllocations(t *testing.T) {
 		}
 	}); n > 1 {
 		t.Errorf("checkJSON made %.0f allocations, want at most 1", n)
+	}
+}
+
+// FuzzCheckJSON holds checkJSON to encoding/json: on any body it must not
+// panic; a bound it reports must be broken in what json.Unmarshal decodes
+// (when that succeeds); and a bound broken in what json.Unmarshal decodes
+// must be reported (or the budget be exceeded).
+func FuzzCheckJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{"items":[{},{},{}],"labels":{"a":"b"},"name":"abcde"}`,
+		`{"items":[{},{},{},{}]}`,
+		`{"ITEMS":[{},{},{},{}],"Name":"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"}`,
+		`{"labels":{"a":"b","a":"c","b":"d"}}`,
+		`{"nested":{"items":[{"name":"x"},{}]},"free":[{},{}]}`,
+		`{"items":[],"items":[{},{},{},{}]}`,
+		`{"name":"\xff\xff\xff\xff\xff\xff"}`,
+		`{"x":[1,{"y":"]"}],"name":null}`,
+		`{"items":[{},}`,
+		`[`, `"`, ``, `{"a":`,
+	} {
+		f.Add(seed)
+	}
+	typ := jsonTypeOf(reflect.TypeFor[boundedInput](), map[reflect.Type]*jsonType{})
+	f.Fuzz(func(t *testing.T, body string) {
+		err := checkJSON([]byte(body), typ)
+		var in boundedInput
+		if json.Unmarshal([]byte(body), &in) != nil {
+			return
+		}
+		broken := len(in.Items) > 3 || len(in.Labels) > 2 || in.Name != nil && utf8.RuneCountInString(*in.Name) > 5 ||
+			in.Nested != nil && len(in.Nested.Items) > 1
+		var ve *model.ValidationError
+		var ae *Error
+		switch {
+		case errors.As(err, &ve) && !broken:
+			// A duplicate member counts each time it is sent, while
+			// decoding keeps the last; so a report is right if any
+			// occurrence broke the bound. Only check the single-occurrence case.
+			if !hasDuplicateKeys(body) {
+				t.Fatalf("reported %v, but the decoded input is within bounds: %+v", err, in)
+			}
+		case err == nil && broken:
+			t.Fatalf("a bound is broken in %+v, and checkJSON reported nothing", in)
+		case err != nil && !errors.As(err, &ve) && !errors.As(err, &ae):
+			t.Fatalf("unexpected error %T %v", err, err)
+		}
+	})
+}
+
+// hasDuplicateKeys reports, roughly, whether body names a member twice in
+// one object: true when any key is repeated anywhere.
+func hasDuplicateKeys(body string) bool {
+	dec := json.NewDecoder(strings.NewReader(body))
+	seen := map[string]bool{}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if s, ok := tok.(string); ok {
+			k := strings.ToLower(s)
+			if seen[k] {
+				return true
+			}
+			seen[k] = true
+		}
 	}
 }
