@@ -178,24 +178,28 @@ type boundsCheck struct {
 	depth  int
 }
 
-// pathStep is a member name, or an index when name is "".
+// pathStep is a member name, a map key (when key is set) or a list index.
 type pathStep struct {
 	name  string
+	key   []byte // raw, as in the body
 	index int
 }
 
-// pathString writes c.path as validation errors do: a.b[3].c.
+// pathString writes c.path as validation errors do: a.b[3].c["k"].
 func (c *boundsCheck) pathString() string {
 	var b strings.Builder
 	for _, s := range c.path {
-		if s.name == "" {
+		switch {
+		case s.key != nil:
+			b.WriteString("[" + strconv.Quote(string(s.key)) + "]")
+		case s.name == "":
 			b.WriteString("[" + strconv.Itoa(s.index) + "]")
-			continue
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.name)
 		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(s.name)
 	}
 	return b.String()
 }
@@ -379,8 +383,11 @@ func (c *boundsCheck) list(t *jsonType, max int) error {
 		return nil
 	}
 	for i := 0; ; i++ {
+		if max >= 0 && i == max {
+			return c.tooLong(fmt.Sprintf("must have at most %d items", max))
+		}
 		c.path = append(c.path, pathStep{index: i})
-		err := c.item(t, i, max, "must have at most %d items", sliceGrowth)
+		err := c.spend(t.size * sliceGrowth)
 		if err == nil {
 			err = c.value(t.elem, -1)
 		}
@@ -397,17 +404,6 @@ func (c *boundsCheck) list(t *jsonType, max int) error {
 	}
 }
 
-// item accounts for item i of a list or map, whose path is on c.path.
-func (c *boundsCheck) item(t *jsonType, i, max int, reason string, growth int64) error {
-	if max >= 0 && i == max {
-		c.path = c.path[:len(c.path)-1]
-		err := c.tooLong(fmt.Sprintf(reason, max))
-		c.path = append(c.path, pathStep{index: i})
-		return err
-	}
-	return c.spend(t.size * growth)
-}
-
 func (c *boundsCheck) mapEntries(t *jsonType, max int) error {
 	c.pos++ // {
 	if c.peek() == '}' {
@@ -415,6 +411,9 @@ func (c *boundsCheck) mapEntries(t *jsonType, max int) error {
 		return nil
 	}
 	for i := 0; ; i++ {
+		if max >= 0 && i == max {
+			return c.tooLong(fmt.Sprintf("must have at most %d entries", max))
+		}
 		if c.peek() != '"' {
 			return errNotChecked
 		}
@@ -426,11 +425,8 @@ func (c *boundsCheck) mapEntries(t *jsonType, max int) error {
 			return errNotChecked
 		}
 		c.pos++
-		c.path = append(c.path, pathStep{index: i})
-		err = c.item(t, i, max, "must have at most %d entries", mapGrowth)
-		if err == nil {
-			err = c.spend(int64(len(key)))
-		}
+		c.path = append(c.path, pathStep{key: key})
+		err = c.spend(t.size*mapGrowth + int64(len(key)))
 		if err == nil {
 			err = c.value(t.elem, -1)
 		}

@@ -27,6 +27,7 @@ type boundedInput struct {
 	Name   *string           `json:"name,omitempty"`
 	Nested *boundedNested    `json:"nested,omitempty"`
 	Free   []boundedItem     `json:"free,omitempty"`
+	Any    map[string]string `json:"any,omitempty"`
 	At     *model.Time       `json:"at,omitempty"`
 }
 
@@ -63,6 +64,7 @@ func TestCheckJSON(t *testing.T) {
 		{"empty", ``, ""},
 		{"under the budget", `{"free":` + items(10000) + `}`, ""},
 		{"past the budget", `{"free":` + items(100000) + `}`, "budget:free["},
+		{"past the budget in a map", `{"any":{` + strings.TrimSuffix(strings.Repeat(`"":"",`, 100000), ",") + `}}`, "budget:any[\"\"]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := checkJSON([]byte(tc.body), typ)
