@@ -381,8 +381,12 @@ func (s *Service) DescribeServices(ctx context.Context, in *wire.DescribeService
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Services) == 0 || len(in.Services) > 10 {
+	switch {
+	case len(in.Services) == 0:
 		return nil, flotilla.Errorf(flotilla.EInvalid, "services must contain between 1 and 10 items.")
+	case len(in.Services) > 10:
+		// ECS's own words.
+		return nil, flotilla.Errorf(flotilla.EInvalid, "service names can have at most 10 items.")
 	}
 	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
 		return nil, err

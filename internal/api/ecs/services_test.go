@@ -183,3 +183,17 @@ func TestDependsOnCycleRefused(t *testing.T) {
 		t.Errorf("chain: %v", err)
 	}
 }
+
+// TestDescribeServicesAtMostTen checks ECS's bound of DescribeServices, in
+// ECS's words.
+func TestDescribeServicesAtMostTen(t *testing.T) {
+	c := newClient(t)
+	names := make([]string, 11)
+	for i := range names {
+		names[i] = "s" + strings.Repeat("x", i)
+	}
+	_, err := c.DescribeServices(ctx, &sdk.DescribeServicesInput{Services: names})
+	if errCode(t, err) != "InvalidParameterException" || !strings.Contains(err.Error(), "service names can have at most 10 items.") {
+		t.Fatalf("11 services: %v", err)
+	}
+}
