@@ -2,6 +2,7 @@ package flotilla
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -119,4 +120,31 @@ func DeploymentStartedBy(deploymentID string) string { return "ecs-svc/" + deplo
 // ServiceDeploymentARN is the ARN of one deployment of a service.
 func (a Account) ServiceDeploymentARN(cluster, service, id string) string {
 	return a.ARN("service-deployment/" + cluster + "/" + service + "/" + id)
+}
+
+// Ranges of a service's settings, as ECS documents them.
+const (
+	// MaxDesiredCount is ECS's quota of tasks per service.
+	MaxDesiredCount = 5000
+	// MaxHealthCheckGracePeriodSeconds is the longest health check grace
+	// period ECS accepts (about 69 years).
+	MaxHealthCheckGracePeriodSeconds = math.MaxInt32
+)
+
+// ValidateDesiredCount checks a service's desired count against ECS's
+// range: 0 to the quota of tasks per service.
+func ValidateDesiredCount(n int64) error {
+	if n < 0 || n > MaxDesiredCount {
+		return Errorf(EInvalid, "desiredCount must be between 0 and %d, the quota of tasks per service; it is %d.", MaxDesiredCount, n)
+	}
+	return nil
+}
+
+// ValidateHealthCheckGracePeriod checks a service's
+// healthCheckGracePeriodSeconds against ECS's range.
+func ValidateHealthCheckGracePeriod(seconds int64) error {
+	if seconds < 0 || seconds > MaxHealthCheckGracePeriodSeconds {
+		return Errorf(EInvalid, "healthCheckGracePeriodSeconds must be between 0 and %d; it is %d.", MaxHealthCheckGracePeriodSeconds, seconds)
+	}
+	return nil
 }

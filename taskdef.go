@@ -130,3 +130,47 @@ type TaskDefinition struct {
 	RegisteredAt   time.Time       `json:"registeredAt"`
 	DeregisteredAt time.Time       `json:"deregisteredAt,omitzero"`
 }
+
+// DependencyCycle returns a cycle of containers that depend on each other,
+// such as [a b a], or nil when there is none. dependsOn maps each container
+// to the containers it depends on (its dependsOn entries); names it does not
+// hold depend on nothing. Containers are visited in the order of names, so
+// that the cycle reported is always the same.
+func DependencyCycle(names []string, dependsOn map[string][]string) []string {
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	state := make(map[string]int, len(names))
+	var path []string
+	var visit func(string) []string
+	visit = func(n string) []string {
+		switch state[n] {
+		case onPath:
+			for i, p := range path {
+				if p == n {
+					return append(append([]string(nil), path[i:]...), n)
+				}
+			}
+		case done:
+			return nil
+		}
+		state[n] = onPath
+		path = append(path, n)
+		for _, d := range dependsOn[n] {
+			if c := visit(d); c != nil {
+				return c
+			}
+		}
+		path = path[:len(path)-1]
+		state[n] = done
+		return nil
+	}
+	for _, n := range names {
+		if c := visit(n); c != nil {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,6 +1,9 @@
 package flotilla
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseTaskCPU(t *testing.T) {
 	tests := []struct {
@@ -104,5 +107,53 @@ func TestValidateTags(t *testing.T) {
 	}
 	if err := ValidateTags(many); ErrorCode(err) != EInvalid {
 		t.Fatalf("51 tags: got %v, want invalid", err)
+	}
+}
+
+func TestDependencyCycle(t *testing.T) {
+	tests := []struct {
+		name  string
+		names []string
+		deps  map[string][]string
+		want  string
+	}{
+		{"none", []string{"a", "b"}, nil, ""},
+		{"chain", []string{"a", "b", "c"}, map[string][]string{"a": {"b"}, "b": {"c"}}, ""},
+		{"diamond", []string{"a", "b", "c", "d"}, map[string][]string{"a": {"b", "c"}, "b": {"d"}, "c": {"d"}}, ""},
+		{"two", []string{"a", "b"}, map[string][]string{"a": {"b"}, "b": {"a"}}, "a b a"},
+		{"three, found from the first", []string{"x", "a", "b", "c"}, map[string][]string{"x": {"b"}, "a": {"b"}, "b": {"c"}, "c": {"a"}}, "b c a b"},
+		{"self", []string{"a"}, map[string][]string{"a": {"a"}}, "a a"},
+		{"unknown name", []string{"a"}, map[string][]string{"a": {"zz"}}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(DependencyCycle(tc.names, tc.deps), " ")
+			if got != tc.want {
+				t.Errorf("DependencyCycle = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestServiceRanges(t *testing.T) {
+	for _, n := range []int64{0, 1, MaxDesiredCount} {
+		if err := ValidateDesiredCount(n); err != nil {
+			t.Errorf("desired count %d: %v", n, err)
+		}
+	}
+	for _, n := range []int64{-1, MaxDesiredCount + 1, 2147483647} {
+		if ErrorCode(ValidateDesiredCount(n)) != EInvalid {
+			t.Errorf("desired count %d accepted", n)
+		}
+	}
+	for _, n := range []int64{0, 2147483647} {
+		if err := ValidateHealthCheckGracePeriod(n); err != nil {
+			t.Errorf("grace period %d: %v", n, err)
+		}
+	}
+	for _, n := range []int64{-1, -2147483648, 2147483648} {
+		if ErrorCode(ValidateHealthCheckGracePeriod(n)) != EInvalid {
+			t.Errorf("grace period %d accepted", n)
+		}
 	}
 }

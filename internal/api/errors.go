@@ -100,9 +100,11 @@ func toError(err error, validationCode string, mapError func(error) *Error) (e *
 }
 
 // validationMessage words a validation error as AWS does:
-// "2 validation errors detected: cluster is required; count must be ...".
+// "2 validation errors detected: cluster is required; count must be ...",
+// counting every problem and listing those the error kept (at most
+// model.MaxListedErrors).
 func validationMessage(ve *model.ValidationError) string {
-	n := len(ve.Params)
+	n := ve.Count()
 	if n == 0 {
 		return "1 validation error detected: invalid input"
 	}

@@ -54,14 +54,22 @@ var emptyObject = struct{}{}
 // JSON makes an Operation of a handler. The request body is decoded into a
 // new I (an empty body counts as {}; unknown members are ignored, as AWS
 // ignores them); a malformed body or a member of the wrong type is answered
-// SerializationException. When *I has a Validate() error method it is called
-// and a *model.ValidationError it returns is answered with the service's
-// ValidationErrorCode. Then h is called: its output is encoded as JSON (nil
-// as {}), its error goes through the service's error mapping (see
-// JSONService.MapError). A panic in Validate or h is answered
-// ServerException and logged.
+// SerializationException. Before that, the body is checked in one pass that
+// allocates next to nothing (see checkJSON): a member longer than the
+// model's bound is answered with the service's ValidationErrorCode at its
+// first item past the bound, and a body that would decode into more than
+// DecodeBudget bytes is answered SerializationException. When *I has a
+// Validate() error method it is called and a *model.ValidationError it
+// returns is answered with the service's ValidationErrorCode. Then h is
+// called: its output is encoded as JSON (nil as {}), its error goes through
+// the service's error mapping (see JSONService.MapError). A panic in
+// Validate or h is answered ServerException and logged.
 func JSON[I, O any](h func(ctx context.Context, in *I) (*O, error)) Operation {
+	bounds := jsonTypeOf(reflect.TypeFor[I](), map[reflect.Type]*jsonType{})
 	return Operation{invoke: func(ctx context.Context, body []byte) (any, error) {
+		if err := checkJSON(body, bounds); err != nil {
+			return nil, err
+		}
 		in := new(I)
 		if err := decodeJSON(body, in); err != nil {
 			return nil, err

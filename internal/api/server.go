@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -410,15 +411,31 @@ func (s *Server) finish(r *http.Request, req *request, status int, e *Error) {
 		attrs = append(attrs, slog.String("access_key_id", req.info.accessKeyID))
 	}
 	if e != nil {
-		attrs = append(attrs, slog.String("error_code", e.Code), slog.String("error_message", e.Message))
+		attrs = append(attrs, slog.String("error_code", e.Code), slog.String("error_message", clip(e.Message)))
 	}
 	if req.cause != nil {
-		attrs = append(attrs, slog.String("error", req.cause.Error()))
+		attrs = append(attrs, slog.String("error", clip(req.cause.Error())))
 	}
 	if req.stack != nil {
 		attrs = append(attrs, slog.String("stack", string(req.stack)))
 	}
 	s.log.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// maxLoggedText is the most bytes of an error's text a log line holds.
+const maxLoggedText = 1 << 10
+
+// clip returns s cut to maxLoggedText bytes (at a character's start), with
+// how long it was, so that no error text makes a log line of megabytes.
+func clip(s string) string {
+	if len(s) <= maxLoggedText {
+		return s
+	}
+	cut := maxLoggedText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "... (" + strconv.Itoa(len(s)) + " bytes in all)"
 }
 
 // httpDate returns the Date header value of now, formatted once a second.

@@ -68,25 +68,43 @@ type ParamError struct {
 	Reason string
 }
 
-// ValidationError lists every invalid member of an input. Generated Validate
+// MaxListedErrors is how many problems a ValidationError keeps; it counts
+// the others. AWS, too, answers "N validation errors detected" with only
+// the first few listed, so that an input of a million invalid elements gets
+// a short answer.
+const MaxListedErrors = 10
+
+// ValidationError lists the invalid members of an input: the first
+// MaxListedErrors of them, and how many more there are. Generated Validate
 // methods return it (never another error type).
 type ValidationError struct {
+	// Params are the first MaxListedErrors problems, in the order found.
 	Params []ParamError
+	// Omitted counts the problems found after those.
+	Omitted int
 }
 
 // Add records one invalid member.
 func (e *ValidationError) Add(path, reason string) {
+	if len(e.Params) >= MaxListedErrors {
+		e.Omitted++
+		return
+	}
 	e.Params = append(e.Params, ParamError{Path: path, Reason: reason})
 }
 
+// Count returns how many problems were found, listed or not.
+func (e *ValidationError) Count() int { return len(e.Params) + e.Omitted }
+
 // Err returns e when it holds at least one problem and nil otherwise.
 func (e *ValidationError) Err() error {
-	if e == nil || len(e.Params) == 0 {
+	if e == nil || e.Count() == 0 {
 		return nil
 	}
 	return e
 }
 
+// Error lists the problems kept, separated by "; ".
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Params))
 	for i, p := range e.Params {
@@ -111,4 +129,13 @@ func IndexPath(parent string, i int) string {
 // KeyPath builds the path of a map value for ParamError.
 func KeyPath(parent, key string) string {
 	return parent + "[" + strconv.Quote(key) + "]"
+}
+
+// Bounded is implemented by the generated structures that have members with
+// an upper bound in the model. A decoder uses it to stop at the first item
+// past a bound, before the whole value is in memory.
+type Bounded interface {
+	// MaxLengths returns the upper bound of each such member, by wire name:
+	// the most items of a list, entries of a map or characters of a string.
+	MaxLengths() map[string]int
 }

@@ -253,6 +253,20 @@ func QueryBlob(n *QueryNode, e *ValidationError) ([]byte, bool) {
 // for an empty list, gives an empty list. QueryList returns nil when there is
 // no list.
 func QueryList[T any](n *QueryNode, member string, e *ValidationError, dec QueryDecoder[T]) []T {
+	return queryList(n, member, -1, e, dec)
+}
+
+// QueryListMax is QueryList for a list of at most max elements in the
+// model: it decodes no more than the first max+1 elements, so that a form
+// of thousands of them costs no more than the bound allows, and Validate,
+// seeing one too many, reports the bound.
+func QueryListMax[T any](n *QueryNode, member string, max int, e *ValidationError, dec QueryDecoder[T]) []T {
+	return queryList(n, member, max, e, dec)
+}
+
+// queryList is QueryList decoding at most max+1 elements; all of them when
+// max is negative.
+func queryList[T any](n *QueryNode, member string, max int, e *ValidationError, dec QueryDecoder[T]) []T {
 	if n == nil {
 		return nil
 	}
@@ -266,6 +280,9 @@ func QueryList[T any](n *QueryNode, member string, e *ValidationError, dec Query
 			return []T{}
 		}
 		return nil
+	}
+	if max >= 0 && len(elems) > max+1 {
+		elems = elems[:max+1]
 	}
 	list := make([]T, 0, len(elems))
 	for _, c := range elems {

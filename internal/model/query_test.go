@@ -193,3 +193,29 @@ func TestParseQueryDeepNames(t *testing.T) {
 		t.Error("the deep name was kept")
 	}
 }
+
+func TestValidationErrorKeepsTheFirstFew(t *testing.T) {
+	var e model.ValidationError
+	for i := range 25 {
+		e.Add(model.IndexPath("items", i), "is required")
+	}
+	if e.Count() != 25 || len(e.Params) != model.MaxListedErrors || e.Params[model.MaxListedErrors-1].Path != "items[9]" {
+		t.Fatalf("count %d, kept %v; want 25 counted and items[0] to items[9] kept", e.Count(), e.Params)
+	}
+	if e.Err() == nil {
+		t.Fatal("Err() = nil with problems")
+	}
+}
+
+func TestQueryListMax(t *testing.T) {
+	var decoded int
+	dec := func(n *model.QueryNode, e *model.ValidationError) (string, bool) {
+		decoded++
+		return model.QueryString[string](n, e)
+	}
+	var e model.ValidationError
+	got := model.QueryListMax(parse(t, "L.member.4=d&L.member.2=b&L.member.1=a&L.member.3=c&L.member.5=e").Child("L"), "member", 2, &e, dec)
+	if want := []string{"a", "b", "c"}; !reflect.DeepEqual(got, want) || decoded != 3 || e.Err() != nil {
+		t.Fatalf("got %q after decoding %d elements (%v), want %q: the bound and one more", got, decoded, e.Err(), want)
+	}
+}

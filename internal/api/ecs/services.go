@@ -49,8 +49,13 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 			return nil, flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy does not support placement strategies.")
 		}
 	}
-	if desired < 0 {
-		return nil, flotilla.Errorf(flotilla.EInvalid, "desiredCount must be 0 or more.")
+	if err := flotilla.ValidateDesiredCount(int64(desired)); err != nil {
+		return nil, err
+	}
+	if in.HealthCheckGracePeriodSeconds != nil {
+		if err := flotilla.ValidateHealthCheckGracePeriod(int64(*in.HealthCheckGracePeriodSeconds)); err != nil {
+			return nil, err
+		}
 	}
 	td, _, err := s.findTaskDefinition(ctx, str(in.TaskDefinition))
 	if err != nil {
@@ -289,8 +294,8 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 			if svc.SchedulingStrategy == flotilla.SchedulingDaemon {
 				return flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy does not support a desired count for services.")
 			}
-			if *in.DesiredCount < 0 {
-				return flotilla.Errorf(flotilla.EInvalid, "desiredCount must be 0 or more.")
+			if err := flotilla.ValidateDesiredCount(int64(*in.DesiredCount)); err != nil {
+				return err
 			}
 			svc.DesiredCount = int(*in.DesiredCount)
 		}
@@ -309,6 +314,9 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 			svc.PlacementStrategy = rawJSON(in.PlacementStrategy)
 		}
 		if in.HealthCheckGracePeriodSeconds != nil {
+			if err := flotilla.ValidateHealthCheckGracePeriod(int64(*in.HealthCheckGracePeriodSeconds)); err != nil {
+				return err
+			}
 			svc.HealthCheckGracePeriodSeconds = int(*in.HealthCheckGracePeriodSeconds)
 		}
 		if in.LoadBalancers != nil {
@@ -373,8 +381,12 @@ func (s *Service) DescribeServices(ctx context.Context, in *wire.DescribeService
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Services) == 0 || len(in.Services) > 10 {
+	switch {
+	case len(in.Services) == 0:
 		return nil, flotilla.Errorf(flotilla.EInvalid, "services must contain between 1 and 10 items.")
+	case len(in.Services) > 10:
+		// ECS's own words.
+		return nil, flotilla.Errorf(flotilla.EInvalid, "service names can have at most 10 items.")
 	}
 	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
 		return nil, err

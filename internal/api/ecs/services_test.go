@@ -1,6 +1,7 @@
 package ecs_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -97,5 +98,102 @@ func TestServicesAPI(t *testing.T) {
 	}
 	if _, err := c.UpdateService(ctx, &sdk.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), DesiredCount: aws.Int32(1)}); errCode(t, err) != "ServiceNotActiveException" {
 		t.Fatalf("update a draining service: %v", err)
+	}
+}
+
+// TestServiceRanges checks ECS's ranges of desiredCount (0 to the quota of
+// 5000 tasks per service) and healthCheckGracePeriodSeconds (0 to
+// 2147483647) in CreateService and UpdateService, and that a refused update
+// changes nothing.
+func TestServiceRanges(t *testing.T) {
+	c := newClient(t)
+	must(c.CreateCluster(ctx, &sdk.CreateClusterInput{ClusterName: aws.String("prod")}))(t)
+	must(c.RegisterTaskDefinition(ctx, &sdk.RegisterTaskDefinitionInput{Family: aws.String("web"), ContainerDefinitions: []types.ContainerDefinition{container("web", 64)}}))(t)
+	create := func(name string, desired, grace *int32) error {
+		_, err := c.CreateService(ctx, &sdk.CreateServiceInput{Cluster: aws.String("prod"), ServiceName: aws.String(name), TaskDefinition: aws.String("web"),
+			DesiredCount: desired, HealthCheckGracePeriodSeconds: grace})
+		return err
+	}
+	for _, tc := range []struct {
+		name           string
+		desired, grace *int32
+		code           string
+	}{
+		{"at the quota", aws.Int32(5000), aws.Int32(2147483647), ""},
+		{"past the quota", aws.Int32(5001), nil, "InvalidParameterException"},
+		{"largest integer", aws.Int32(2147483647), nil, "InvalidParameterException"},
+		{"negative count", aws.Int32(-1), nil, "InvalidParameterException"},
+		{"negative grace period", aws.Int32(1), aws.Int32(-1), "InvalidParameterException"},
+	} {
+		if err := create("s"+strings.ReplaceAll(tc.name, " ", "-"), tc.desired, tc.grace); errCode(t, err) != tc.code {
+			t.Errorf("create %s: %v, want %q", tc.name, err, tc.code)
+		}
+	}
+	if err := create("api", aws.Int32(2), aws.Int32(30)); err != nil {
+		t.Fatal(err)
+	}
+	for name, in := range map[string]*sdk.UpdateServiceInput{
+		"count past the quota":  {DesiredCount: aws.Int32(5001)},
+		"negative grace period": {HealthCheckGracePeriodSeconds: aws.Int32(-5)},
+	} {
+		in.Cluster, in.Service = aws.String("prod"), aws.String("api")
+		if _, err := c.UpdateService(ctx, in); errCode(t, err) != "InvalidParameterException" {
+			t.Errorf("update %s: %v", name, err)
+		}
+	}
+	out := must(c.DescribeServices(ctx, &sdk.DescribeServicesInput{Cluster: aws.String("prod"), Services: []string{"api"}}))(t)
+	if s := out.Services[0]; s.DesiredCount != 2 || aws.ToInt32(s.HealthCheckGracePeriodSeconds) != 30 {
+		t.Errorf("after refused updates: desired %d, grace %d; want 2 and 30", s.DesiredCount, aws.ToInt32(s.HealthCheckGracePeriodSeconds))
+	}
+}
+
+// TestDependsOnCycleRefused checks that RegisterTaskDefinition refuses
+// containers that depend on each other in a cycle, which could never start,
+// and accepts a chain.
+func TestDependsOnCycleRefused(t *testing.T) {
+	c := newClient(t)
+	dep := func(name string) []types.ContainerDependency {
+		return []types.ContainerDependency{{ContainerName: aws.String(name), Condition: types.ContainerConditionStart}}
+	}
+	withDeps := func(deps map[string]string, names ...string) *sdk.RegisterTaskDefinitionInput {
+		in := &sdk.RegisterTaskDefinitionInput{Family: aws.String("app")}
+		for _, n := range names {
+			cd := container(n, 16)
+			if d, ok := deps[n]; ok {
+				cd.DependsOn = dep(d)
+			}
+			in.ContainerDefinitions = append(in.ContainerDefinitions, cd)
+		}
+		return in
+	}
+	for _, tc := range []struct {
+		name  string
+		in    *sdk.RegisterTaskDefinitionInput
+		cycle string
+	}{
+		{"two", withDeps(map[string]string{"a": "b", "b": "a"}, "a", "b"), "(a -> b -> a)"},
+		{"three", withDeps(map[string]string{"a": "b", "b": "c", "c": "a"}, "a", "b", "c"), "(a -> b -> c -> a)"},
+	} {
+		_, err := c.RegisterTaskDefinition(ctx, tc.in)
+		if errCode(t, err) != "ClientException" || !strings.Contains(err.Error(), tc.cycle) {
+			t.Errorf("%s: %v, want ClientException naming %s", tc.name, err, tc.cycle)
+		}
+	}
+	if _, err := c.RegisterTaskDefinition(ctx, withDeps(map[string]string{"a": "b", "b": "c"}, "a", "b", "c")); err != nil {
+		t.Errorf("chain: %v", err)
+	}
+}
+
+// TestDescribeServicesAtMostTen checks ECS's bound of DescribeServices, in
+// ECS's words.
+func TestDescribeServicesAtMostTen(t *testing.T) {
+	c := newClient(t)
+	names := make([]string, 11)
+	for i := range names {
+		names[i] = "s" + strings.Repeat("x", i)
+	}
+	_, err := c.DescribeServices(ctx, &sdk.DescribeServicesInput{Services: names})
+	if errCode(t, err) != "InvalidParameterException" || !strings.Contains(err.Error(), "service names can have at most 10 items.") {
+		t.Fatalf("11 services: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
@@ -203,6 +204,17 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 	}
 	if !essential {
 		return nil, flotilla.Errorf(flotilla.EClient, "Task definition does not have any essential container.")
+	}
+	order := make([]string, len(in.ContainerDefinitions))
+	deps := map[string][]string{}
+	for i, c := range in.ContainerDefinitions {
+		order[i] = str(c.Name)
+		for _, d := range c.DependsOn {
+			deps[order[i]] = append(deps[order[i]], str(d.ContainerName))
+		}
+	}
+	if cycle := flotilla.DependencyCycle(order, deps); cycle != nil {
+		return nil, flotilla.Errorf(flotilla.EClient, "Invalid 'dependsOn' setting: the containers depend on each other in a cycle (%s), so none of them could ever start.", strings.Join(cycle, " -> "))
 	}
 	if taskCPU > 0 && sumCPU > taskCPU {
 		return nil, flotilla.Errorf(flotilla.EClient, "Invalid 'cpu' setting for task. The sum of container cpu (%d) exceeds the task cpu (%d).", sumCPU, taskCPU)

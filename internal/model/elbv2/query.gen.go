@@ -2478,7 +2478,7 @@ func decodeQueryModifyLoadBalancerAttributesInput(n *model.QueryNode, e *model.V
 	if n == nil {
 		return s, false
 	}
-	s.Attributes = model.QueryList(n.Child("Attributes"), "member", e, decodeQueryLoadBalancerAttribute)
+	s.Attributes = model.QueryListMax(n.Child("Attributes"), "member", 20, e, decodeQueryLoadBalancerAttribute)
 	s.LoadBalancerArn = model.QueryOptional(n.Child("LoadBalancerArn"), e, model.QueryString[string])
 	return s, true
 }

@@ -2,8 +2,8 @@ package main
 
 // jsonProtocol is AWS's JSON 1.0 and 1.1 protocol (awsJson1_0, awsJson1_1):
 // a POST of the input as a JSON object, the operation named in X-Amz-Target.
-// encoding/json does the marshaling, so there is nothing to emit beyond the
-// struct tags.
+// encoding/json does the marshaling; beyond the struct tags there is only
+// bounds.gen.go, the model's length bounds for the decoder (see boundsFile).
 type jsonProtocol struct{}
 
 // wireName is the member name, unless the model renames it.
@@ -27,4 +27,4 @@ func (jsonProtocol) constants(svc *Service) []constant {
 
 func (jsonProtocol) prepare(*Service) {}
 
-func (jsonProtocol) files(*emitter) ([]*file, error) { return nil, nil }
+func (jsonProtocol) files(g *emitter) ([]*file, error) { return []*file{g.boundsFile()}, nil }

@@ -266,6 +266,9 @@ func (q *queryEmitter) decodeExpr(ref *Ref, n string, field bool) string {
 	s := ref.Shape
 	switch s.Kind {
 	case List:
+		if hi := q.maxBound(s); hi != "" {
+			return fmt.Sprintf("model.QueryListMax(%s, %q, %s, e, %s)", n, listMember(ref), hi, q.decoder(s.Elem))
+		}
 		return fmt.Sprintf("model.QueryList(%s, %q, e, %s)", n, listMember(ref), q.decoder(s.Elem))
 	case Map:
 		entry, key, value := mapNames(ref)
