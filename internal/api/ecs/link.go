@@ -459,11 +459,12 @@ func (s *Service) Run(ctx context.Context) error {
 // sweepLinks marks disconnected every instance whose agent counts as
 // connected but whose link nobody holds: its record expired (the server
 // holding it went away or lost the store; the agent was last heard at the
-// record's HeartbeatAt), or there is no record of the instance's link (a
-// store written before links were recorded, or a link of this server that
-// ended without saying so; then as of now). A live link held by any server
-// is left alone, and so are expired records' instances that a newer link
-// took over.
+// record's HeartbeatAt), its record names this server but the link is no
+// longer here (it ended and the store did not take its end; as of the
+// record's HeartbeatAt too), or there is no record of the instance's link
+// (a store written by a release before links were recorded; as of now). A
+// live link held by any server is left alone, and so are expired records'
+// instances that a newer link took over.
 func (s *Service) sweepLinks(ctx context.Context) error {
 	insts, _, err := store.ListJSON[flotilla.ContainerInstance](ctx, s.store, flotilla.InstancesPrefix, store.ListOptions{})
 	if err != nil {
@@ -500,9 +501,11 @@ func (s *Service) sweepLinks(ctx context.Context) error {
 		switch {
 		case conn != nil && conn.id == ci.LinkID:
 			continue // held here
-		case l != nil && l.LinkID == ci.LinkID && !leaseExpired(l, now):
-			continue // held by a live server (this one's links are in conns)
+		case l != nil && l.LinkID == ci.LinkID && l.Server != s.server && !leaseExpired(l, now):
+			continue // held by another live server
 		case l != nil && l.LinkID == ci.LinkID:
+			// Expired, or held here but ended (this server's live links
+			// are in conns before they are recorded).
 			at = l.HeartbeatAt
 		}
 		s.log.Info("agent link expired", "instance", ci.ARN, "last_heard", at)

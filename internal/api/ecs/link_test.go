@@ -72,13 +72,13 @@ func (w *linkWorld) lease(id string) *flotilla.AgentLink {
 
 // TestLinkLiveness checks that an agent link's liveness lives in the store:
 // connecting records the link and which server holds it, a server's sweep
-// leaves other servers' live links alone, marks an expired one disconnected
-// as of its last heartbeat, and a record from before links were recorded
-// disconnected as of now.
+// leaves other servers' live links alone, marks an expired one, or one of
+// its own that is no longer there, disconnected as of its last heartbeat,
+// and an instance from before links were recorded disconnected as of now.
 func TestLinkLiveness(t *testing.T) {
 	ctx := context.Background()
 	w := newLinkWorld(t)
-	held, expired, legacy := w.register(), w.register(), w.register()
+	held, expired, legacy, ended := w.register(), w.register(), w.register(), w.register()
 
 	// Another server (another Service over the same store) holds two links.
 	other := New(Config{Store: w.st, Account: w.s.acct, Clock: func() time.Time { return w.now }})
@@ -93,6 +93,10 @@ func TestLinkLiveness(t *testing.T) {
 	}
 	if ci := w.instance(held); !ci.AgentConnected || ci.LinkID != "link-"+held {
 		t.Fatalf("instance = %+v, want connected on its link", ci)
+	}
+	// A link of this server that ended without the store taking it.
+	if err := w.s.connectLink(ctx, "c", ended, "link-"+ended, w.now); err != nil {
+		t.Fatal(err)
 	}
 	// A store written before links were recorded: connected, no record.
 	if _, err := w.s.updateInstance(ctx, "c", legacy, func(ci *flotilla.ContainerInstance) error {
@@ -114,6 +118,9 @@ func TestLinkLiveness(t *testing.T) {
 		if ci := w.instance(id); !ci.AgentConnected {
 			t.Errorf("instance %s disconnected while its link's lease runs", id)
 		}
+	}
+	if ci := w.instance(ended); ci.AgentConnected || !ci.DisconnectedAt.Equal(start) || w.lease(ended) != nil {
+		t.Errorf("instance whose link here ended = connected %v since %v, want disconnected at %v", ci.AgentConnected, ci.DisconnectedAt, start)
 	}
 	if ci := w.instance(legacy); ci.AgentConnected || !ci.DisconnectedAt.Equal(w.now) {
 		t.Errorf("legacy instance = connected %v since %v, want disconnected at %v", ci.AgentConnected, ci.DisconnectedAt, w.now)
