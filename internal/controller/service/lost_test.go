@@ -1,6 +1,7 @@
 package service
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -224,5 +225,81 @@ func TestReconcileHeardSince(t *testing.T) {
 				wantStarts(t, p)
 			},
 		},
+	})
+}
+
+// TestSimulateAgentsAwayAndBack loses sight of every agent of a cluster
+// for many grace periods. With nowhere to place replacements, the service
+// keeps its tasks; when the agents come back, they are the service's tasks
+// again and nothing is replaced. When one agent comes back first, its
+// capacity takes the replacements, and the unreachable tasks go only once
+// the replacements are healthy.
+func TestSimulateAgentsAwayAndBack(t *testing.T) {
+	setup := func(t *testing.T) (*world, []string) {
+		w := newWorld(t, steadyService(3), cluster)
+		w.floor = false // losing sight of every agent takes the healthy tasks away
+		w.checked = true
+		var orig []string
+		for _, inst := range abc {
+			orig = append(orig, w.add("1", td1, inst, flotilla.TaskRunning).ID)
+		}
+		w.reconcile()
+		for _, id := range abc {
+			ci := w.instance(id)
+			ci.AgentConnected, ci.DisconnectedAt = false, w.in.Now
+		}
+		// Ten minutes away: twenty grace periods.
+		for range 40 {
+			w.advance(15 * time.Second)
+			w.reconcile()
+			for _, id := range orig {
+				if tk := w.task(id); tk.DesiredStatus != flotilla.TaskRunning {
+					t.Fatalf("task %s stopped while its agent was away (%s); log:\n%s", id, tk.StoppedReason, strings.Join(w.log, "\n"))
+				}
+			}
+		}
+		if len(w.in.Tasks) != 3 {
+			t.Fatalf("%d tasks, want the 3 first ones: nowhere to place others", len(w.in.Tasks))
+		}
+		return w, orig
+	}
+	reconnect := func(w *world, ids ...string) {
+		for _, id := range ids {
+			ci := w.instance(id)
+			ci.AgentConnected, ci.DisconnectedAt = true, time.Time{}
+		}
+	}
+
+	t.Run("all back", func(t *testing.T) {
+		w, orig := setup(t)
+		reconnect(w, abc...)
+		w.run(10, func() bool { return w.converged(td1) })
+		for _, id := range orig {
+			if tk := w.task(id); tk.DesiredStatus != flotilla.TaskRunning || tk.LastStatus != flotilla.TaskRunning {
+				t.Errorf("task %s %s/%s after the agents came back", id, tk.LastStatus, tk.DesiredStatus)
+			}
+		}
+		if len(w.in.Tasks) != 3 {
+			t.Errorf("%d tasks after the agents came back, want the same 3", len(w.in.Tasks))
+		}
+	})
+	t.Run("one back first", func(t *testing.T) {
+		w, orig := setup(t)
+		reconnect(w, "a1")
+		w.run(20, func() bool { return w.converged(td1) })
+		running := 0
+		for _, tk := range w.in.Tasks {
+			if tk.LastStatus == flotilla.TaskRunning && tk.DesiredStatus == flotilla.TaskRunning {
+				running++
+			}
+		}
+		if running != 3 || w.task(orig[0]).DesiredStatus != flotilla.TaskRunning {
+			t.Fatalf("%d running tasks, a1's original %s; log:\n%s", running, w.task(orig[0]).DesiredStatus, strings.Join(w.log, "\n"))
+		}
+		for _, id := range orig[1:] {
+			if tk := w.task(id); tk.LastStatus != flotilla.TaskStopped || tk.StoppedReason != ReasonAgentLost {
+				t.Errorf("unreachable task %s: %s (%q), want stopped as lost once replaced", id, tk.LastStatus, tk.StoppedReason)
+			}
+		}
 	})
 }
