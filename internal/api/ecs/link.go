@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,6 +39,16 @@ type linkConn struct {
 	ws      *websocket.Conn
 	writeMu sync.Mutex
 	cancel  context.CancelFunc
+	heard   atomic.Int64 // when the agent was last heard, in Unix nanoseconds
+}
+
+// linkLease is how long an agent link's record (flotilla.AgentLink) stays
+// valid after its last heartbeat: the link's own timeout, and one renewal
+// interval for the holding server to write it.
+const linkLease = link.DeadAfter + link.HeartbeatInterval
+
+func leaseExpired(l *flotilla.AgentLink, now time.Time) bool {
+	return !now.Before(l.HeartbeatAt.Add(linkLease))
 }
 
 func (c *linkConn) send(m link.Message) error {
@@ -81,6 +93,7 @@ func (s *Service) serveLink(ws *websocket.Conn, ci *flotilla.ContainerInstance) 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	conn := &linkConn{id: flotilla.NewID()[:16], ws: ws, cancel: cancel}
+	conn.heard.Store(s.now().UnixNano())
 	key := flotilla.InstanceKey(ci.Cluster, ci.ID)
 	log := s.log.With("instance", ci.ARN)
 
@@ -99,15 +112,17 @@ func (s *Service) serveLink(ws *websocket.Conn, ci *flotilla.ContainerInstance) 
 		}
 		s.links.mu.Unlock()
 		if current {
-			s.setAgentConnected(context.Background(), ci.Cluster, ci.ID, false, conn.id)
+			if err := s.disconnectLink(context.Background(), ci.Cluster, ci.ID, conn.id, s.now().UTC()); err != nil {
+				log.Warn("mark agent disconnected", "err", err)
+			}
 			log.Info("agent disconnected")
 		}
 	}()
-	if err := s.setAgentConnected(ctx, ci.Cluster, ci.ID, true, conn.id); err != nil {
+	if err := s.connectLink(ctx, ci.Cluster, ci.ID, conn.id, s.now().UTC()); err != nil {
 		log.Warn("mark agent connected", "err", err)
 		return
 	}
-	log.Info("agent connected")
+	log.Info("agent connected", "server", s.server)
 
 	// Reader: heartbeats, acks and health reports.
 	go func() {
@@ -118,6 +133,7 @@ func (s *Service) serveLink(ws *websocket.Conn, ci *flotilla.ContainerInstance) 
 			if err := ws.ReadJSON(&m); err != nil {
 				return
 			}
+			conn.heard.Store(s.now().UnixNano())
 			if m.Type == link.TypeHealth && m.Health != nil {
 				if err := s.SetTaskHealth(ctx, ci.Cluster, ci.ID, m.Health.TaskARN, m.Health.Containers); err != nil {
 					log.Debug("record health", "err", err)
@@ -168,6 +184,15 @@ func (s *Service) serveLink(ws *websocket.Conn, ci *flotilla.ContainerInstance) 
 		case <-beat.C:
 			if conn.send(link.Message{Type: link.TypeHeartbeat, Time: s.now().UTC()}) != nil {
 				return
+			}
+			switch err := s.renewLink(ctx, ci.Cluster, ci.ID, conn.id, time.Unix(0, conn.heard.Load()).UTC()); {
+			case errors.Is(err, errLinkReplaced):
+				log.Info("agent link replaced by a newer one")
+				return
+			case err != nil:
+				// The store may be out of reach: the link itself is fine,
+				// and the next beat tries again.
+				log.Warn("renew agent link", "err", err)
 			}
 		case ev, ok := <-events:
 			if !ok {
@@ -280,61 +305,138 @@ func (s *Service) definitionJSON(ctx context.Context, arn string) (json.RawMessa
 	return b, nil
 }
 
-// setAgentConnected records whether an instance's agent has a live link.
-// Connecting always writes the link's id; disconnecting only clears the
-// flag while the instance still names this link, so an old link ending late
-// cannot mark a reconnected agent disconnected.
-func (s *Service) setAgentConnected(ctx context.Context, cluster, id string, connected bool, linkID string) error {
-	_, err := s.updateInstance(ctx, cluster, id, func(ci *flotilla.ContainerInstance) error {
-		if connected {
-			ci.AgentConnected, ci.LinkID, ci.DisconnectedAt = true, linkID, time.Time{}
-			return nil
+// connectLink records that the instance's agent has a live link held by
+// this server: the instance's agentConnected and LinkID, and the link's
+// record (flotilla.AgentLink), in one transaction.
+func (s *Service) connectLink(ctx context.Context, cluster, id, linkID string, now time.Time) error {
+	ikey, lkey := flotilla.InstanceKey(cluster, id), flotilla.AgentLinkKey(cluster, id)
+	for range store.UpdateAttempts {
+		ci, mod, err := store.GetJSON[flotilla.ContainerInstance](ctx, s.store, ikey)
+		if err != nil {
+			return fmt.Errorf("read instance %s: %w", id, err)
 		}
-		if !ci.AgentConnected || ci.LinkID != linkID {
-			return errUnchanged
+		if ci.Status == flotilla.InstanceInactive {
+			return fmt.Errorf("instance %s is deregistered", id)
 		}
-		ci.AgentConnected, ci.DisconnectedAt = false, s.now().UTC()
-		return nil
-	})
-	if errors.Is(err, errUnchanged) {
-		return nil
+		ci.AgentConnected, ci.LinkID, ci.DisconnectedAt = true, linkID, time.Time{}
+		ci.Version++
+		iop, err := store.PutJSON(ikey, ci)
+		if err != nil {
+			return err
+		}
+		lop, err := store.PutJSON(lkey, flotilla.AgentLink{Cluster: cluster, InstanceID: id, LinkID: linkID,
+			Server: s.server, ConnectedAt: now, HeartbeatAt: now})
+		if err != nil {
+			return err
+		}
+		_, err = s.store.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: ikey, ModRevision: mod}}, Ops: []store.Op{iop, lop}})
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
 	}
-	return err
+	return fmt.Errorf("connect instance %s: %w", id, store.ErrConflict)
 }
 
-var errUnchanged = errors.New("unchanged")
+// errLinkReplaced says that an instance's current link is another one.
+var errLinkReplaced = errors.New("agent link replaced")
+
+// renewLink renews a link's record with when the agent was last heard. When
+// the record is gone (another server found it expired while this one could
+// not reach the store) and the instance still names the link, the link is
+// recorded again as connected; when the instance names another link, it
+// returns errLinkReplaced.
+func (s *Service) renewLink(ctx context.Context, cluster, id, linkID string, heard time.Time) error {
+	lkey := flotilla.AgentLinkKey(cluster, id)
+	l, mod, err := store.GetJSON[flotilla.AgentLink](ctx, s.store, lkey)
+	switch {
+	case err == nil && l.LinkID == linkID:
+		l.HeartbeatAt, l.Server = later(l.HeartbeatAt, heard), s.server
+		op, err := store.PutJSON(lkey, l)
+		if err != nil {
+			return err
+		}
+		_, err = s.store.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: lkey, ModRevision: mod}}, Ops: []store.Op{op}})
+		if errors.Is(err, store.ErrConflict) {
+			return nil // changed meanwhile: the next beat looks again
+		}
+		return err
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	ci, _, err := store.GetJSON[flotilla.ContainerInstance](ctx, s.store, flotilla.InstanceKey(cluster, id))
+	if err != nil {
+		return fmt.Errorf("read instance %s: %w", id, err)
+	}
+	if ci.LinkID != linkID || ci.Status == flotilla.InstanceInactive {
+		return errLinkReplaced
+	}
+	return s.connectLink(ctx, cluster, id, linkID, heard)
+}
+
+// disconnectLink records that an instance's link ended (or was found dead)
+// as of at: it clears agentConnected, sets DisconnectedAt and deletes the
+// link's record, only while the instance still names this link, so that an
+// old link ending late cannot mark a reconnected agent disconnected.
+func (s *Service) disconnectLink(ctx context.Context, cluster, id, linkID string, at time.Time) error {
+	ikey, lkey := flotilla.InstanceKey(cluster, id), flotilla.AgentLinkKey(cluster, id)
+	for range store.UpdateAttempts {
+		ci, imod, err := store.GetJSON[flotilla.ContainerInstance](ctx, s.store, ikey)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read instance %s: %w", id, err)
+		}
+		l, lmod, err := store.GetJSON[flotilla.AgentLink](ctx, s.store, lkey)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("read agent link %s: %w", id, err)
+		}
+		txn := store.Txn{Compares: []store.Compare{{Key: ikey, ModRevision: imod}, {Key: lkey, ModRevision: lmod}}}
+		if ci.AgentConnected && ci.LinkID == linkID {
+			ci.AgentConnected, ci.DisconnectedAt = false, at
+			ci.Version++
+			op, err := store.PutJSON(ikey, ci)
+			if err != nil {
+				return err
+			}
+			txn.Ops = append(txn.Ops, op)
+		}
+		if l != nil && l.LinkID == linkID {
+			txn.Ops = append(txn.Ops, store.Op{Key: lkey, Delete: true})
+		}
+		if len(txn.Ops) == 0 {
+			return nil
+		}
+		_, err = s.store.Txn(ctx, txn)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("disconnect instance %s: %w", id, store.ErrConflict)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
 
 // Run runs the placer that RunTask and StartTask place through, and does the
-// service's housekeeping until ctx ends: at start it marks every agent
-// disconnected (links do not survive a server restart; agents reconnect),
-// then it forgets STOPPED tasks after their retention. RunTask and StartTask
-// need Run running.
+// service's housekeeping until ctx ends: every link.HeartbeatInterval it
+// marks disconnected the agents whose link nobody holds any more
+// (sweepLinks), and every minute it forgets STOPPED tasks after their
+// retention. RunTask and StartTask need Run running.
 func (s *Service) Run(ctx context.Context) error {
 	pctx, stopPlacer := context.WithCancel(ctx)
 	placed := make(chan error, 1)
 	go func() { placed <- s.placer.Run(pctx) }()
 	defer func() { stopPlacer(); <-placed }()
-	items, _, err := store.ListJSON[flotilla.ContainerInstance](ctx, s.store, flotilla.InstancesPrefix, store.ListOptions{})
-	if err != nil {
+	if err := s.sweepLinks(ctx); err != nil {
 		return err
 	}
-	for _, it := range items {
-		ci := it.Value
-		if !ci.AgentConnected {
-			continue
-		}
-		s.links.mu.Lock()
-		conn := s.links.conns[flotilla.InstanceKey(ci.Cluster, ci.ID)]
-		s.links.mu.Unlock()
-		if conn != nil && conn.id == ci.LinkID {
-			continue // its agent reconnected already
-		}
-		// A link from before the restart: clear it, unless a new link has
-		// replaced its id meanwhile.
-		if err := s.setAgentConnected(ctx, ci.Cluster, ci.ID, false, ci.LinkID); err != nil {
-			return err
-		}
-	}
+	sweep := time.NewTicker(link.HeartbeatInterval)
+	defer sweep.Stop()
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
@@ -342,12 +444,89 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			s.closeLinks()
 			return nil
+		case <-sweep.C:
+			if err := s.sweepLinks(ctx); err != nil {
+				s.log.Warn("sweep agent links", "err", err)
+			}
 		case <-tick.C:
 			if err := s.forgetStoppedTasks(ctx); err != nil {
 				s.log.Warn("forget stopped tasks", "err", err)
 			}
 		}
 	}
+}
+
+// sweepLinks marks disconnected every instance whose agent counts as
+// connected but whose link nobody holds: its record expired (the server
+// holding it went away or lost the store; the agent was last heard at the
+// record's HeartbeatAt), its record names this server but the link is no
+// longer here (it ended and the store did not take its end; as of the
+// record's HeartbeatAt too), or there is no record of the instance's link
+// (a store written by a release before links were recorded; as of now). A
+// live link held by any server is left alone, and so are expired records'
+// instances that a newer link took over.
+func (s *Service) sweepLinks(ctx context.Context) error {
+	insts, _, err := store.ListJSON[flotilla.ContainerInstance](ctx, s.store, flotilla.InstancesPrefix, store.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list instances: %w", err)
+	}
+	leases, _, err := store.ListJSON[flotilla.AgentLink](ctx, s.store, flotilla.AgentLinksPrefix, store.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list agent links: %w", err)
+	}
+	byKey := map[string]*flotilla.AgentLink{}
+	for i := range leases {
+		l := &leases[i].Value
+		byKey[flotilla.InstanceKey(l.Cluster, l.InstanceID)] = l
+	}
+	now := s.now().UTC()
+	for _, it := range insts {
+		ci := it.Value
+		key := flotilla.InstanceKey(ci.Cluster, ci.ID)
+		l := byKey[key]
+		delete(byKey, key)
+		if !ci.AgentConnected {
+			if l != nil && leaseExpired(l, now) {
+				// A record left behind: drop it.
+				if err := s.disconnectLink(ctx, ci.Cluster, ci.ID, l.LinkID, now); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		s.links.mu.Lock()
+		conn := s.links.conns[key]
+		s.links.mu.Unlock()
+		at := now
+		switch {
+		case conn != nil && conn.id == ci.LinkID:
+			continue // held here
+		case l != nil && l.LinkID == ci.LinkID && l.Server != s.server && !leaseExpired(l, now):
+			continue // held by another live server
+		case l != nil && l.LinkID == ci.LinkID:
+			// Expired, or held here but ended (this server's live links
+			// are in conns before they are recorded).
+			at = l.HeartbeatAt
+		}
+		s.log.Info("agent link expired", "instance", ci.ARN, "last_heard", at)
+		if err := s.disconnectLink(ctx, ci.Cluster, ci.ID, ci.LinkID, at); err != nil {
+			return err
+		}
+	}
+	// Records of instances that are no more.
+	for i := range leases {
+		it := &leases[i]
+		l := &it.Value
+		if byKey[flotilla.InstanceKey(l.Cluster, l.InstanceID)] != l || !leaseExpired(l, now) {
+			continue
+		}
+		_, err := s.store.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: it.Key, ModRevision: it.ModRevision}},
+			Ops: []store.Op{{Key: it.Key, Delete: true}}})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return nil
 }
 
 // closeLinks ends every agent link (the server is stopping).

@@ -42,6 +42,7 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	endpoint string
+	server   string // this server process's id, in the agent links it holds
 	links    links
 	defs     sync.Map // task definition ARN → json.RawMessage
 	reads    readCaches
@@ -52,7 +53,7 @@ type Service struct {
 // New returns the ECS service over cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, acct: cfg.Account, now: cfg.Clock, log: cfg.Logger, endpoint: cfg.Endpoint, tgLBs: cfg.TargetGroupLoadBalancers,
-		links: links{conns: map[string]*linkConn{}}}
+		links: links{conns: map[string]*linkConn{}}, server: flotilla.NewID()[:16]}
 	s.placer = scheduler.NewPlacer(cfg.Store, cfg.Logger)
 	if s.now == nil {
 		s.now = time.Now

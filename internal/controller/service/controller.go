@@ -80,6 +80,11 @@ func New(cfg Config) *Controller {
 type key struct{ cluster, name string }
 
 // Run reconciles services until ctx ends.
+//
+// Each run of the watch counts agents' absences from its own start at the
+// earliest (Input.HeardSince): the server could not hear from agents
+// before it started, nor while it had lost the store, so a long restart
+// or a partition is not held against them.
 func (c *Controller) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if err := c.runWatching(ctx); err != nil && ctx.Err() == nil {
@@ -100,6 +105,8 @@ func (c *Controller) runWatching(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The store answers again: from now on, agents' links could be heard.
+	since := c.now().UTC()
 	events := make(chan store.Event, 1024)
 	broken := make(chan error, 3)
 	prefixes := []string{flotilla.ServicesPrefix, flotilla.TasksPrefix, flotilla.InstancesPrefix}
@@ -136,7 +143,7 @@ func (c *Controller) runWatching(ctx context.Context) error {
 		// Reconcile what is dirty, then wait for more.
 		for k := range dirty {
 			delete(dirty, k)
-			next, err := c.reconcile(ctx, k)
+			next, err := c.reconcile(ctx, k, since)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -259,8 +266,9 @@ func (c *Controller) markLoadBalanced(ctx context.Context, dirty map[key]bool) e
 }
 
 // reconcile decides and applies one service's plan; it returns when to look
-// again at the latest.
-func (c *Controller) reconcile(ctx context.Context, k key) (time.Time, error) {
+// again at the latest. since is when the controller could first have heard
+// from agents (Input.HeardSince).
+func (c *Controller) reconcile(ctx context.Context, k key, since time.Time) (time.Time, error) {
 	svc, rev, err := store.GetJSON[flotilla.Service](ctx, c.cfg.Store, flotilla.ServiceKey(k.cluster, k.name))
 	if errors.Is(err, store.ErrNotFound) {
 		return time.Time{}, nil
@@ -276,7 +284,7 @@ func (c *Controller) reconcile(ctx context.Context, k key) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	in := Input{Service: *svc, Now: c.now().UTC(), InstanceGracePeriod: c.cfg.InstanceGracePeriod}
+	in := Input{Service: *svc, Now: c.now().UTC(), HeardSince: since, InstanceGracePeriod: c.cfg.InstanceGracePeriod}
 	var all []flotilla.Task
 	for _, it := range tasks {
 		all = append(all, it.Value)

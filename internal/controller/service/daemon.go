@@ -50,7 +50,7 @@ func (r *run) daemonTargets() []*flotilla.ContainerInstance {
 		if !slices.ContainsFunc(queries, func(q *scheduler.Query) bool { return !q.Match(ci, groups) }) {
 			out = append(out, ci)
 			if loc == onDisconnected && !ci.DisconnectedAt.IsZero() {
-				r.wake(ci.DisconnectedAt.Add(r.grace))
+				r.wake(r.graceEnd(ci))
 			}
 		}
 	}
@@ -71,7 +71,8 @@ func (r *run) daemon() {
 		target[ci.ID] = ci
 	}
 	for _, t := range r.tasks {
-		if t.stopped || t.DesiredStatus != flotilla.TaskRunning || t.LastStatus == flotilla.TaskStopped || target[t.InstanceID] != nil {
+		if t.stopped || t.DesiredStatus != flotilla.TaskRunning || t.LastStatus == flotilla.TaskStopped || target[t.InstanceID] != nil ||
+			t.unreachable() {
 			continue
 		}
 		reason := ReasonIneligible

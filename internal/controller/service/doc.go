@@ -15,8 +15,8 @@
 //
 // A task is running when its last and desired statuses are RUNNING, and
 // pending when it is desired RUNNING and its last status comes before
-// RUNNING. Running and pending tasks of every deployment count against
-// maximumPercent. A task is healthy when it is running, its instance is
+// RUNNING. Running and pending tasks of every deployment, except those on
+// unreachable instances, count against maximumPercent. A task is healthy when it is running, its instance is
 // not lost, and, if an essential container has a health check (a non-empty
 // container health status), its health status is HEALTHY. A task serves
 // when it is healthy or, when its service's load balancers fail open (no
@@ -144,20 +144,41 @@
 // # Instances
 //
 // An instance whose agent has been disconnected for InstanceGracePeriod
-// (default 30 s) since DisconnectedAt is lost, and so is an INACTIVE or
-// unknown one: its tasks that are not STOPPED are stopped with Lost set
-// ("Task stopped because the container instance agent is unreachable", or
-// "... its container instance was deregistered"), the controller marks
-// them STOPPED, and they are replaced by the usual rules. Before the grace
-// period ends nothing happens and Plan.Next is its end.
+// (default 30 s) is unreachable. The period counts from the later of its
+// DisconnectedAt and Input.HeardSince, the moment the server could first
+// have heard from agents (its start, or when it regained the store): a
+// server that was down or cut off for longer than the grace period does
+// not hold its own absence against the agents. Before the grace period
+// ends nothing happens and Plan.Next is its end.
 //
+// The control plane losing sight of an agent never removes capacity that
+// may still be serving. A task on an unreachable instance that is desired
+// RUNNING is neither healthy nor counted against maximumPercent, and is
+// neither stopped nor replaced by the rules above; the PRIMARY deployment
+// gets replacements for it where the scheduler finds capacity. It stays
+// (its load balancer targets registered) until healthy tasks stand in for
+// it: with H healthy tasks the plan keeps and U unreachable ones, all but
+// min(U, max(0, D - H)) of them are stopped with Lost set ("Task stopped because the
+// container instance agent is unreachable"), in task ID order, and the
+// controller marks them STOPPED. An unreachable task already desired
+// STOPPED is marked STOPPED at once. When the agent comes back first, its
+// tasks count again, and the service's tasks beyond D are stopped by the
+// usual rules: those not healthy first (pending replacements), healthy
+// ones only as far as the floor allows, so the service stays whole.
+//
+// An INACTIVE or unknown instance is gone: its tasks that are not STOPPED
+// are stopped with Lost set ("Task stopped because its container instance
+// was deregistered"), marked STOPPED, and replaced by the usual rules.
+
 // # DAEMON services
 //
 // The targets are the ACTIVE instances that are not lost and satisfy the
 // memberOf constraints (task:group answered by Input.InstanceGroups); D,
 // reported as the service's desiredCount, is their number. An instance
 // whose agent is disconnected stays a target through its grace period but
-// gets no new task. Tasks off the targets (DRAINING, no longer matching)
+// gets no new task; past it, the instance is no target, and its task is
+// kept until the agent returns or the instance is deregistered (nothing
+// can replace it elsewhere). Tasks off the targets (DRAINING, no longer matching)
 // stop at once, without replacement. On a target, a second task stops; an
 // older deployment's task stops as the floor allows (all at once with the
 // default 0%), and the instance gets the PRIMARY's task in a later
@@ -174,6 +195,6 @@
 // started and stopped ("has started N tasks: ...", "has stopped N running
 // tasks: ..."): only it knows the new tasks' IDs and what it managed to do.
 //
-// A DRAINING service (being deleted) has every task stopped and nothing
-// started; an INACTIVE one is left alone.
+// A DRAINING service (being deleted) has every task stopped (unreachable
+// ones as lost) and nothing started; an INACTIVE one is left alone.
 package service

@@ -21,17 +21,37 @@ import (
 // container has a health check.
 
 func specLost(in Input, id string) bool {
+	return specGone(in, id) || specUnreachable(in, id)
+}
+
+// specGone reports whether the instance is deregistered or unknown.
+func specGone(in Input, id string) bool {
+	for _, ci := range in.Instances {
+		if ci.ID == id {
+			return ci.Status == flotilla.InstanceInactive
+		}
+	}
+	return id != ""
+}
+
+// specUnreachable reports whether the instance's agent has been away for
+// the grace period, counted from when the server could have heard from it.
+func specUnreachable(in Input, id string) bool {
 	grace := in.InstanceGracePeriod
 	if grace <= 0 {
 		grace = DefaultInstanceGracePeriod
 	}
 	for _, ci := range in.Instances {
 		if ci.ID == id {
-			return ci.Status == flotilla.InstanceInactive ||
-				!ci.AgentConnected && !ci.DisconnectedAt.IsZero() && !in.Now.Before(ci.DisconnectedAt.Add(grace))
+			since := ci.DisconnectedAt
+			if in.HeardSince.After(since) {
+				since = in.HeardSince
+			}
+			return ci.Status != flotilla.InstanceInactive &&
+				!ci.AgentConnected && !ci.DisconnectedAt.IsZero() && !in.Now.Before(since.Add(grace))
 		}
 	}
-	return id != ""
+	return false
 }
 
 func specLive(t flotilla.Task) bool {
@@ -176,10 +196,41 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 		stopped[s.TaskID] = s
 	}
 	if status != flotilla.ServiceInactive {
+		// Tasks on gone instances, and tasks on unreachable ones already
+		// asked to stop, are stopped as lost. Unreachable tasks desired
+		// RUNNING go only as far as healthy tasks stand in for them.
+		var unreachable []flotilla.Task
 		for _, tk := range tasks {
-			if tk.LastStatus != flotilla.TaskStopped && specLost(in, tk.InstanceID) && !stopped[tk.ID].Lost {
+			switch {
+			case tk.LastStatus == flotilla.TaskStopped:
+			case specUnreachable(in, tk.InstanceID) && tk.DesiredStatus == flotilla.TaskRunning:
+				unreachable = append(unreachable, tk)
+			case specLost(in, tk.InstanceID) && !stopped[tk.ID].Lost:
 				t.Errorf("task %s on lost instance %q not stopped as lost", tk.ID, tk.InstanceID)
 			}
+		}
+		healthyLeft := 0
+		for _, tk := range tasks {
+			if _, ok := stopped[tk.ID]; !ok && specHealthy(in, tk) {
+				healthyLeft++
+			}
+		}
+		want := 0 // unreachable tasks to keep
+		switch {
+		case status == flotilla.ServiceDraining:
+		case daemon:
+			want = len(unreachable)
+		default:
+			want = min(len(unreachable), max(in.Service.DesiredCount-healthyLeft, 0))
+		}
+		kept := 0
+		for _, tk := range unreachable {
+			if _, ok := stopped[tk.ID]; !ok {
+				kept++
+			}
+		}
+		if kept != want {
+			t.Errorf("%d unreachable tasks kept, want %d (%d healthy left, D=%d)", kept, want, healthyLeft, in.Service.DesiredCount)
 		}
 	}
 	if status == flotilla.ServiceDraining {
@@ -448,6 +499,10 @@ func genInput(rng *rand.Rand) Input {
 		in.InstanceGracePeriod = 10 * time.Second
 	case 1:
 		in.InstanceGracePeriod = time.Minute
+	}
+	if rng.IntN(3) == 0 {
+		// The server started (or regained the store) a while ago.
+		in.HeardSince = now.Add(-time.Duration(rng.IntN(90)) * time.Second)
 	}
 	for i := range rng.IntN(7) {
 		ci := instance(fmt.Sprintf("i%d", i), pick(rng, []string{"a", "b", "c"}))

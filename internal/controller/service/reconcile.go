@@ -31,6 +31,12 @@ type Input struct {
 	// Instances are the cluster's container instances. A task whose
 	// instance is not among them counts as lost.
 	Instances []flotilla.ContainerInstance
+	// HeardSince is when the server could first have heard from agents:
+	// when it started, or when it last regained the store. An agent's
+	// absence counts from the later of its DisconnectedAt and HeardSince,
+	// so a server that was down (or cut off) for longer than the grace
+	// period does not count its own absence against the agents.
+	HeardSince time.Time
 	// InstanceGroups optionally maps an instance ID to the groups of all
 	// its tasks whose desired status is not STOPPED, as
 	// scheduler.GroupsByInstance returns them for the whole cluster; it
@@ -124,8 +130,13 @@ const (
 	onActive                    // ACTIVE (or REGISTERING) with its agent connected
 	onDisconnected              // agent disconnected, within the grace period
 	onDraining                  // DRAINING or DEREGISTERING, not lost
-	onLost                      // agent disconnected beyond the grace period, or instance INACTIVE or unknown
+	onLost                      // agent disconnected beyond the grace period (unreachable)
+	onGone                      // instance INACTIVE or unknown
 )
+
+// lost reports whether the task's instance is out of the control plane's
+// sight: unreachable beyond the grace period, or gone.
+func (w where) lost() bool { return w == onLost || w == onGone }
 
 // task is one of the service's tasks as this reconcile sees it.
 type task struct {
@@ -221,8 +232,8 @@ func (r *run) locate(id string) (*flotilla.ContainerInstance, where) {
 	ci, ok := r.insts[id]
 	switch {
 	case !ok || ci.Status == flotilla.InstanceInactive:
-		return ci, onLost
-	case !ci.AgentConnected && !ci.DisconnectedAt.IsZero() && !r.now.Before(ci.DisconnectedAt.Add(r.grace)):
+		return ci, onGone
+	case !ci.AgentConnected && !ci.DisconnectedAt.IsZero() && !r.now.Before(r.graceEnd(ci)):
 		return ci, onLost
 	case ci.Status == flotilla.InstanceDraining || ci.Status == flotilla.InstanceDeregistering:
 		return ci, onDraining
@@ -232,17 +243,31 @@ func (r *run) locate(id string) (*flotilla.ContainerInstance, where) {
 	return ci, onActive
 }
 
+// graceEnd is when a disconnected instance's grace period ends: the grace
+// period after the later of its DisconnectedAt and Input.HeardSince.
+func (r *run) graceEnd(ci *flotilla.ContainerInstance) time.Time {
+	return later(ci.DisconnectedAt, r.in.HeardSince).Add(r.grace)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 // decide fills the plan's starts and stops.
 func (r *run) decide() {
 	switch r.svc.Status {
 	case flotilla.ServiceInactive:
 		return
 	case flotilla.ServiceDraining:
-		r.stopLost()
+		r.stopGone()
+		r.stopUnreachable()
 		r.drainService()
 		return
 	}
-	r.stopLost()
+	r.stopGone()
 	daemon := r.svc.SchedulingStrategy == flotilla.SchedulingDaemon
 	if daemon {
 		r.targets = r.daemonTargets()
@@ -257,6 +282,7 @@ func (r *run) decide() {
 	} else {
 		r.replica()
 	}
+	r.stopUnreachable()
 }
 
 // findPrimary returns the index of the PRIMARY deployment (the newest if
@@ -300,25 +326,75 @@ func (r *run) wake(at time.Time) {
 	}
 }
 
-// stopLost stops, as lost, every task not yet STOPPED on a lost instance,
-// and asks to be woken when a disconnected instance's grace period ends.
-func (r *run) stopLost() {
+// stopGone stops, as lost, every task not yet STOPPED on a gone instance
+// (deregistered or unknown: nothing will report it stopped), and every task
+// on an unreachable instance that was asked to stop already (it no longer
+// counts). It asks to be woken when a disconnected instance's grace period
+// ends.
+func (r *run) stopGone() {
 	for _, t := range r.tasks {
 		if t.LastStatus == flotilla.TaskStopped {
 			continue
 		}
 		switch t.loc {
+		case onGone:
+			r.stop(t, ReasonInstanceGone, true)
 		case onLost:
-			reason := ReasonAgentLost
-			if t.inst == nil || t.inst.Status == flotilla.InstanceInactive {
-				reason = ReasonInstanceGone
+			if t.DesiredStatus != flotilla.TaskRunning {
+				r.stop(t, ReasonAgentLost, true)
 			}
-			r.stop(t, reason, true)
 		case onDisconnected, onDraining:
 			if ci := t.inst; !ci.AgentConnected && !ci.DisconnectedAt.IsZero() {
-				r.wake(ci.DisconnectedAt.Add(r.grace))
+				r.wake(r.graceEnd(ci))
 			}
 		}
+	}
+}
+
+// unreachable reports whether the task is one the control plane lost sight
+// of: desired RUNNING, not STOPPED, on an instance whose agent has been
+// away beyond the grace period. Its containers may well be running and
+// serving; it is neither healthy nor live for the plan, and is left alone
+// until stopUnreachable decides.
+func (t *task) unreachable() bool {
+	return t.loc == onLost && t.DesiredStatus == flotilla.TaskRunning && t.LastStatus != flotilla.TaskStopped
+}
+
+// stopUnreachable stops, as lost, the unreachable tasks that the service no
+// longer needs, once the rest of the plan is decided. A REPLICA service
+// keeps as many of them as it takes, with its healthy tasks that the plan
+// does not stop, to make its desired count: an unreachable task goes only
+// once a healthy replacement stands in for it, so losing sight of an agent
+// never removes capacity that may still be serving. A DAEMON service
+// keeps them while their instance is registered (nothing can replace them
+// elsewhere); a DRAINING service (being deleted) needs none of them.
+// Unreachable tasks go in task ID order.
+func (r *run) stopUnreachable() {
+	var lost []*task
+	for _, t := range r.tasks {
+		if !t.stopped && t.unreachable() {
+			lost = append(lost, t)
+		}
+	}
+	if len(lost) == 0 {
+		return
+	}
+	n := len(lost) // how many go
+	switch {
+	case r.svc.Status == flotilla.ServiceDraining:
+	case r.svc.SchedulingStrategy == flotilla.SchedulingDaemon:
+		n = 0
+	default:
+		healthy := 0
+		for _, t := range r.tasks {
+			if !t.stopped && t.healthy() {
+				healthy++
+			}
+		}
+		n = min(n, max(healthy+len(lost)-r.d, 0))
+	}
+	for _, t := range lost[:n] {
+		r.stop(t, ReasonAgentLost, true)
 	}
 }
 
@@ -359,11 +435,12 @@ func bounds(c flotilla.DeploymentConfiguration, daemon bool, d int) (minHealthy,
 }
 
 // liveTasks returns the tasks this plan does not stop that are running or
-// pending (desired status RUNNING, last status RUNNING or before).
+// pending (desired status RUNNING, last status RUNNING or before), but not
+// unreachable: what the plan can count on and act upon.
 func (r *run) liveTasks() []*task {
 	var out []*task
 	for _, t := range r.tasks {
-		if !t.stopped && t.live() {
+		if !t.stopped && t.live() && !t.unreachable() {
 			out = append(out, t)
 		}
 	}

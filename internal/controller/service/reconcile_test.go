@@ -410,7 +410,7 @@ func TestReconcileReplica(t *testing.T) {
 			},
 		},
 		{
-			name: "tasks on an instance lost beyond the grace period are lost and replaced",
+			name: "tasks on an instance lost beyond the grace period are replaced, and kept until their replacements are healthy",
 			in: Input{Service: single(2), InstanceGracePeriod: 30 * time.Second, Instances: []flotilla.ContainerInstance{
 				func() flotilla.ContainerInstance {
 					a := instance("a1", "a")
@@ -422,7 +422,7 @@ func TestReconcileReplica(t *testing.T) {
 					newTask("lost-stopping", "1", "a1", flotilla.TaskRunning, desiredStopped),
 					newTask("ok", "1", "b1", flotilla.TaskRunning)}},
 			check: func(t *testing.T, p Plan) {
-				wantStops(t, p, "lost", "lost-stopping")
+				wantStops(t, p, "lost-stopping")
 				for _, s := range p.Stop {
 					if !s.Lost || s.Reason != ReasonAgentLost {
 						t.Errorf("stop = %+v", s)

@@ -50,14 +50,14 @@ func (t *task) checked() bool {
 // instance that is not lost, HEALTHY if it is health-checked, and with
 // healthy targets if the service has load balancers.
 func (t *task) healthy() bool {
-	return t.running() && t.loc != onLost && (!t.checked() || t.HealthStatus == flotilla.HealthHealthy) &&
+	return t.running() && !t.loc.lost() && (!t.checked() || t.HealthStatus == flotilla.HealthHealthy) &&
 		(t.lb.State == "" || t.lb.State == lb.StateHealthy)
 }
 
 // unhealthy reports whether the task is running and failing its container
 // or load balancer health checks.
 func (t *task) unhealthy() bool {
-	return t.running() && t.loc != onLost &&
+	return t.running() && !t.loc.lost() &&
 		(t.checked() && t.HealthStatus == flotilla.HealthUnhealthy || t.lb.State == lb.StateUnhealthy)
 }
 
