@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -77,41 +78,9 @@ func TestOneNodeReportsEverythingUnhealthy(t *testing.T) {
 
 	// 30 s of keep-alive load through the healthy node: long enough for
 	// the controller to act on the report (it reconciles every 5 s).
-	var mu sync.Mutex
-	codes := map[int]int{}
-	var failures []string
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
-	end := time.Now().Add(30 * time.Second)
-	var load sync.WaitGroup
-	for range 8 {
-		load.Go(func() {
-			for time.Now().Before(end) {
-				resp, err := client.Get(f.base + "/")
-				mu.Lock()
-				if err != nil {
-					failures = append(failures, err.Error())
-				} else {
-					codes[resp.StatusCode]++
-				}
-				mu.Unlock()
-				if err == nil {
-					resp.Body.Close()
-				}
-			}
-		})
-	}
-	load.Wait()
-	total, ok := 0, codes[http.StatusOK]
-	for _, n := range codes {
-		total += n
-	}
-	t.Logf("%d requests through the healthy node while the other reported every target unhealthy: %v, %d errors", total+len(failures), codes, len(failures))
-	if total < 100 {
-		t.Fatalf("%d answers, want a constant load", total)
-	}
-	if ok != total || len(failures) > 0 {
-		t.Errorf("%d of %d answers were not 200 (%v), %d transport errors %q", total-ok, total, codes, len(failures), failures[:min(len(failures), 3)])
-	}
+	l := startLoad(f.base + "/")
+	time.Sleep(30 * time.Second)
+	l.stop(t, "while the other node reported every target unhealthy")
 
 	// The report is live, yet the targets are healthy and the tasks the same.
 	h, err = e.DescribeTargetHealth(bg, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tg)})
@@ -134,5 +103,129 @@ func TestOneNodeReportsEverythingUnhealthy(t *testing.T) {
 		if strings.Contains(aws.ToString(ev.Message), "health checks") {
 			t.Errorf("service event %q", aws.ToString(ev.Message))
 		}
+	}
+}
+
+// load is keep-alive HTTP load from 8 clients.
+type load struct {
+	done     chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	codes    map[int]int
+	failures []string
+}
+
+// startLoad starts load on url until stop.
+func startLoad(url string) *load {
+	l := &load{done: make(chan struct{}), codes: map[int]int{}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	for range 8 {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.done:
+					return
+				default:
+				}
+				resp, err := client.Get(url)
+				l.mu.Lock()
+				if err != nil {
+					l.failures = append(l.failures, err.Error())
+				} else {
+					l.codes[resp.StatusCode]++
+				}
+				l.mu.Unlock()
+				if err == nil {
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	return l
+}
+
+// stop ends the load and fails the test unless every answer was a 200.
+func (l *load) stop(t testing.TB, during string) {
+	t.Helper()
+	close(l.done)
+	l.wg.Wait()
+	total := 0
+	for _, n := range l.codes {
+		total += n
+	}
+	t.Logf("%d requests %s: %v, %d errors", total+len(l.failures), during, l.codes, len(l.failures))
+	if total < 100 {
+		t.Fatalf("%d answers, want a constant load", total)
+	}
+	if ok := l.codes[http.StatusOK]; ok != total || len(l.failures) > 0 {
+		t.Errorf("%d of %d answers were not 200 (%v), %d transport errors %q", total-ok, total, l.codes, len(l.failures), l.failures[:min(len(l.failures), 3)])
+	}
+}
+
+// TestUnhealthyTasksReplacedWithinBounds makes every task of a service of
+// three fail its load balancer health checks (testapp's POST /unhealthy)
+// under load. The load balancer fails open, so the unhealthy tasks still
+// serve; the controller starts their replacements first, within
+// maximumPercent (never more than six tasks running or pending), and
+// stops them only as the replacements become healthy: every request is
+// answered 200 throughout.
+func TestUnhealthyTasksReplacedWithinBounds(t *testing.T) {
+	s, c, cluster := twoInstances(t)
+	e := s.ELB()
+	f := newFrontDoor(t, e, "front")
+	tg := f.targetGroup(t, "web", elbtypes.TargetTypeEnumInstance, 10, "/*")
+	if _, err := c.CreateService(bg, &ecs.CreateServiceInput{Cluster: aws.String(cluster), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String(webTD(t, c, "web", "v1")), DesiredCount: aws.Int32(3),
+		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(100), MaximumPercent: aws.Int32(200)},
+		LoadBalancers:           []types.LoadBalancer{{TargetGroupArn: aws.String(tg), ContainerName: aws.String("web"), ContainerPort: aws.Int32(8080)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitSteady(t, c, cluster, "web", 2*time.Minute)
+	waitHealthy(t, e, aws.String(tg), 3)
+	sick := map[string]bool{}
+	for _, task := range serviceTasks(t, c, cluster, "web", types.DesiredStatusRunning) {
+		sick[aws.ToString(task.TaskArn)] = true
+		url := fmt.Sprintf("http://127.0.0.1:%d/unhealthy", aws.ToInt32(task.Containers[0].NetworkBindings[0].HostPort))
+		resp, err := http.Post(url, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	l := startLoad(f.base + "/")
+	most := 0
+	eventually(t, 3*time.Minute, func() bool {
+		tasks := serviceTaskARNs(t, c, cluster, "web", types.DesiredStatusRunning)
+		most = max(most, len(tasks))
+		for _, arn := range tasks {
+			if sick[arn] {
+				return false
+			}
+		}
+		h, err := e.DescribeTargetHealth(bg, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tg)})
+		if err != nil || len(tasks) != 3 || len(h.TargetHealthDescriptions) != 3 {
+			return false
+		}
+		for _, d := range h.TargetHealthDescriptions {
+			if d.TargetHealth.State != elbtypes.TargetHealthStateEnumHealthy {
+				return false
+			}
+		}
+		return true
+	})
+	l.stop(t, "while every task was replaced")
+	if most > 6 {
+		t.Errorf("%d tasks running or pending at once, above maximumPercent (6)", most)
+	}
+	failed := 0
+	for _, task := range serviceTasks(t, c, cluster, "web", types.DesiredStatusStopped) {
+		if sick[aws.ToString(task.TaskArn)] && strings.HasPrefix(aws.ToString(task.StoppedReason), "Task failed ELB health checks") {
+			failed++
+		}
+	}
+	if failed != 3 {
+		t.Errorf("%d unhealthy tasks stopped for failing ELB health checks, want 3", failed)
 	}
 }
