@@ -37,8 +37,9 @@
 // lowest Order) is forward, redirect or fixed-response. Forwarding picks a
 // target group by weight (or by the AWSALBTG cookie when group stickiness is
 // on), then a healthy target by the group's algorithm; when no target is
-// healthy it fails open over every registered target, and with no target at
-// all it answers 503. Errors of the load balancer itself are ELBv2's: 502
+// healthy it fails open over the unhealthy ones (targets in their initial
+// checks get nothing while there are), over every registered target when
+// none is unhealthy either, and with no target at all it answers 503. Errors of the load balancer itself are ELBv2's: 502
 // when a target refuses or breaks the connection, 504 when it cannot be
 // reached within the connect timeout, 503 with nothing to send to.
 //

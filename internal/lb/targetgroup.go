@@ -58,7 +58,8 @@ type targetGroup struct {
 // comes, goes or changes state.
 type pool struct {
 	healthy    []*target // routable
-	registered []*target // not draining: the fail-open set
+	unhealthy  []*target // the fail-open set, when no target is healthy
+	registered []*target // not draining: the fail-open set when no target is healthy or unhealthy
 	algorithm  string
 	slowStart  time.Duration
 }
@@ -296,13 +297,17 @@ func (tg *targetGroup) rebuild() {
 			continue
 		}
 		p.registered = append(p.registered, t)
-		if t.health.state == StateHealthy {
+		switch t.health.state {
+		case StateHealthy:
 			p.healthy = append(p.healthy, t)
+		case StateUnhealthy:
+			p.unhealthy = append(p.unhealthy, t)
 		}
 	}
 	byKey := func(a, b *target) int { return cmp.Compare(a.key, b.key) }
 	slices.SortFunc(p.registered, byKey)
 	slices.SortFunc(p.healthy, byKey)
+	slices.SortFunc(p.unhealthy, byKey)
 	tg.pool.Store(p)
 	if f := tg.deps.opts.OnHealthChange; f != nil {
 		f(tg.arn)
@@ -319,13 +324,19 @@ func (tg *targetGroup) rebuild() {
 }
 
 // pick chooses the target of a request by the group's algorithm among the
-// healthy targets or, when none is, among all registered ones (fail open).
-// It returns nil when the group has no target to send to.
+// healthy targets or, when none is, among the unhealthy ones (fail open, as
+// ELB does when a group contains only unhealthy targets: a target still in
+// its initial checks, such as a task's replacement whose application is
+// not listening yet, gets nothing), or else among all registered ones. It
+// returns nil when the group has no target to send to.
 func (tg *targetGroup) pick() *target {
 	p := tg.pool.Load()
-	list, failOpen := p.healthy, false
+	list, failOpen := p.healthy, len(p.healthy) == 0
+	if failOpen {
+		list = p.unhealthy
+	}
 	if len(list) == 0 {
-		list, failOpen = p.registered, true
+		list = p.registered
 	}
 	n := uint64(len(list))
 	switch n {

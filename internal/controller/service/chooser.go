@@ -261,7 +261,8 @@ func (c *chooser) before(a, b *slot) bool {
 
 // pickStops stops up to n of the candidates, the ones the chooser puts
 // first (not healthy ones before healthy ones), spending one of *allowed
-// for each healthy one and stopping short when none is left.
+// for each one that serves (run.serving) and stopping short when none is
+// left.
 //
 // The candidates are grouped by instance and sorted there once; each stop
 // then compares the instances' first candidates: O(c log c + stops ×

@@ -83,14 +83,14 @@ func (r *run) daemon() {
 	}
 
 	byInst := map[string][]*task{}
-	healthy := 0
+	serving := 0
 	for _, t := range r.liveTasks() {
 		byInst[t.InstanceID] = append(byInst[t.InstanceID], t)
 		if r.serving(t) {
-			healthy++
+			serving++
 		}
 	}
-	allowed := max(healthy-minHealthy, 0)
+	allowed := max(serving-minHealthy, 0)
 	active := p != nil && p.RolloutState != flotilla.RolloutFailed
 	var old, extra []*task
 	for _, ci := range r.targets {

@@ -7,19 +7,20 @@ import (
 
 // replica plans a REPLICA service: the PRIMARY deployment gets the desired
 // count of tasks, other deployments' tasks and tasks on draining instances
-// go, and the PRIMARY deployment's extra tasks go, all without taking the
-// healthy tasks below ceil(minimumHealthyPercent × D / 100) nor the
-// running and pending tasks above floor(maximumPercent × D / 100).
+// go, the PRIMARY deployment's extra tasks go, and failing tasks are
+// replaced (replaceFailing), all without taking the serving tasks below
+// ceil(minimumHealthyPercent × D / 100) nor the running and pending tasks
+// above floor(maximumPercent × D / 100).
 func (r *run) replica() {
 	d := r.d
 	minHealthy, maxTotal := bounds(r.svc.DeploymentConfiguration, false, d)
 	p := r.primaryDeployment()
 
 	var old, drain, keep []*task
-	healthy := 0
+	serving := 0
 	for _, t := range r.liveTasks() {
 		if r.serving(t) {
-			healthy++
+			serving++
 		}
 		switch {
 		case t.failing:
@@ -32,7 +33,7 @@ func (r *run) replica() {
 			keep = append(keep, t)
 		}
 	}
-	allowed := max(healthy-minHealthy, 0)
+	allowed := max(serving-minHealthy, 0)
 	strategies := r.in.Strategies
 	if len(strategies) == 0 {
 		strategies = scheduler.DefaultServiceStrategies

@@ -20,6 +20,7 @@ type world struct {
 	t       *testing.T
 	in      Input
 	crash   map[string]bool // task definitions whose tasks never start
+	sick    map[string]bool // tasks whose container health checks fail
 	checked bool            // tasks have a container health check
 	step    int
 	seq     int
@@ -31,7 +32,7 @@ type world struct {
 
 func newWorld(t *testing.T, svc flotilla.Service, instances []flotilla.ContainerInstance) *world {
 	// A deep copy: reservations change the instances' resources in place.
-	return &world{t: t, in: Input{Service: svc, Instances: deepCopy(t, instances), Now: t0}, crash: map[string]bool{}, floor: true}
+	return &world{t: t, in: Input{Service: svc, Instances: deepCopy(t, instances), Now: t0}, crash: map[string]bool{}, sick: map[string]bool{}, floor: true}
 }
 
 func (w *world) instance(id string) *flotilla.ContainerInstance {
@@ -182,6 +183,8 @@ func (w *world) advance(d time.Duration) {
 			w.release(tk)
 		case tk.LastStatus == flotilla.TaskPending:
 			tk.LastStatus, tk.StartedAt = flotilla.TaskRunning, now
+		case tk.LastStatus == flotilla.TaskRunning && w.sick[tk.ID]:
+			health(flotilla.HealthUnhealthy)(tk)
 		case tk.LastStatus == flotilla.TaskRunning && tk.HealthStatus != flotilla.HealthHealthy && tk.Containers[0].HealthStatus != "":
 			health(flotilla.HealthHealthy)(tk)
 		}
@@ -265,6 +268,52 @@ func TestSimulateRollingUpdate(t *testing.T) {
 			events := messages(w.in.Service)
 			if !slices.Contains(events, "(service web) (deployment ecs-svc/2) deployment completed.") {
 				t.Errorf("events = %q", events)
+			}
+		})
+	}
+}
+
+// TestSimulateUnhealthyReplacement makes some or all of a steady
+// service's tasks fail their container health checks and runs the world
+// until they are replaced: within the bounds at every step (checked by the
+// world, and by checkInvariants: at most one not yet replaced stopped per
+// step), each stopped for failing its health checks, the service steady
+// again on healthy tasks.
+func TestSimulateUnhealthyReplacement(t *testing.T) {
+	for _, c := range []struct{ sick, min, max int }{
+		{1, 100, 200}, {2, 50, 100}, {1, 100, 100}, {4, 100, 200}, {4, 0, 100}, {4, 50, 150},
+	} {
+		t.Run(fmt.Sprintf("%d-sick-%d-%d", c.sick, c.min, c.max), func(t *testing.T) {
+			svc := newService(4, c.min, c.max, deployment("1", flotilla.DeploymentPrimary, td1, flotilla.RolloutCompleted, 60))
+			w := newWorld(t, svc, cluster)
+			w.checked = true
+			// The floor of healthy tasks cannot hold once more are sick
+			// than it allows; checkInvariants still checks every plan.
+			minH, _ := bounds(svc.DeploymentConfiguration, false, 4)
+			w.floor = 4-c.sick >= minH
+			for i := range 4 {
+				tk := w.add("1", td1, abc[i%3], flotilla.TaskRunning)
+				if i < c.sick {
+					w.sick[tk.ID] = true
+					health(flotilla.HealthUnhealthy)(tk)
+				}
+			}
+			w.run(60, func() bool {
+				for _, tk := range w.in.Tasks {
+					if w.sick[tk.ID] && tk.LastStatus != flotilla.TaskStopped {
+						return false
+					}
+				}
+				return w.converged(td1)
+			})
+			stopped := 0
+			for _, tk := range w.in.Tasks {
+				if w.sick[tk.ID] && tk.StoppedReason == ReasonUnhealthy {
+					stopped++
+				}
+			}
+			if stopped != c.sick {
+				t.Errorf("%d sick tasks stopped for failing health checks, want %d\n%s", stopped, c.sick, strings.Join(w.log, "\n"))
 			}
 		})
 	}
