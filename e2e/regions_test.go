@@ -49,7 +49,9 @@ func TestRegionsCLI(t *testing.T) {
 	checkLists("before a restart")
 
 	// A task definition registered in one region is not found in the other.
-	var reg struct{ TaskDefinition struct{ TaskDefinitionArn string } }
+	var reg struct {
+		TaskDefinition struct{ TaskDefinitionArn string }
+	}
 	mustJSON(t, us("ecs", "register-task-definition", "--family", "web", "--container-definitions",
 		`[{"name":"app","image":"busybox","memory":64}]`), &reg)
 	tdARN := reg.TaskDefinition.TaskDefinitionArn
@@ -81,7 +83,9 @@ func TestRegionsCLI(t *testing.T) {
 
 	// ELBv2 too: a target group's ARN carries its region, and the other
 	// region does not find it.
-	var tgs struct{ TargetGroups []struct{ TargetGroupArn string } }
+	var tgs struct {
+		TargetGroups []struct{ TargetGroupArn string }
+	}
 	mustJSON(t, eu("elbv2", "create-target-group", "--name", "tg", "--protocol", "HTTP", "--port", "80", "--vpc-id", "vpc-1"), &tgs)
 	tgARN := tgs.TargetGroups[0].TargetGroupArn
 	if !strings.HasPrefix(tgARN, "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/tg/") {

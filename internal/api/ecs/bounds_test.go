@@ -33,8 +33,8 @@ func boundsServer(t *testing.T, log *countingWriter) http.Handler {
 	}
 	t.Cleanup(func() { st.Close() })
 	srv := api.NewServer(api.Config{
-		Credentials: sigv4.StaticCredentials{testKey: testSecret}, Region: "us-east-1",
-		Logger: slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Credentials: sigv4.StaticCredentials{testKey: testSecret},
+		Logger:      slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	srv.HandleJSON(ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: account}}).JSONService())
 	return srv.Handler()

@@ -50,7 +50,7 @@ func TestHugeMemberListsBounded(t *testing.T) {
 		Clock:  func() time.Time { return created },
 		Health: func(context.Context, string) ([]lb.TargetHealth, error) { return nil, nil },
 	})
-	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Region: region, Logger: slog.New(slog.DiscardHandler)})
+	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleQuery(svc.QueryService())
 	h := s.Handler()
 	for _, tc := range []struct {
