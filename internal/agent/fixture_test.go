@@ -41,7 +41,7 @@ func TestWriteStateFixture(t *testing.T) {
 		Credentials: link.Credentials{AccessKeyID: "FLTIFIXTURE0000000001", SecretAccessKey: "fixtureSecretOfTheInstance0123456789abcd"},
 		TaskARN:     "arn:aws:ecs:us-east-1:123456789012:task/default/5a6b7c8d9e0f41a2b3c4d5e6f7a8b9c0",
 	}
-	sf, err := openState(dir)
+	sf, err := openState(dir, testKeyring(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,26 +157,32 @@ func IsSealed(b []byte) bool { return bytes.HasPrefix(b, magic) }
 // when missing) with a new random key when it does not exist; created says
 // so. A key file that others than its owner may read or write is refused.
 func LoadOrCreate(path string) (k *Keyring, created bool, err error) {
-	b, err := os.ReadFile(path)
+	k, err = Load(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return create(path)
 	}
+	return k, false, err
+}
+
+// Load returns the keyring of the key file at path (see LoadOrCreate); the
+// error wraps fs.ErrNotExist when there is no such file.
+func Load(path string) (*Keyring, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, false, fmt.Errorf("read master key: %w", err)
+		return nil, fmt.Errorf("read master key: %w", err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, false, fmt.Errorf("read master key: %w", err)
+		return nil, fmt.Errorf("read master key: %w", err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, false, fmt.Errorf("master key file %s has mode %04o: others than its owner may read it; chmod 600 it", path, fi.Mode().Perm())
+		return nil, fmt.Errorf("master key file %s has mode %04o: others than its owner may read it; chmod 600 it", path, fi.Mode().Perm())
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(key) != KeySize {
-		return nil, false, fmt.Errorf("master key file %s: want one line of %d hex digits", path, 2*KeySize)
+		return nil, fmt.Errorf("master key file %s: want one line of %d hex digits", path, 2*KeySize)
 	}
-	k, err = New(key)
-	return k, false, err
+	return New(key)
 }
 
 func create(path string) (*Keyring, bool, error) {
