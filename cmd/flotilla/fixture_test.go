@@ -161,4 +161,3 @@ func TestWriteUpgradeFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
