@@ -33,8 +33,9 @@ func TestWriteStateFixture(t *testing.T) {
 		return
 	}
 	dir := filepath.Join("testdata", "upgrade", *writeFixture)
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
+	// A fixture is what a release wrote: never written again by later code.
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatalf("%s exists: a fixture is kept as its release wrote it; name a new one", dir)
 	}
 	f := stateFixture{
 		InstanceARN: "arn:aws:ecs:us-east-1:123456789012:container-instance/default/0b3f6c2e8d1a4f5e9c7b2a1d3e4f5a6b",

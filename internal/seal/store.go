@@ -170,7 +170,8 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 				Ops:      []store.Op{{Key: kv.Key, Value: kv.Value}},
 			})
 			if errors.Is(err, store.ErrConflict) {
-				// Written meanwhile, through a sealing store: sealed.
+				// Written or deleted since the list: what this store
+				// wrote is sealed, and a raw write is sealed next time.
 				continue
 			}
 			if err != nil {
