@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,5 +111,30 @@ func TestReporterLogsOnce(t *testing.T) {
 	<-done
 	if n := strings.Count(logs.String(), "report target health"); n != 1 {
 		t.Fatalf("9 failed reports logged %d times, want 1:\n%s", n, logs.String())
+	}
+}
+
+// diskFullSource refuses every report as a store on a full disk does.
+type diskFullSource struct{ fullSource }
+
+func (diskFullSource) Report(context.Context, Report) error {
+	return fmt.Errorf("store report: %w", &fs.PathError{Op: "write", Path: "state.db", Err: syscall.ENOSPC})
+}
+
+// TestHandlerDiskFull checks that the server answers a report it cannot
+// store for a full disk 503 saying so, and logs the run of failures once.
+func TestHandlerDiskFull(t *testing.T) {
+	var logs syncBuffer
+	h := Handler(diskFullSource{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	for range 5 {
+		req := httptest.NewRequest(http.MethodPut, Path+"/nodes/n1", strings.NewReader(`{"node":"n1","appliedRevision":1}`))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "disk is full") {
+			t.Fatalf("report on a full disk: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if n := strings.Count(logs.String(), "store a node's report"); n != 1 {
+		t.Fatalf("5 failed reports logged %d times, want 1:\n%s", n, logs.String())
 	}
 }
