@@ -20,8 +20,8 @@ import (
 
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/cabundle"
-	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/datadir"
+	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/lbnode"
 )
 

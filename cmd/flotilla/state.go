@@ -41,26 +41,28 @@ func DefaultMasterKeyFile(dataDir string) string {
 }
 
 // openState opens the state file in dataDir with its key material sealed
-// by the master key in keyFile, created with the store. Records that an
-// earlier release wrote in plaintext are sealed, and the history and the
-// freed pages that held them are dropped from the file (bolt.Vacuum). A
-// store sealed before refuses a missing or different master key.
+// by the master key in keyFile, created with the store. On the first open
+// by a release that seals, records an earlier release wrote in plaintext
+// are sealed, and the history and the freed pages that held them are
+// dropped from the file (bolt.Vacuum); only then is the store marked
+// sealed (sealCheckKey), so that a start that fails on the way does it all
+// again. A store marked sealed refuses a missing or different master key.
 func openState(ctx context.Context, dataDir, keyFile string, log *slog.Logger) (*seal.Store, *seal.Keyring, error) {
 	path := filepath.Join(dataDir, "state.db")
 	raw, err := bolt.Open(path, bolt.Options{Logger: log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open state: %w", err)
 	}
-	st, k, migrated, err := sealState(ctx, raw, keyFile, log)
+	st, k, sealed, migrated, err := sealState(ctx, raw, keyFile, log)
 	if err != nil {
 		raw.Close()
 		return nil, nil, err
 	}
-	if migrated == 0 {
+	if sealed {
 		return st, k, nil
 	}
-	// The plaintext is still in the events of the revisions before, and
-	// in the pages bbolt freed.
+	// Plaintext may still be in the events of past revisions, and in the
+	// pages bbolt freed.
 	rev, err := raw.Rev(ctx)
 	if err == nil {
 		err = raw.Compact(ctx, rev)
@@ -74,26 +76,34 @@ func openState(ctx context.Context, dataDir, keyFile string, log *slog.Logger) (
 	if err != nil {
 		return nil, nil, fmt.Errorf("drop the plaintext key material from %s: %w", path, err)
 	}
-	log.Info("sealed the key material an earlier release stored in plaintext", "component", "main", "records", migrated, "master_key_file", keyFile)
 	if raw, err = bolt.Open(path, bolt.Options{Logger: log}); err != nil {
 		return nil, nil, fmt.Errorf("open state: %w", err)
 	}
-	return seal.NewStore(raw, k, sealedPrefixes...), k, nil
+	st = seal.NewStore(raw, k, sealedPrefixes...)
+	_, err = st.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: sealCheckKey}},
+		Ops: []store.Op{{Key: sealCheckKey, Value: []byte(`{"sealedBy":"` + k.ID() + `"}`)}}})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		raw.Close()
+		return nil, nil, fmt.Errorf("seal the state's key material: %w", err)
+	}
+	if migrated > 0 {
+		log.Info("sealed the key material an earlier release stored in plaintext", "component", "main", "records", migrated, "master_key_file", keyFile)
+	}
+	return st, k, nil
 }
 
-// sealState returns raw sealing its key material, with the number of
-// plaintext records it sealed.
-func sealState(ctx context.Context, raw store.Store, keyFile string, log *slog.Logger) (*seal.Store, *seal.Keyring, int, error) {
-	_, err := raw.Get(ctx, sealCheckKey)
-	sealed := err == nil
+// sealState returns raw sealing its key material, whether it was marked
+// sealed, and the number of plaintext records it sealed now.
+func sealState(ctx context.Context, raw store.Store, keyFile string, log *slog.Logger) (st *seal.Store, k *seal.Keyring, sealed bool, migrated int, err error) {
+	_, err = raw.Get(ctx, sealCheckKey)
+	sealed = err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, nil, 0, fmt.Errorf("open state: %w", err)
+		return nil, nil, false, 0, fmt.Errorf("open state: %w", err)
 	}
-	var k *seal.Keyring
 	if sealed {
 		k, err = seal.Load(keyFile)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, 0, fmt.Errorf("the state's key material is sealed with a master key, and the master key file %s is missing: restore it, or name it with --master-key-file", keyFile)
+			return nil, nil, false, 0, fmt.Errorf("the state's key material is sealed with a master key, and the master key file %s is missing: restore it, or name it with --master-key-file", keyFile)
 		}
 	} else {
 		var created bool
@@ -103,24 +113,16 @@ func sealState(ctx context.Context, raw store.Store, keyFile string, log *slog.L
 		}
 	}
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, false, 0, err
 	}
-	st := seal.NewStore(raw, k, sealedPrefixes...)
+	st = seal.NewStore(raw, k, sealedPrefixes...)
 	if sealed {
 		if _, err := st.Get(ctx, sealCheckKey); err != nil {
-			return nil, nil, 0, fmt.Errorf("the master key in %s (id %s) is not the one the state's key material is sealed with: %w", keyFile, k.ID(), err)
+			return nil, nil, false, 0, fmt.Errorf("the master key in %s (id %s) is not the one the state's key material is sealed with: %w", keyFile, k.ID(), err)
 		}
 	}
-	n, err := st.Migrate(ctx)
-	if err != nil {
-		return nil, nil, 0, fmt.Errorf("seal the state's key material: %w", err)
+	if migrated, err = st.Migrate(ctx); err != nil {
+		return nil, nil, false, 0, fmt.Errorf("seal the state's key material: %w", err)
 	}
-	if !sealed {
-		_, err := st.Txn(ctx, store.Txn{Compares: []store.Compare{{Key: sealCheckKey}},
-			Ops: []store.Op{{Key: sealCheckKey, Value: []byte(`{"sealedBy":"` + k.ID() + `"}`)}}})
-		if err != nil && !errors.Is(err, store.ErrConflict) {
-			return nil, nil, 0, fmt.Errorf("seal the state's key material: %w", err)
-		}
-	}
-	return st, k, n, nil
+	return st, k, sealed, migrated, nil
 }

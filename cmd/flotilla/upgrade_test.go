@@ -25,7 +25,9 @@ import (
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/sdktest"
+	"github.com/flotilla/flotilla/internal/seal"
 	"github.com/flotilla/flotilla/internal/store"
+	"github.com/flotilla/flotilla/internal/store/bolt"
 )
 
 // copyDir copies the files of src into dst, group- and world-readable as
@@ -192,4 +194,47 @@ func checkFixture(t *testing.T, st store.Store, f fixture) (keyPEM string) {
 		t.Errorf("data plane key pair: %v", err)
 	}
 	return m.PrivateKeyPEM
+}
+
+// TestUpgradeInterrupted checks that a first start that sealed the
+// plaintext records but stopped before the file was rid of them (a crash,
+// a full disk during the vacuum) is finished by the next start.
+func TestUpgradeInterrupted(t *testing.T) {
+	var f fixture
+	b, err := os.ReadFile(filepath.Join("testdata", "upgrade", "0.1.0", "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	copyDir(t, filepath.Join("testdata", "upgrade", "0.1.0", "data"), dataDir)
+	keyFile := DefaultMasterKeyFile(dataDir)
+	k, _, err := seal.LoadOrCreate(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := bolt.Open(filepath.Join(dataDir, "state.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := seal.NewStore(raw, k, sealedPrefixes...).Migrate(ctx); err != nil || n == 0 {
+		t.Fatalf("Migrate = %d, %v", n, err)
+	}
+	raw.Close()
+	if b, _ := os.ReadFile(filepath.Join(dataDir, "state.db")); !bytes.Contains(b, []byte(f.InstanceSecret)) {
+		t.Fatal("the setup left no plaintext behind: nothing to test")
+	}
+
+	st, _, err := openState(ctx, dataDir, keyFile, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFixture(t, st, f)
+	st.Close()
+	if b, _ := os.ReadFile(filepath.Join(dataDir, "state.db")); bytes.Contains(b, []byte(f.InstanceSecret)) {
+		t.Fatal("the instance secret is still in state.db after the next start")
+	}
 }
