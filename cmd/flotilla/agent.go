@@ -14,6 +14,7 @@ import (
 	"github.com/flotilla/flotilla/internal/agent"
 	"github.com/flotilla/flotilla/internal/agent/docker"
 	"github.com/flotilla/flotilla/internal/cabundle"
+	"github.com/flotilla/flotilla/internal/seal"
 )
 
 // AgentConfig is what `flotilla agent` needs, filled from flags and the
@@ -23,6 +24,7 @@ type AgentConfig struct {
 	CABundle          string
 	Cluster           string
 	DataDir           string
+	MasterKeyFile     string
 	Region            string
 	AccessKeyID       string
 	SecretAccessKey   string
@@ -61,6 +63,7 @@ func (c *AgentConfig) RegisterFlags(fs *flag.FlagSet, withServer bool) {
 		caBundleFlag(fs, &c.CABundle)
 		fs.StringVar(&c.Cluster, "cluster", c.Cluster, "cluster to join")
 		fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the agent's state and kept task logs")
+		masterKeyFlag(fs, &c.MasterKeyFile)
 		fs.StringVar(&c.Region, "region", c.Region, "region to join the cluster in (its resources are the region's)")
 		fs.StringVar(&c.AccessKeyID, "access-key-id", firstEnv("FLOTILLA_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), "access key id (env FLOTILLA_ACCESS_KEY_ID or AWS_ACCESS_KEY_ID)")
 		fs.StringVar(&c.SecretAccessKey, "secret-access-key", firstEnv("FLOTILLA_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"), "secret access key (env FLOTILLA_SECRET_ACCESS_KEY or AWS_SECRET_ACCESS_KEY)")
@@ -104,11 +107,26 @@ func (c *AgentConfig) Validate() error {
 	return nil
 }
 
-// newAgent builds an agent over the local Docker Engine.
-func newAgent(c AgentConfig, log *slog.Logger) (*agent.Agent, error) {
+// newAgent builds an agent over the local Docker Engine. Its state is
+// sealed with keys, or, when nil, with the key of c.MasterKeyFile.
+func newAgent(c AgentConfig, keys *seal.Keyring, log *slog.Logger) (*agent.Agent, error) {
 	tlsConf, err := cabundle.ForServer(c.Server, c.CABundle)
 	if err != nil {
 		return nil, err
+	}
+	if keys == nil {
+		path := c.MasterKeyFile
+		if path == "" {
+			path = DefaultMasterKeyFile(c.DataDir)
+		}
+		k, created, err := seal.LoadOrCreate(path)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Info("created the master key that seals the instance's credentials at rest", "component", "main", "path", path)
+		}
+		keys = k
 	}
 	rt, err := docker.New(docker.Options{Host: c.DockerHost})
 	if err != nil {
@@ -116,7 +134,7 @@ func newAgent(c AgentConfig, log *slog.Logger) (*agent.Agent, error) {
 	}
 	return agent.New(agent.Config{
 		Server: c.Server, TLS: tlsConf, Region: c.Region, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
-		Cluster: c.Cluster, DataDir: c.DataDir, Attributes: c.Attributes, CPU: c.CPU, MemoryMiB: c.MemoryMiB,
+		Cluster: c.Cluster, DataDir: c.DataDir, Keyring: keys, Attributes: c.Attributes, CPU: c.CPU, MemoryMiB: c.MemoryMiB,
 		ReservedMemoryMiB: c.ReservedMemoryMiB, AllowPrivileged: c.AllowPrivileged, Address: c.Address, CleanupWait: c.CleanupWait,
 		Runtime: rt, Logger: log,
 	})
@@ -133,7 +151,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	a, err := newAgent(cfg, newLogger(stderr, cfg.LogLevel))
+	a, err := newAgent(cfg, nil, newLogger(stderr, cfg.LogLevel))
 	if err != nil {
 		return err
 	}

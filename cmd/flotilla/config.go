@@ -25,6 +25,10 @@ type Config struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	LogLevel        string
+	// MasterKeyFile is the file of the key that seals key material at
+	// rest (ACM private keys, instance credentials); when empty,
+	// DefaultMasterKeyFile(DataDir).
+	MasterKeyFile string
 	// TLSCert and TLSKey are the PEM files of the API's certificate and
 	// key: with them the API is served over HTTPS only.
 	TLSCert, TLSKey string
@@ -61,6 +65,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AccessKeyID, "access-key-id", os.Getenv("FLOTILLA_ACCESS_KEY_ID"), "access key id clients sign with (env FLOTILLA_ACCESS_KEY_ID)")
 	fs.StringVar(&c.SecretAccessKey, "secret-access-key", os.Getenv("FLOTILLA_SECRET_ACCESS_KEY"), "secret access key (env FLOTILLA_SECRET_ACCESS_KEY)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	masterKeyFlag(fs, &c.MasterKeyFile)
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM file of the API's certificate (with its chain): the API is served over HTTPS, and agents and lb nodes elsewhere get HTTPS listeners' keys")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM file of the private key of --tls-cert")
 	fs.DurationVar(&c.InstanceGracePeriod, "instance-grace-period", c.InstanceGracePeriod, "how long an instance's agent may be gone before its service tasks are replaced elsewhere")
@@ -130,10 +135,16 @@ func LoadOrCreateCredentials(dir string) (c Credentials, generated bool, err err
 
 // ExportLines are the shell lines that point the aws CLI and SDKs at a
 // server; caBundle, when not "", is the PEM file they are to trust its
-// certificate by.
-func ExportLines(c Credentials, region, endpoint, caBundle string) string {
-	s := fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=%s\nexport AWS_REGION=%s\n",
-		c.AccessKeyID, c.SecretAccessKey, region, region)
+// certificate by. The secret is printed only when showSecret is set (the
+// server generated the pair): a secret the user gave is theirs already,
+// and is not to be copied into terminals and logs.
+func ExportLines(c Credentials, showSecret bool, region, endpoint, caBundle string) string {
+	secret := "export AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey + "\n"
+	if !showSecret {
+		secret = "# and AWS_SECRET_ACCESS_KEY, the --secret-access-key this server was given\n"
+	}
+	s := fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s\n%sexport AWS_DEFAULT_REGION=%s\nexport AWS_REGION=%s\n",
+		c.AccessKeyID, secret, region, region)
 	if caBundle != "" {
 		s += fmt.Sprintf("export %s=%s\n", cabundle.Env, shellQuote(caBundle))
 	}
@@ -144,6 +155,12 @@ func ExportLines(c Credentials, region, endpoint, caBundle string) string {
 // (flotilla agent, flotilla lb), to p.
 func caBundleFlag(fs *flag.FlagSet, p *string) {
 	fs.StringVar(p, "ca-bundle", os.Getenv(cabundle.Env), "PEM file of certificates to trust an https --server by, besides the system's (env "+cabundle.Env+")")
+}
+
+// masterKeyFlag binds --master-key-file, of the processes that seal key
+// material at rest, to p.
+func masterKeyFlag(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "master-key-file", *p, "file of the key that encrypts key material at rest, created (0600) when missing; keep it and back it up apart from the data dir (default: beside --data-dir, DIR.master.key)")
 }
 
 // shellQuote quotes v for a POSIX shell when it has characters the shell

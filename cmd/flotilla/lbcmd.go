@@ -20,6 +20,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/cabundle"
+	"github.com/flotilla/flotilla/internal/datadir"
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/lbnode"
 )
@@ -98,6 +99,9 @@ func (c *LBConfig) nodeID() (string, error) {
 	if c.DataDir == "" {
 		return newNodeID(), nil
 	}
+	if err := datadir.Secure(c.DataDir); err != nil {
+		return "", err
+	}
 	path := filepath.Join(c.DataDir, nodeIDFile)
 	if b, err := os.ReadFile(path); err == nil {
 		id := strings.TrimSpace(string(b))
@@ -107,9 +111,6 @@ func (c *LBConfig) nodeID() (string, error) {
 		return id, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("read the node id: %w", err)
-	}
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return "", fmt.Errorf("create data dir: %w", err)
 	}
 	id := newNodeID()
 	tmp := path + ".tmp"

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -23,7 +22,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/cabundle"
-	"github.com/flotilla/flotilla/internal/store/bolt"
+	"github.com/flotilla/flotilla/internal/datadir"
 )
 
 // Main wires the concrete pieces of a server together and runs them.
@@ -45,11 +44,15 @@ func NewMain(cfg Config, stdout, stderr io.Writer) *Main {
 // Run serves until ctx ends, then shuts down gracefully.
 func (m *Main) Run(ctx context.Context) error {
 	cfg := m.cfg
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	// The agent of flotilla up keeps its own directory owner-only,
+	// its containers' volumes apart.
+	if err := datadir.Secure(cfg.DataDir, "agent"); err != nil {
+		return err
 	}
 	creds := Credentials{AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey}
-	if creds.AccessKeyID == "" {
+	// The secret is shown only when the server generated it.
+	serverKey := creds.AccessKeyID == ""
+	if serverKey {
 		c, generated, err := LoadOrCreateCredentials(cfg.DataDir)
 		if err != nil {
 			return err
@@ -60,10 +63,13 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 
-	statePath := filepath.Join(cfg.DataDir, "state.db")
-	st, err := bolt.Open(statePath, bolt.Options{Logger: m.log})
+	keyFile := cfg.MasterKeyFile
+	if keyFile == "" {
+		keyFile = DefaultMasterKeyFile(cfg.DataDir)
+	}
+	st, keyring, err := openState(ctx, cfg.DataDir, keyFile, m.log)
 	if err != nil {
-		return fmt.Errorf("open state: %w", err)
+		return err
 	}
 	defer st.Close()
 
@@ -143,7 +149,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("serving", "component", "main", "endpoint", endpoint, "data_dir", cfg.DataDir,
 		"region", cfg.Region, "account_id", cfg.AccountID, "version", flotilla.Version)
 	fmt.Fprintf(m.stdout, "Flotilla %s is serving the ECS API at %s\nPoint the aws CLI at it with:\n\n%s\n",
-		flotilla.Version, endpoint, ExportLines(creds, cfg.Region, endpoint, exported))
+		flotilla.Version, endpoint, ExportLines(creds, serverKey, cfg.Region, endpoint, exported))
 
 	if m.Agent != nil {
 		ac := *m.Agent
@@ -158,7 +164,7 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := client.Call(ctx, "CreateCluster", map[string]string{"clusterName": ac.Cluster}, nil); err != nil {
 			return fmt.Errorf("create the default cluster: %w", err)
 		}
-		a, err := newAgent(ac, m.log)
+		a, err := newAgent(ac, keyring, m.log)
 		if err != nil {
 			return err
 		}

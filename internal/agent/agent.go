@@ -18,6 +18,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/backoff"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/seal"
 )
 
 // Config configures an agent.
@@ -34,6 +35,8 @@ type Config struct {
 	Cluster string
 	// DataDir holds the agent's state file and kept task logs.
 	DataDir string
+	// Keyring seals the instance's credentials in the state file.
+	Keyring *seal.Keyring
 	// Attributes are custom attributes, and overrides of the built-in
 	// ecs.* ones (ecs.availability-zone, ecs.instance-type).
 	Attributes map[string]string
@@ -63,6 +66,8 @@ func (c *Config) Validate() error {
 		return errors.New("agent: the data dir must be set")
 	case c.Runtime == nil:
 		return errors.New("agent: a runtime must be set")
+	case c.Keyring == nil:
+		return errors.New("agent: a keyring must be set")
 	case c.AccessKeyID == "" || c.SecretAccessKey == "":
 		return errors.New("agent: credentials must be set")
 	}
@@ -111,7 +116,7 @@ func New(cfg Config) (*Agent, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "agent")
-	st, err := openState(cfg.DataDir)
+	st, err := openState(cfg.DataDir, cfg.Keyring)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api/ecs"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/link"
+	"github.com/flotilla/flotilla/internal/seal"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 	"github.com/flotilla/flotilla/internal/testimage"
@@ -67,7 +68,11 @@ func BenchmarkRunTaskToRunning(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := agent.New(agent.Config{Server: ts.URL, AccessKeyID: benchKey, SecretAccessKey: benchSecret, Cluster: cluster,
+	keys, _, err := seal.LoadOrCreate(filepath.Join(dir, "master.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := agent.New(agent.Config{Keyring: keys, Server: ts.URL, AccessKeyID: benchKey, SecretAccessKey: benchSecret, Cluster: cluster,
 		DataDir: filepath.Join(dir, "agent"), CPU: 4096, MemoryMiB: 4096, Runtime: rt, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)

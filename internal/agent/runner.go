@@ -188,7 +188,7 @@ func (r *taskRunner) prepare(ctx context.Context) error {
 		}
 		for _, m := range spec.Mounts {
 			if m.Type == "bind" && filepath.Dir(m.Source) == filepath.Join(r.a.cfg.DataDir, "volumes", r.id) {
-				if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				if err := os.MkdirAll(m.Source, 0o700); err != nil {
 					return fmt.Errorf("CannotCreateContainerError: %v", err)
 				}
 			}
@@ -432,7 +432,7 @@ func (r *taskRunner) stop(ctx context.Context) {
 // keepLogs copies each container's output to the agent's data dir.
 func (r *taskRunner) keepLogs(ctx context.Context) {
 	dir := filepath.Join(r.a.cfg.DataDir, "logs", r.id)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return
 	}
 	for i := range r.def.ContainerDefinitions {
@@ -441,7 +441,7 @@ func (r *taskRunner) keepLogs(ctx context.Context) {
 		if rec.RuntimeID == "" {
 			continue
 		}
-		f, err := os.Create(filepath.Join(dir, name+".log"))
+		f, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			continue
 		}

@@ -141,7 +141,8 @@ func TestCreateOrderAndDependencies(t *testing.T) {
 
 func TestStateFileSurvivesReopen(t *testing.T) {
 	dir := t.TempDir()
-	f, err := openState(dir)
+	keys := testKeyring(t)
+	f, err := openState(dir, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestStateFileSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := openState(dir)
+	g, err := openState(dir, keys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flotilla/flotilla/internal/datadir"
 	"github.com/flotilla/flotilla/internal/link"
+	"github.com/flotilla/flotilla/internal/seal"
 )
 
 // State is what the agent keeps on disk so that a restart loses nothing: its
@@ -19,8 +21,9 @@ import (
 type State struct {
 	ClusterARN  string `json:"clusterArn,omitempty"`
 	InstanceARN string `json:"instanceArn,omitempty"`
-	// Credentials are the instance's own, from the server.
-	Credentials *link.Credentials `json:"credentials,omitempty"`
+	// Credentials are the instance's own, from the server. On disk they
+	// are sealed (stateOnDisk).
+	Credentials *link.Credentials `json:"-"`
 	// Seq is the newest task set applied.
 	Seq   int64                 `json:"seq"`
 	Tasks map[string]*TaskState `json:"tasks"`
@@ -84,18 +87,36 @@ type Report struct {
 	Task json.RawMessage `json:"task"`
 }
 
+// stateOnDisk is the state file's JSON: State with the instance's
+// credentials sealed (SealedCredentials, the JSON of link.Credentials
+// sealed for credentialsContext). Credentials is what releases up to 0.1.0
+// wrote, in plaintext: read, and sealed on the next save.
+type stateOnDisk struct {
+	*State
+	Credentials       *link.Credentials `json:"credentials,omitempty"`
+	SealedCredentials []byte            `json:"sealedCredentials,omitempty"`
+}
+
+// credentialsContext is the associated data the credentials are sealed
+// for.
+const credentialsContext = "agent-state.json:credentials"
+
 // stateFile persists State atomically (write, fsync, rename).
 type stateFile struct {
 	mu   sync.Mutex
 	path string
+	keys *seal.Keyring
 	st   State
 }
 
-func openState(dir string) (*stateFile, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create agent data dir: %w", err)
+// openState reads the state file in dir, sealing the instance's
+// credentials with keys, and makes dir owner-only (but what the
+// containers write in their volumes).
+func openState(dir string, keys *seal.Keyring) (*stateFile, error) {
+	if err := datadir.Secure(dir, "volumes"); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
 	}
-	f := &stateFile{path: filepath.Join(dir, "agent-state.json"), st: State{Tasks: map[string]*TaskState{}}}
+	f := &stateFile{path: filepath.Join(dir, "agent-state.json"), keys: keys, st: State{Tasks: map[string]*TaskState{}}}
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
@@ -103,11 +124,30 @@ func openState(dir string) (*stateFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read agent state: %w", err)
 	}
-	if err := json.Unmarshal(b, &f.st); err != nil {
+	disk := stateOnDisk{State: &f.st}
+	if err := json.Unmarshal(b, &disk); err != nil {
 		return nil, fmt.Errorf("read agent state %s: %w", f.path, err)
 	}
 	if f.st.Tasks == nil {
 		f.st.Tasks = map[string]*TaskState{}
+	}
+	switch {
+	case disk.SealedCredentials != nil:
+		plain, err := keys.Open(disk.SealedCredentials, credentialsContext)
+		if err != nil {
+			return nil, fmt.Errorf("read agent state %s: the instance credentials (master key %s): %w", f.path, keys.ID(), err)
+		}
+		var c link.Credentials
+		if err := json.Unmarshal(plain, &c); err != nil {
+			return nil, fmt.Errorf("read agent state %s: the instance credentials: %w", f.path, err)
+		}
+		f.st.Credentials = &c
+	case disk.Credentials != nil:
+		// Written in plaintext by an earlier release: sealed now.
+		f.st.Credentials = disk.Credentials
+		if err := f.saveLocked(); err != nil {
+			return nil, err
+		}
 	}
 	return f, nil
 }
@@ -128,7 +168,16 @@ func (f *stateFile) view(fn func(*State)) {
 }
 
 func (f *stateFile) saveLocked() error {
-	b, err := json.Marshal(&f.st)
+	disk := stateOnDisk{State: &f.st}
+	if c := f.st.Credentials; c != nil {
+		plain, _ := json.Marshal(c)
+		sealed, err := f.keys.Seal(plain, credentialsContext)
+		if err != nil {
+			return fmt.Errorf("save agent state: %w", err)
+		}
+		disk.SealedCredentials = sealed
+	}
+	b, err := json.Marshal(&disk)
 	if err != nil {
 		return fmt.Errorf("encode agent state: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"syscall"
 
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/model"
@@ -25,7 +26,15 @@ const (
 	CodeUnknownOperation = "UnknownOperationException"
 	// CodeValidation is the default JSONService.ValidationErrorCode.
 	CodeValidation = "ValidationException"
+	// CodeServiceUnavailable: the server cannot serve the request for now,
+	// for the reason its message gives (its disk is full); HTTP 503, which
+	// the SDKs retry.
+	CodeServiceUnavailable = "ServiceUnavailableException"
 )
+
+// msgDiskFull is the reason of a request that failed because the state
+// store could not write.
+const msgDiskFull = "The server's disk is full, and the change could not be saved. Free space on the volume of the server's data directory, then retry the request."
 
 // msgServerError is all a client learns of an unmapped error.
 const msgServerError = "An internal error occurred. Retry the request; if the problem persists, report it with the request ID."
@@ -70,11 +79,12 @@ var serverError = &Error{Code: CodeServerException, Message: msgServerError}
 //  2. a *sigv4.Error, with its code and message;
 //  3. a *model.ValidationError, as validationCode with the list of problems;
 //  4. context.Canceled or DeadlineExceeded, as a ServerException saying so;
-//  5. whatever mapError makes of it, when it returns non-nil;
-//  6. otherwise ServerException with a generic message.
+//  5. a full disk (ENOSPC, EDQUOT), as ServiceUnavailableException saying so;
+//  6. whatever mapError makes of it, when it returns non-nil;
+//  7. otherwise ServerException with a generic message.
 //
-// internal reports whether the cause must be logged as a server error (5
-// and 6 and any 5xx *Error).
+// internal reports whether the cause must be logged as a server error (5,
+// 6 and 7 and any 5xx *Error).
 func toError(err error, validationCode string, mapError func(error) *Error) (e *Error, internal bool) {
 	var ae *Error
 	var se *sigv4.Error
@@ -90,6 +100,8 @@ func toError(err error, validationCode string, mapError func(error) *Error) (e *
 		return &Error{Code: CodeServerException, Message: "The request was canceled."}, false
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Code: CodeServerException, Message: "The request timed out."}, false
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return &Error{Code: CodeServiceUnavailable, Message: msgDiskFull, Status: http.StatusServiceUnavailable}, true
 	}
 	if mapError != nil {
 		if me := mapError(err); me != nil {

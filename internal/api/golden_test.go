@@ -62,6 +62,7 @@ func TestErrorShapes(t *testing.T) {
 		{"wrapped_api_error_with_status", signed{target: toyPrefix + ".Wrapped"}},
 		{"unmapped_error", signed{target: toyPrefix + ".Fail"}},
 		{"handler_panic", signed{target: toyPrefix + ".Panic"}},
+		{"disk_full", signed{target: toyPrefix + ".DiskFull"}},
 		// SigV4
 		{"sigv4_missing_authentication", signed{target: echo, body: `{}`, after: func(r *http.Request) { r.Header.Del("Authorization") }}},
 		{"sigv4_missing_signature", signed{target: echo, body: `{}`, after: func(r *http.Request) {
@@ -128,7 +129,7 @@ func describeResponse(t *testing.T, resp *http.Response, body []byte) string {
 	if resp.Header.Get("Date") == "" {
 		t.Error("no Date header")
 	}
-	if (resp.StatusCode == 500) != (*e.Type == api.CodeServerException) {
+	if (resp.StatusCode >= 500) != (*e.Type == api.CodeServerException || *e.Type == api.CodeServiceUnavailable) {
 		t.Errorf("status %d with %s: only ServerException is a 500", resp.StatusCode, *e.Type)
 	}
 

@@ -6,12 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,6 +88,9 @@ type empty struct{}
 
 var errThingNotFound = errors.New("toy: thing not found")
 
+// errDiskFull is a store write failing as it does when the disk is full.
+var errDiskFull = fmt.Errorf("create thing: %w", fmt.Errorf("txn: commit: %w", &fs.PathError{Op: "write", Path: "/var/lib/flotilla/state.db", Err: syscall.ENOSPC}))
+
 // toyMapError is the toy service's error table.
 func toyMapError(err error) *api.Error {
 	if errors.Is(err, errThingNotFound) {
@@ -115,6 +121,9 @@ func toyService(faults bool) api.JSONService {
 		})
 		ops["Fail"] = api.JSON(func(context.Context, *empty) (*empty, error) {
 			return nil, errors.New("bolt: database file /var/lib/flotilla/state.db is corrupt")
+		})
+		ops["DiskFull"] = api.JSON(func(context.Context, *empty) (*empty, error) {
+			return nil, errDiskFull
 		})
 		ops["Panic"] = api.JSON(func(context.Context, *empty) (*empty, error) {
 			var m map[string]int

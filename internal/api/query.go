@@ -443,6 +443,7 @@ var queryCodes = map[string]Error{
 	CodeServerException:                  {Code: CodeInternalFailure, Status: http.StatusInternalServerError},
 	CodeInternalFailure:                  {Code: CodeInternalFailure, Status: http.StatusInternalServerError},
 	CodeSerialization:                    {Code: CodeMalformedQueryString, Status: http.StatusBadRequest},
+	CodeServiceUnavailable:               {Code: "ServiceUnavailable", Status: http.StatusServiceUnavailable},
 }
 
 // queryWireError returns e as a query service answers it.

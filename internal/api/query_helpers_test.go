@@ -160,6 +160,9 @@ func toyELBService() api.QueryService {
 				m["boom"]++
 				return nil, nil
 			}),
+			"DeleteTargetGroup": api.Query(func(context.Context, *elbv2.DeleteTargetGroupInput) (*elbv2.DeleteTargetGroupOutput, error) {
+				return nil, errDiskFull
+			}),
 			"DeleteRule": api.Query(func(context.Context, *elbv2.DeleteRuleInput) (*elbv2.DeleteRuleOutput, error) {
 				return nil, nil // an empty result
 			}),

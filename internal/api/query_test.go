@@ -64,6 +64,7 @@ func TestQueryErrorShapes(t *testing.T) {
 		{"api_error_with_status", formRequest("Action=SetRulePriorities&Version=2015-12-01&RulePriorities=")},
 		{"unmapped_error", formRequest("Action=DeleteLoadBalancer&Version=2015-12-01&LoadBalancerArn=arn")},
 		{"handler_panic", formRequest("Action=DeleteListener&Version=2015-12-01&ListenerArn=arn")},
+		{"disk_full", formRequest("Action=DeleteTargetGroup&Version=2015-12-01&TargetGroupArn=arn")},
 		// SigV4
 		{"sigv4_missing_authentication", with(formRequest(describe), func(s *signed) {
 			s.after = func(r *http.Request) { r.Header.Del("Authorization") }

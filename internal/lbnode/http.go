@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -65,6 +66,9 @@ func Handler(src Source, log *slog.Logger) http.Handler {
 		log = slog.Default()
 	}
 	log = log.With("component", "lbnode-http")
+	// Reports come every few seconds from every node: a write failure
+	// that lasts is logged a few times, not on each.
+	var failed failures
 	fail := func(w http.ResponseWriter, status int, msg string) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -120,11 +124,21 @@ func Handler(src Source, log *slog.Logger) http.Handler {
 			case errors.Is(err, ErrInvalidNode):
 				fail(w, http.StatusBadRequest, err.Error())
 			case err != nil:
-				if r.Context().Err() == nil {
-					log.Warn("store a node's report", "node", node, "err", err)
+				if r.Context().Err() != nil {
+					break
+				}
+				if k, ok := failed.fail(); ok {
+					log.Warn("store a node's report", "node", node, "err", err, "failures", k)
+				}
+				if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+					fail(w, http.StatusServiceUnavailable, "the report could not be stored: the server's disk is full")
+				} else {
 					fail(w, http.StatusInternalServerError, "the report could not be stored")
 				}
 			default:
+				if k := failed.ok(); k > 0 {
+					log.Info("stored nodes' reports again", "failures", k)
+				}
 				w.WriteHeader(http.StatusNoContent)
 			}
 		default:

@@ -143,6 +143,7 @@ func (n *Node) Run(ctx context.Context) error {
 // follow applies every configuration the source gives.
 func (n *Node) follow(ctx context.Context) {
 	bo := backoff.New(200*time.Millisecond, 10*time.Second)
+	var failed failures
 	var seen int64 // the newest revision fetched, applied or refused
 	for ctx.Err() == nil {
 		after := max(seen, n.AppliedRevision())
@@ -153,9 +154,14 @@ func (n *Node) follow(ctx context.Context) {
 			}
 			n.metrics.sourceErrors.WithLabelValues("config").Inc()
 			d := bo.Next()
-			n.log.Warn("get the configuration; serving the last one meanwhile", "err", err, "applied_revision", after, "retry_in", d)
+			if k, log := failed.fail(); log {
+				n.log.Warn("get the configuration; serving the last one meanwhile", "err", err, "failures", k, "applied_revision", after, "retry_in", d)
+			}
 			sleep(ctx, d)
 			continue
+		}
+		if k := failed.ok(); k > 0 {
+			n.log.Info("got the configuration again", "failures", k)
 		}
 		bo.Reset()
 		if n.apply(cfg, rev) && rev < seen {
@@ -209,6 +215,7 @@ func (n *Node) report(ctx context.Context) {
 	heartbeat := time.NewTicker(n.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	bo := backoff.New(200*time.Millisecond, 5*time.Second)
+	var failed failures
 	var retry <-chan time.Time
 	for {
 		select {
@@ -232,9 +239,14 @@ func (n *Node) report(ctx context.Context) {
 			}
 			n.metrics.sourceErrors.WithLabelValues("report").Inc()
 			d := bo.Next()
-			n.log.Warn("report target health", "err", err, "retry_in", d)
+			if k, log := failed.fail(); log {
+				n.log.Warn("report target health", "err", err, "failures", k, "retry_in", d)
+			}
 			retry = time.After(d)
 			continue
+		}
+		if k := failed.ok(); k > 0 {
+			n.log.Info("reported target health again", "failures", k)
 		}
 		bo.Reset()
 		n.metrics.reports.Inc()

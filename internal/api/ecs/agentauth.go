@@ -33,7 +33,11 @@ type instanceKey struct {
 	InstanceID      string `json:"instanceId"`
 }
 
-func instanceKeyKey(akid string) string { return "/ecs/instancekeys/" + akid }
+// InstanceKeyPrefix is the store prefix of the instances' credentials, one
+// record per access key id: key material, to be sealed at rest.
+const InstanceKeyPrefix = "/ecs/instancekeys/"
+
+func instanceKeyKey(akid string) string { return InstanceKeyPrefix + akid }
 
 // SecretAccessKey looks up the secret of instance credentials; it answers
 // the API server's credentials lookup for keys it issued.

@@ -1,9 +1,11 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -245,4 +247,42 @@ func dupOps(n int) []store.Op {
 		ops = append(ops, store.Op{Key: fmt.Sprint("k", i)})
 	}
 	return append(ops, store.Op{Key: "k3", Delete: true})
+}
+
+// TestVacuum checks that a value written over, and its history once
+// compacted, are gone from the file's bytes after Vacuum, and that the
+// store opens with its keys and revision.
+func TestVacuum(t *testing.T) {
+	ctx := t.Context()
+	path := tempPath(t)
+	s := open(t, path, Options{})
+	put(t, s, "/a", "plaintext-secret-value")
+	put(t, s, "/b", "kept")
+	rev := put(t, s, "/a", "replaced")
+	if err := s.Compact(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Vacuum(path); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("plaintext-secret-value")) {
+		t.Fatal("the overwritten value is still in the file")
+	}
+	s = open(t, path, Options{})
+	if got, err := s.Rev(ctx); err != nil || got != rev {
+		t.Fatalf("Rev = %d, %v; want %d", got, err, rev)
+	}
+	for k, want := range map[string]string{"/a": "replaced", "/b": "kept"} {
+		kv, err := s.Get(ctx, k)
+		if err != nil || string(kv.Value) != want {
+			t.Fatalf("Get(%s) = %v, %v", k, kv, err)
+		}
+	}
 }
