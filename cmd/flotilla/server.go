@@ -29,6 +29,7 @@ import (
 	"github.com/flotilla/flotilla/internal/controller/service"
 	"github.com/flotilla/flotilla/internal/lbnode"
 	"github.com/flotilla/flotilla/internal/link"
+	wire "github.com/flotilla/flotilla/internal/model/ecs"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
 
@@ -64,6 +65,13 @@ func (m *Main) Run(ctx context.Context) error {
 		if generated {
 			m.log.Info("generated credentials", "component", "main", "path", filepath.Join(cfg.DataDir, credentialsFile))
 		}
+	}
+	nodeCreds, generated, err := LoadOrCreateNodeCredentials(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if generated {
+		m.log.Info("generated the load balancer nodes' credentials", "component", "main", "path", filepath.Join(cfg.DataDir, nodeCredentialsFile))
 	}
 
 	statePath := filepath.Join(cfg.DataDir, "state.db")
@@ -118,26 +126,22 @@ func (m *Main) Run(ctx context.Context) error {
 	acmSvc := acm.New(acm.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, InUse: elbSvc.CertificateUsers})
 	ecsSvc := ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log, Endpoint: endpoint,
 		TargetGroupLoadBalancers: elbSvc.TargetGroupLoadBalancers})
-	srv := api.NewServer(api.Config{
-		// The account's key pair, then the keys issued to container instances.
-		Credentials: sigv4.Chain{sigv4.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey}, ecsSvc},
-		Region:      cfg.Region,
-		Logger:      m.log,
-		Registerer:  reg,
-		Gatherer:    reg,
-	})
-	srv.HandleJSON(ecsSvc.JSONService())
-	srv.HandleAuthenticated(link.Path, ecsSvc.LinkHandler())
-	srv.HandleQuery(elbSvc.QueryService())
-	srv.HandleJSON(acmSvc.JSONService())
-	srv.HandleAuthenticated(lbnode.Path+"/", lbnode.Handler(lbs.source, m.log))
+	srv := apiServer(api.Config{Region: cfg.Region, Logger: m.log, Registerer: reg, Gatherer: reg},
+		account, creds, nodeCreds, ecsSvc, elbSvc, acmSvc, lbs.source)
+	var metricsLn net.Listener
+	if cfg.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+	}
 
 	// Canceled before the wait, on every return: the goroutines end.
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -167,6 +171,15 @@ func (m *Main) Run(ctx context.Context) error {
 		// certificate) are logged at debug level, not on stderr raw.
 		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
 	go func() { errs <- fmt.Errorf("serve: %w", hs.Serve(ln)) }()
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
+		defer ms.Close()
+		go func() { errs <- fmt.Errorf("serve metrics: %w", ms.Serve(metricsLn)) }()
+		m.log.Info("serving metrics", "component", "main", "addr", metricsLn.Addr().String())
+	}
 
 	m.log.Info("serving", "component", "main", "endpoint", endpoint, "data_dir", cfg.DataDir,
 		"region", cfg.Region, "account_id", cfg.AccountID, "version", flotilla.Version)
@@ -213,6 +226,30 @@ func (m *Main) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("shutdown: %w", err)
 	}
 	return runErr
+}
+
+// apiServer returns the API server of the services, with the identities and
+// permissions of every route: the account's key pair may call everything;
+// the keys the ECS service issued to container instances (their agents)
+// only the agents' operations and the link, on their own instance; the load
+// balancer nodes' key pair only the node routes. Every other key is unknown.
+func apiServer(cfg api.Config, account flotilla.Account, creds, nodeCreds Credentials,
+	ecsSvc *ecs.Service, elbSvc *elbv2.Service, acmSvc *acm.Service, nodes lbnode.Source) *api.Server {
+	cfg.Credentials = sigv4.Chain{sigv4.StaticCredentials{
+		creds.AccessKeyID:     creds.SecretAccessKey,
+		nodeCreds.AccessKeyID: nodeCreds.SecretAccessKey,
+	}, ecsSvc}
+	cfg.Principals = api.PrincipalChain{api.StaticPrincipals{
+		creds.AccessKeyID:     {Kind: api.Account, ARN: "arn:aws:iam::" + account.ID + ":root"},
+		nodeCreds.AccessKeyID: {Kind: api.LBNode},
+	}, ecsSvc}
+	srv := api.NewServer(cfg)
+	srv.HandleJSON(ecsSvc.JSONService())
+	srv.HandleAuthenticated(link.Path, api.RawRoute{SigningName: wire.SigningName, Permit: api.Instance, Handler: ecsSvc.LinkHandler()})
+	srv.HandleQuery(elbSvc.QueryService())
+	srv.HandleJSON(acmSvc.JSONService())
+	srv.HandleAuthenticated(lbnode.Path+"/", api.RawRoute{SigningName: lbnode.SigningName, Permit: api.LBNode, Handler: lbnode.Handler(nodes, cfg.Logger)})
+	return srv
 }
 
 // trustedBySystem reports whether clients with the system's roots trust

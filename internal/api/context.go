@@ -7,6 +7,7 @@ type ctxKey struct{}
 // requestInfo is what the server knows of an authenticated request.
 type requestInfo struct {
 	requestID, accessKeyID, region string
+	principal                      Principal
 }
 
 func info(ctx context.Context) *requestInfo {
@@ -34,4 +35,10 @@ func SigningRegion(ctx context.Context) string { return info(ctx).region }
 // inside the process.
 func NewContext(ctx context.Context, requestID, accessKeyID string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, &requestInfo{requestID: requestID, accessKeyID: accessKeyID})
+}
+
+// NewPrincipalContext is NewContext for a request signed by p, as the
+// server gives handlers after deciding that p may call them.
+func NewPrincipalContext(ctx context.Context, requestID, accessKeyID string, p Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, &requestInfo{requestID: requestID, accessKeyID: accessKeyID, principal: p})
 }

@@ -31,12 +31,18 @@ type Config struct {
 	// Region, when set, is the only region requests may be signed for (as an
 	// AWS endpoint serves one region).
 	Region string
+	// Principals says who holds each access key the Credentials know: the
+	// server derives the principal of every signed request from it and
+	// decides with each route's permissions (JSONService.Permit,
+	// QueryService.Permit, RawRoute.Permit) whether it may call the route,
+	// before any handler runs. When nil, every key is the Account's.
+	Principals Principals
 	// Logger receives request logs, with component=api; slog.Default() when nil.
 	Logger *slog.Logger
 	// Registerer registers the request metrics; a new registry when nil.
 	Registerer prometheus.Registerer
-	// Gatherer is served on GET /metrics; when nil, the Registerer if it is
-	// also a Gatherer (as *prometheus.Registry is), and no /metrics otherwise.
+	// Gatherer is what MetricsHandler serves; when nil, the Registerer if it
+	// is also a Gatherer (as *prometheus.Registry is), and nothing otherwise.
 	Gatherer prometheus.Gatherer
 	// Clock is the time for SigV4's clock skew window and the Date header;
 	// time.Now when nil.
@@ -95,7 +101,7 @@ type Server struct {
 	services atomic.Pointer[map[string]*jsonRoute]  // by TargetPrefix, copied on write
 	queries  atomic.Pointer[map[string]*queryRoute] // by SigningName, copied on write; nil until HandleQuery
 	date     atomic.Pointer[httpDate]
-	raw      map[string]http.Handler // HandleAuthenticated, by path
+	raw      map[string]RawRoute // HandleAuthenticated, by path
 }
 
 // jsonRoute is a registered JSONService.
@@ -169,10 +175,21 @@ func (s *Server) HandleJSON(svc JSONService) {
 	s.services.Store(&next)
 }
 
-// Handler returns the HTTP handler of every route: GET /healthz and GET
-// /metrics without authentication, the GET and PUT handlers of
-// HandleAuthenticated and the AWS APIs (POST) with it.
+// Handler returns the HTTP handler of every route: GET /healthz without
+// authentication, the GET and PUT routes of HandleAuthenticated and the AWS
+// APIs (POST) with it. The metrics are not among them (they name every
+// resource): see MetricsHandler.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// MetricsHandler returns the Prometheus handler of Config.Gatherer, to be
+// served on a listener of its own (it has no authentication); it answers
+// 404 when there is no Gatherer.
+func (s *Server) MetricsHandler() http.Handler {
+	if s.metricsH == nil {
+		return http.NotFoundHandler()
+	}
+	return s.metricsH
+}
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &request{start: time.Now()}
@@ -183,18 +200,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h[headerRequestID] = req.hdr[0:1:1]
 	h["Date"] = req.hdr[1:2:2]
 
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		switch r.URL.Path {
-		case "/healthz":
-			h["Content-Type"] = []string{"text/plain; charset=utf-8"}
-			io.WriteString(w, "ok")
-			return
-		case "/metrics":
-			if s.metricsH != nil {
-				s.metricsH.ServeHTTP(w, r)
-				return
-			}
-		}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/healthz" {
+		h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+		io.WriteString(w, "ok")
+		return
 	}
 	if r.Method != http.MethodPost && s.serveRaw(w, r, req) {
 		return
@@ -264,6 +273,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *request) 
 	}
 	if s.cfg.Region != "" && ident.Region != s.cfg.Region {
 		s.fail(w, r, req, Errorf(sigv4.CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'.", ident.Region))
+		return
+	}
+
+	if err := s.authorize(r.Context(), req, rt.svc.Permit[op.name], rt.svc.SigningName+":"+op.name, 0); err != nil {
+		s.fail(w, r, req, err)
 		return
 	}
 
