@@ -317,7 +317,7 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, req *request
 		return
 	}
 
-	if err := s.authorize(r.Context(), req, rt.svc.Permit[action], rt.svc.SigningName+":"+action, 0); err != nil {
+	if err := s.authorize(r.Context(), req, rt.svc.Permit[action], rt.svc.SigningName, action, 0); err != nil {
 		s.failQuery(w, r, req, ns, err)
 		return
 	}

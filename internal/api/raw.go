@@ -96,7 +96,7 @@ func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, req *request) 
 		s.fail(w, r, req, Errorf(sigv4.CodeInvalidSignature, "Credential should be scoped to correct service: '%s'.", rt.SigningName))
 		return true
 	}
-	if err := s.authorize(r.Context(), req, rt.Permit, rt.SigningName+":"+r.Method+" "+r.URL.Path, rawStatus); err != nil {
+	if err := s.authorize(r.Context(), req, rt.Permit, rt.SigningName, r.Method+" "+r.URL.Path, rawStatus); err != nil {
 		s.fail(w, r, req, err)
 		return true
 	}

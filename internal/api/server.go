@@ -276,7 +276,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *request) 
 		return
 	}
 
-	if err := s.authorize(r.Context(), req, rt.svc.Permit[op.name], rt.svc.SigningName+":"+op.name, 0); err != nil {
+	if err := s.authorize(r.Context(), req, rt.svc.Permit[op.name], rt.svc.SigningName, op.name, 0); err != nil {
 		s.fail(w, r, req, err)
 		return
 	}
