@@ -98,8 +98,17 @@ func newAuthFixture(t *testing.T) *authFixture {
 		var started struct {
 			Tasks []struct{ TaskArn string } `json:"tasks"`
 		}
-		out := f.mustCall(t, "StartTask", fmt.Sprintf(`{"cluster":"default","taskDefinition":"app","containerInstances":[%q]}`, f.instARN[i]))
-		json.Unmarshal(out, &started)
+		// The placer learns of the link through a watch: until it has,
+		// the instance fails with AGENT.
+		var out []byte
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			out = f.mustCall(t, "StartTask", fmt.Sprintf(`{"cluster":"default","taskDefinition":"app","containerInstances":[%q]}`, f.instARN[i]))
+			json.Unmarshal(out, &started)
+			if len(started.Tasks) == 1 || !strings.Contains(string(out), `"reason":"AGENT"`) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		if len(started.Tasks) != 1 {
 			t.Fatalf("StartTask on %s: %s", f.instARN[i], out)
 		}
