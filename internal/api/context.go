@@ -36,9 +36,3 @@ func SigningRegion(ctx context.Context) string { return info(ctx).region }
 func NewContext(ctx context.Context, requestID, accessKeyID string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, &requestInfo{requestID: requestID, accessKeyID: accessKeyID})
 }
-
-// NewPrincipalContext is NewContext for a request signed by p, as the
-// server gives handlers after deciding that p may call them.
-func NewPrincipalContext(ctx context.Context, requestID, accessKeyID string, p Principal) context.Context {
-	return context.WithValue(ctx, ctxKey{}, &requestInfo{requestID: requestID, accessKeyID: accessKeyID, principal: p})
-}
