@@ -58,6 +58,8 @@ func TestMain(m *testing.M) {
 type server struct {
 	cmd      *exec.Cmd
 	Endpoint string
+	// MetricsURL is the URL of its /metrics (--metrics-listen).
+	MetricsURL string
 	// Env holds the AWS_* variables the server printed.
 	Env    map[string]string
 	logs   *syncWriter
@@ -82,14 +84,16 @@ func start(t testing.TB, command, dataDir string, args ...string) *server {
 	// A port of testport's, not port 0: a test that restarts the server
 	// on its address needs a port no outgoing connection takes meanwhile.
 	listen := fmt.Sprintf("127.0.0.1:%d", testport.Free(t))
-	cmdArgs := append([]string{command, "--listen", listen, "--data-dir", dataDir}, args...)
+	// Not the default metrics port either: other servers may hold it.
+	metrics := fmt.Sprintf("127.0.0.1:%d", testport.Free(t))
+	cmdArgs := append([]string{command, "--listen", listen, "--metrics-listen", metrics, "--data-dir", dataDir}, args...)
 	cmd := exec.Command(binary, cmdArgs...)
 	cmd.Env = append(os.Environ(), "FLOTILLA_ACCESS_KEY_ID=", "FLOTILLA_SECRET_ACCESS_KEY=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, Env: map[string]string{}, logs: &syncWriter{w: &bytes.Buffer{}}, waited: make(chan struct{})}
+	s := &server{cmd: cmd, MetricsURL: "http://" + metrics + "/metrics", Env: map[string]string{}, logs: &syncWriter{w: &bytes.Buffer{}}, waited: make(chan struct{})}
 	cmd.Stderr = s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -119,7 +120,14 @@ func TestLBNodes(t *testing.T) {
 	}
 	s := startServer(t, filepath.Join(dir, "server"))
 	backendPorts := []string{startTestApp(t, testapp, "alpha"), startTestApp(t, testapp, "beta")}
-	nodes := []*lbProc{startLB(t, s, "lb-a", "127.0.0.2"), startLB(t, s, "lb-b", "127.0.0.3")}
+	// lb-a signs with the account's key pair, lb-b with the nodes' own,
+	// which may call the nodes' routes only.
+	var nodeKey struct{ AccessKeyID, SecretAccessKey string }
+	if b, err := os.ReadFile(filepath.Join(dir, "server", "lb-node-credentials.json")); err != nil || json.Unmarshal(b, &nodeKey) != nil || nodeKey.AccessKeyID == "" {
+		t.Fatalf("the nodes' credentials: %v %+v", err, nodeKey)
+	}
+	nodes := []*lbProc{startLB(t, s, "lb-a", "127.0.0.2"),
+		startLB(t, s, "lb-b", "127.0.0.3", "--access-key-id", nodeKey.AccessKeyID, "--secret-access-key", nodeKey.SecretAccessKey)}
 	bases := func(port int) []string {
 		return []string{fmt.Sprintf("http://127.0.0.2:%d", port), fmt.Sprintf("http://127.0.0.3:%d", port)}
 	}

@@ -18,7 +18,10 @@ import (
 
 // Config is everything a server needs, filled from flags and the environment.
 type Config struct {
-	Listen          string
+	Listen string
+	// MetricsListen is the address of the Prometheus /metrics, apart from
+	// the API (it has no authentication); "" serves none.
+	MetricsListen   string
 	DataDir         string
 	Region          string
 	AccountID       string
@@ -46,6 +49,7 @@ func DefaultConfig() Config {
 	}
 	return Config{
 		Listen:              "127.0.0.1:9400",
+		MetricsListen:       "127.0.0.1:9401",
 		DataDir:             dir,
 		Region:              "us-east-1",
 		AccountID:           "123456789012",
@@ -59,6 +63,7 @@ func DefaultConfig() Config {
 // the credentials when the flags do not.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address the API listens on")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics on at /metrics, without authentication (\"\": none)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the state file and generated credentials")
 	fs.StringVar(&c.Region, "region", c.Region, "default region: the one printed for clients and joined by flotilla up's agent (every region a request is signed for is served, each with its own resources)")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id named in ARNs")
@@ -75,6 +80,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("--listen %q: %w", c.Listen, err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen %q: %w", c.MetricsListen, err)
+		}
 	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir must be set")
@@ -105,12 +115,29 @@ type Credentials struct {
 	SecretAccessKey string `json:"secretAccessKey"`
 }
 
-const credentialsFile = "credentials.json"
+const (
+	credentialsFile       = "credentials.json"
+	nodeCredentialsFile   = "lb-node-credentials.json"
+	nodeAccessKeyIDPrefix = "FLTN"
+)
 
 // LoadOrCreateCredentials returns the pair kept in dir, generating and saving
 // one on first start. generated says whether it was made now.
 func LoadOrCreateCredentials(dir string) (c Credentials, generated bool, err error) {
-	path := filepath.Join(dir, credentialsFile)
+	return loadOrCreateKey(dir, credentialsFile, "AKIA")
+}
+
+// LoadOrCreateNodeCredentials returns the load balancer nodes' key pair
+// kept in dir, generating and saving one on first start: it may call the
+// node routes only (see apiServer).
+func LoadOrCreateNodeCredentials(dir string) (c Credentials, generated bool, err error) {
+	return loadOrCreateKey(dir, nodeCredentialsFile, nodeAccessKeyIDPrefix)
+}
+
+// loadOrCreateKey returns the pair kept in dir/file, generating one whose
+// access key id starts with prefix and saving it on first start.
+func loadOrCreateKey(dir, file, prefix string) (c Credentials, generated bool, err error) {
+	path := filepath.Join(dir, file)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
@@ -121,7 +148,7 @@ func LoadOrCreateCredentials(dir string) (c Credentials, generated bool, err err
 	if !errors.Is(err, fs.ErrNotExist) {
 		return c, false, fmt.Errorf("read credentials: %w", err)
 	}
-	c.AccessKeyID, c.SecretAccessKey = flotilla.NewAccessKey("AKIA")
+	c.AccessKeyID, c.SecretAccessKey = flotilla.NewAccessKey(prefix)
 	b, _ = json.MarshalIndent(c, "", "  ")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/flotilla/flotilla/internal/controller/service"
 	"github.com/flotilla/flotilla/internal/lbnode"
 	"github.com/flotilla/flotilla/internal/link"
+	wire "github.com/flotilla/flotilla/internal/model/ecs"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -284,8 +285,10 @@ func (rs *regions) Register(ctx context.Context, srv *api.Server) error {
 		}
 		return s.acmJSON, nil
 	}))
-	srv.HandleAuthenticated(link.Path, rs.handler(func(s *regionStack) http.Handler { return s.ecs.LinkHandler() }))
-	srv.HandleAuthenticated(lbnode.Path+"/", rs.handler(func(s *regionStack) http.Handler { return lbnode.Handler(s.lbs.source, rs.cfg.Logger) }))
+	srv.HandleAuthenticated(link.Path, api.RawRoute{SigningName: wire.SigningName, Permit: api.Instance,
+		Handler: rs.handler(func(s *regionStack) http.Handler { return s.ecs.LinkHandler() })})
+	srv.HandleAuthenticated(lbnode.Path+"/", api.RawRoute{SigningName: lbnode.SigningName, Permit: api.LBNode,
+		Handler: rs.handler(func(s *regionStack) http.Handler { return lbnode.Handler(s.lbs.source, rs.cfg.Logger) })})
 	return nil
 }
 
@@ -316,15 +319,33 @@ func (rs *regions) handler(of func(*regionStack) http.Handler) http.Handler {
 // access key ids are unique, and a region's ECS service refuses the keys
 // of another region's instances.
 func (rs *regions) SecretAccessKey(ctx context.Context, accessKeyID string) (string, error) {
-	rs.mu.Lock()
-	stacks := make([]*regionStack, 0, len(rs.stacks))
-	for _, s := range rs.stacks {
-		stacks = append(stacks, s)
-	}
-	rs.mu.Unlock()
+	stacks := rs.snapshot()
 	chain := make(sigv4.Chain, 0, len(stacks))
 	for _, s := range stacks {
 		chain = append(chain, s.ecs)
 	}
 	return chain.SecretAccessKey(ctx, accessKeyID)
+}
+
+// Principal looks up the principal of instance credentials in every
+// region, as SecretAccessKey looks up their secrets: the instance ARN it
+// names carries the instance's region, so a key acts only on its own
+// region's instance.
+func (rs *regions) Principal(ctx context.Context, accessKeyID string) (api.Principal, error) {
+	chain := api.PrincipalChain{}
+	for _, s := range rs.snapshot() {
+		chain = append(chain, s.ecs)
+	}
+	return chain.Principal(ctx, accessKeyID)
+}
+
+// snapshot returns the stacks made so far.
+func (rs *regions) snapshot() []*regionStack {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	stacks := make([]*regionStack, 0, len(rs.stacks))
+	for _, s := range rs.stacks {
+		stacks = append(stacks, s)
+	}
+	return stacks
 }

@@ -62,6 +62,13 @@ func (m *Main) Run(ctx context.Context) error {
 			m.log.Info("generated credentials", "component", "main", "path", filepath.Join(cfg.DataDir, credentialsFile))
 		}
 	}
+	nodeCreds, generated, err := LoadOrCreateNodeCredentials(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if generated {
+		m.log.Info("generated the load balancer nodes' credentials", "component", "main", "path", filepath.Join(cfg.DataDir, nodeCredentialsFile))
+	}
 
 	keyFile := cfg.MasterKeyFile
 	if keyFile == "" {
@@ -114,16 +121,16 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := regs.Open(ctx); err != nil {
 		return err
 	}
-	srv := api.NewServer(api.Config{
-		// The account's key pair, then the keys issued to container
-		// instances, in every region.
-		Credentials: sigv4.Chain{sigv4.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey}, regs},
-		Logger:      m.log,
-		Registerer:  reg,
-		Gatherer:    reg,
-	})
-	if err := regs.Register(ctx, srv); err != nil {
+	srv, err := apiServer(ctx, api.Config{Logger: m.log, Registerer: reg, Gatherer: reg}, cfg.AccountID, creds, nodeCreds, regs)
+	if err != nil {
 		return err
+	}
+	var metricsLn net.Listener
+	if cfg.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
 	}
 
 	// Canceled before the wait, on every return: the goroutines end.
@@ -131,7 +138,7 @@ func (m *Main) Run(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -145,6 +152,15 @@ func (m *Main) Run(ctx context.Context) error {
 		// certificate) are logged at debug level, not on stderr raw.
 		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
 	go func() { errs <- fmt.Errorf("serve: %w", hs.Serve(ln)) }()
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
+		defer ms.Close()
+		go func() { errs <- fmt.Errorf("serve metrics: %w", ms.Serve(metricsLn)) }()
+		m.log.Info("serving metrics", "component", "main", "addr", metricsLn.Addr().String())
+	}
 
 	m.log.Info("serving", "component", "main", "endpoint", endpoint, "data_dir", cfg.DataDir,
 		"region", cfg.Region, "account_id", cfg.AccountID, "version", flotilla.Version)
@@ -191,6 +207,29 @@ func (m *Main) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("shutdown: %w", err)
 	}
 	return runErr
+}
+
+// apiServer returns the API server of the services, with the identities and
+// permissions of every route: the account's key pair may call everything;
+// the keys the ECS service issued to container instances (their agents)
+// only the agents' operations and the link, on their own instance; the load
+// balancer nodes' key pair only the node routes. Every other key is unknown.
+func apiServer(ctx context.Context, cfg api.Config, accountID string, creds, nodeCreds Credentials, regs *regions) (*api.Server, error) {
+	// The account's key pair, the load balancer nodes', then the keys
+	// issued to container instances, in every region.
+	cfg.Credentials = sigv4.Chain{sigv4.StaticCredentials{
+		creds.AccessKeyID:     creds.SecretAccessKey,
+		nodeCreds.AccessKeyID: nodeCreds.SecretAccessKey,
+	}, regs}
+	cfg.Principals = api.PrincipalChain{api.StaticPrincipals{
+		creds.AccessKeyID:     {Kind: api.Account, ARN: "arn:aws:iam::" + accountID + ":root"},
+		nodeCreds.AccessKeyID: {Kind: api.LBNode},
+	}, regs}
+	srv := api.NewServer(cfg)
+	if err := regs.Register(ctx, srv); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // trustedBySystem reports whether clients with the system's roots trust

@@ -7,6 +7,7 @@ type ctxKey struct{}
 // requestInfo is what the server knows of an authenticated request.
 type requestInfo struct {
 	requestID, accessKeyID, region string
+	principal                      Principal
 }
 
 func info(ctx context.Context) *requestInfo {

@@ -21,13 +21,23 @@
 // Every JSON request goes through the same steps, and the first failure is the
 // answer: SigV4 header checks (no body read yet), the body (at most
 // Config.MaxBodyBytes), the signature over the body, the route (X-Amz-Target,
-// then the credential scope's service and region), JSON decoding, Validate,
-// the handler, the error table. Errors are {"__type": code, "message": ...}
-// with x-amzn-ErrorType; everything unexpected is a ServerException (HTTP
-// 500) whose cause is logged and never shown. Every response carries
-// x-amzn-RequestId and Date. GET /healthz and GET /metrics need no
+// then the credential scope's service and region), the permission, JSON
+// decoding, Validate, the handler, the error table. Errors are {"__type":
+// code, "message": ...} with x-amzn-ErrorType; everything unexpected is a
+// ServerException (HTTP 500) whose cause is logged and never shown. Every
+// response carries x-amzn-RequestId and Date. GET /healthz needs no
 // signature; plain handlers that do (the agents' link) are registered with
-// HandleAuthenticated.
+// HandleAuthenticated. The metrics are served apart, by MetricsHandler.
+//
+// Identity and permission are one decision the server takes for every
+// request on every route, once the signature is verified and before any
+// handler runs: Config.Principals says who holds the access key (the
+// Account, a container Instance, an LBNode), and the route, where it is
+// registered, says which kinds besides the Account may call it
+// (JSONService.Permit, QueryService.Permit, RawRoute.Permit). Anyone else
+// is answered AccessDeniedException (the query protocol's AccessDenied,
+// HTTP 403). Handlers read the principal with CallerPrincipal, to keep an
+// instance to its own resources.
 //
 // A query-protocol service (ELBv2, CloudWatch) is a QueryService: a SigV4
 // signing name, an API version, an XML namespace, a table of operations made

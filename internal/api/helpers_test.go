@@ -161,9 +161,11 @@ func (l *logBuffer) String() string {
 // testServer is a Server with the toy service on a real loopback listener.
 type testServer struct {
 	*api.Server
-	URL  string
-	Logs *logBuffer
-	Reg  *prometheus.Registry
+	URL string
+	// MetricsURL is the URL of /metrics on a listener of its own.
+	MetricsURL string
+	Logs       *logBuffer
+	Reg        *prometheus.Registry
 }
 
 func newTestServer(t testing.TB, cfg api.Config) *testServer {
@@ -182,7 +184,9 @@ func newTestServer(t testing.TB, cfg api.Config) *testServer {
 	s.HandleQuery(toyELBService()) // JSON requests must route as before
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
-	return &testServer{Server: s, URL: hs.URL, Logs: logs, Reg: reg}
+	ms := httptest.NewServer(s.MetricsHandler())
+	t.Cleanup(ms.Close)
+	return &testServer{Server: s, URL: hs.URL, MetricsURL: ms.URL + "/metrics", Logs: logs, Reg: reg}
 }
 
 func hashHex(b []byte) string {

@@ -27,6 +27,11 @@ type JSONService struct {
 	SigningName string
 	// Operations maps operation names to their handlers, made with JSON.
 	Operations map[string]Operation
+	// Permit maps operation names to the kinds of principal besides Account
+	// that may call them; an operation not in it is the account's alone.
+	// The server refuses everyone else with AccessDeniedException, once the
+	// signature is verified and before the body is decoded.
+	Permit map[string]PrincipalKind
 	// ValidationErrorCode answers *model.ValidationError (from an input's
 	// Validate or from a handler), such as "InvalidParameterException";
 	// "ValidationException" when empty.

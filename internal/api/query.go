@@ -70,6 +70,10 @@ type QueryService struct {
 	XMLNamespace string
 	// Operations maps action names to their handlers, made with Query.
 	Operations map[string]QueryOperation
+	// Permit maps action names to the kinds of principal besides Account
+	// that may call them; an action not in it is the account's alone. The
+	// server refuses everyone else with AccessDenied (HTTP 403).
+	Permit map[string]PrincipalKind
 	// ValidationErrorCode answers a parameter of the wrong type and
 	// *model.ValidationError (from an input's Validate or from a handler);
 	// "ValidationError" when empty.
@@ -318,6 +322,11 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, req *request
 		return
 	}
 
+	if err := s.authorize(r.Context(), req, rt.svc.Permit[action], rt.svc.SigningName, action, 0); err != nil {
+		s.failQuery(w, r, req, ns, err)
+		return
+	}
+
 	ctx := context.WithValue(r.Context(), ctxKey{}, &req.info)
 	xw, e := s.callQuery(ctx, rt, op, model.ParseQuery(form), req)
 	if e != nil {
@@ -444,6 +453,7 @@ var queryCodes = map[string]Error{
 	CodeInternalFailure:                  {Code: CodeInternalFailure, Status: http.StatusInternalServerError},
 	CodeSerialization:                    {Code: CodeMalformedQueryString, Status: http.StatusBadRequest},
 	CodeServiceUnavailable:               {Code: "ServiceUnavailable", Status: http.StatusServiceUnavailable},
+	CodeAccessDenied:                     {Code: "AccessDenied", Status: http.StatusForbidden},
 }
 
 // queryWireError returns e as a query service answers it.

@@ -218,7 +218,7 @@ func TestQuerySuccess(t *testing.T) {
 	}
 
 	// The metrics and logs name the service and the action.
-	resp, err := http.Get(srv.URL + "/metrics")
+	resp, err := http.Get(srv.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestQueryMetricsLabels(t *testing.T) {
 		do(t, newRequest(t, srv.URL, formRequest("Action=Made_Up_"+string(rune('A'+i))+"&Version=2015-12-01")))
 	}
 	do(t, newRequest(t, srv.URL, formRequest(describe+"&Names.member.1=nope")))
-	resp, err := http.Get(srv.URL + "/metrics")
+	resp, err := http.Get(srv.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,12 +30,18 @@ const DefaultMaxBodyBytes = 4 << 20
 type Config struct {
 	// Credentials are the access keys requests are signed with. Required.
 	Credentials sigv4.Credentials
+	// Principals says who holds each access key the Credentials know: the
+	// server derives the principal of every signed request from it and
+	// decides with each route's permissions (JSONService.Permit,
+	// QueryService.Permit, RawRoute.Permit) whether it may call the route,
+	// before any handler runs. When nil, every key is the Account's.
+	Principals Principals
 	// Logger receives request logs, with component=api; slog.Default() when nil.
 	Logger *slog.Logger
 	// Registerer registers the request metrics; a new registry when nil.
 	Registerer prometheus.Registerer
-	// Gatherer is served on GET /metrics; when nil, the Registerer if it is
-	// also a Gatherer (as *prometheus.Registry is), and no /metrics otherwise.
+	// Gatherer is what MetricsHandler serves; when nil, the Registerer if it
+	// is also a Gatherer (as *prometheus.Registry is), and nothing otherwise.
 	Gatherer prometheus.Gatherer
 	// Clock is the time for SigV4's clock skew window and the Date header;
 	// time.Now when nil.
@@ -94,7 +100,7 @@ type Server struct {
 	services atomic.Pointer[map[string]*jsonRoute]  // by TargetPrefix, copied on write
 	queries  atomic.Pointer[map[string]*queryRoute] // by SigningName, copied on write; nil until HandleQuery
 	date     atomic.Pointer[httpDate]
-	raw      map[string]http.Handler // HandleAuthenticated, by path
+	raw      map[string]RawRoute // HandleAuthenticated, by path
 }
 
 // jsonRoute is a registered JSONService.
@@ -168,10 +174,21 @@ func (s *Server) HandleJSON(svc JSONService) {
 	s.services.Store(&next)
 }
 
-// Handler returns the HTTP handler of every route: GET /healthz and GET
-// /metrics without authentication, the GET and PUT handlers of
-// HandleAuthenticated and the AWS APIs (POST) with it.
+// Handler returns the HTTP handler of every route: GET /healthz without
+// authentication, the GET and PUT routes of HandleAuthenticated and the AWS
+// APIs (POST) with it. The metrics are not among them (they name every
+// resource): see MetricsHandler.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// MetricsHandler returns the Prometheus handler of Config.Gatherer, to be
+// served on a listener of its own (it has no authentication); it answers
+// 404 when there is no Gatherer.
+func (s *Server) MetricsHandler() http.Handler {
+	if s.metricsH == nil {
+		return http.NotFoundHandler()
+	}
+	return s.metricsH
+}
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &request{start: time.Now()}
@@ -182,18 +199,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h[headerRequestID] = req.hdr[0:1:1]
 	h["Date"] = req.hdr[1:2:2]
 
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		switch r.URL.Path {
-		case "/healthz":
-			h["Content-Type"] = []string{"text/plain; charset=utf-8"}
-			io.WriteString(w, "ok")
-			return
-		case "/metrics":
-			if s.metricsH != nil {
-				s.metricsH.ServeHTTP(w, r)
-				return
-			}
-		}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/healthz" {
+		h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+		io.WriteString(w, "ok")
+		return
 	}
 	if r.Method != http.MethodPost && s.serveRaw(w, r, req) {
 		return
@@ -268,6 +277,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *request) 
 	}
 	if ident.Service != rt.svc.SigningName {
 		s.fail(w, r, req, Errorf(sigv4.CodeInvalidSignature, "Credential should be scoped to correct service: '%s'.", rt.svc.SigningName))
+		return
+	}
+
+	if err := s.authorize(r.Context(), req, rt.svc.Permit[op.name], rt.svc.SigningName, op.name, 0); err != nil {
+		s.fail(w, r, req, err)
 		return
 	}
 

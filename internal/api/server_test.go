@@ -125,7 +125,12 @@ func TestOpenRoutes(t *testing.T) {
 	}
 
 	get := func(path string) (*http.Response, string) {
-		resp, err := http.Get(srv.URL + path)
+		if path == "/metrics" {
+			path = srv.MetricsURL // a listener of its own
+		} else {
+			path = srv.URL + path
+		}
+		resp, err := http.Get(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,10 +165,18 @@ func TestOpenRoutes(t *testing.T) {
 		t.Error("made-up targets became metric labels")
 	}
 
-	// Everything else needs a signature, GET / included.
-	resp, body = get("/")
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "MissingAuthenticationTokenException") {
-		t.Errorf("GET / = %d %s", resp.StatusCode, body)
+	// Everything else needs a signature, GET / and GET /metrics on the
+	// API's listener included: the metrics name every resource.
+	for _, path := range []string{"/", "/metrics"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "MissingAuthenticationTokenException") {
+			t.Errorf("GET %s = %d %s", path, resp.StatusCode, b)
+		}
 	}
 }
 
@@ -386,9 +399,9 @@ var _ sigv4.Credentials = brokenCredentials{}
 
 func TestHandleAuthenticated(t *testing.T) {
 	s := api.NewServer(api.Config{Credentials: credentials, Logger: slog.New(slog.DiscardHandler)})
-	s.HandleAuthenticated("/link", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.HandleAuthenticated("/link", api.RawRoute{SigningName: "ecs", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, api.AccessKeyID(r.Context())+" "+api.SigningRegion(r.Context()))
-	}))
+	})})
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()
 
@@ -404,6 +417,17 @@ func TestHandleAuthenticated(t *testing.T) {
 	resp, body = do(t, req)
 	if resp.StatusCode != http.StatusOK || string(body) != akid+" "+region {
 		t.Errorf("signed: %d %s", resp.StatusCode, body)
+	}
+
+	// A signature for another service's scope is refused.
+	req = mustRequest(t, http.MethodGet, hs.URL+"/link")
+	if err := v4.NewSigner().SignHTTP(context.Background(), c, req, hashHex(nil), "elasticloadbalancing", region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = do(t, req)
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("X-Amzn-Errortype") != sigv4.CodeInvalidSignature ||
+		!strings.Contains(string(body), "Credential should be scoped to correct service: 'ecs'.") {
+		t.Errorf("signed for elasticloadbalancing: %d %s", resp.StatusCode, body)
 	}
 }
 

@@ -26,8 +26,9 @@ import (
 	"github.com/flotilla/flotilla/internal/lb"
 )
 
-// Path is where the server serves nodes, with SigV4 authentication (the
-// account's credentials):
+// Path is where the server serves nodes, with SigV4 authentication scoped
+// to SigningName (the account's credentials, or the nodes' own, which may
+// call nothing else):
 //
 //	GET  Path/config?after=N   long poll: Source.Config, answered as ConfigResponse
 //	PUT  Path/nodes/NODE       a Report as JSON: Source.Report

@@ -228,7 +228,7 @@ func TestHTTPSource(t *testing.T) {
 	f := newFixture(t)
 	const akid, secret, region = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1"
 	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Logger: quiet})
-	s.HandleAuthenticated(lbnode.Path+"/", lbnode.Handler(f.src, quiet))
+	s.HandleAuthenticated(lbnode.Path+"/", api.RawRoute{SigningName: lbnode.SigningName, Handler: lbnode.Handler(f.src, quiet)})
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	if _, err := f.elb.CreateLoadBalancer(ctx, &wire.CreateLoadBalancerInput{Name: ptr("front")}); err != nil {

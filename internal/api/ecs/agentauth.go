@@ -3,6 +3,7 @@ package ecs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/flotilla/flotilla"
@@ -12,17 +13,20 @@ import (
 )
 
 // Instance credentials. Every registered container instance gets its own key
-// pair, sent to its agent over the link. The server accepts it only for the
-// operations an agent needs, and only on that instance and its tasks (as an
-// ECS agent acts with its instance's identity).
+// pair, sent to its agent over the link. The API server derives the
+// principal of every request (Principal answers it for these keys) and lets
+// instance principals call only the operations an agent needs
+// (agentOperations, the service's Permit) and the link; the handlers keep
+// them to their own instance and its tasks (as an ECS agent acts with its
+// instance's identity).
 const instanceKeyPrefix = "FLTI"
 
 // agentOperations are the operations instance credentials may call.
-var agentOperations = map[string]bool{
-	"RegisterContainerInstance":  true,
-	"DiscoverPollEndpoint":       true,
-	"SubmitTaskStateChange":      true,
-	"SubmitContainerStateChange": true,
+var agentOperations = []string{
+	"RegisterContainerInstance",
+	"DiscoverPollEndpoint",
+	"SubmitTaskStateChange",
+	"SubmitContainerStateChange",
 }
 
 // instanceKey is the store record of an instance's credentials.
@@ -39,59 +43,61 @@ const InstanceKeyPrefix = "/ecs/instancekeys/"
 
 func instanceKeyKey(akid string) string { return InstanceKeyPrefix + akid }
 
-// SecretAccessKey looks up the secret of instance credentials; it answers
-// the API server's credentials lookup for keys it issued.
-func (s *Service) SecretAccessKey(ctx context.Context, accessKeyID string) (string, error) {
+// lookupInstanceKey returns the record of instance credentials, or an error
+// wrapping sigv4.ErrUnknownAccessKey for a key the service did not issue.
+func (s *Service) lookupInstanceKey(ctx context.Context, accessKeyID string) (instanceKey, error) {
 	if !strings.HasPrefix(accessKeyID, instanceKeyPrefix) {
-		return "", errNotInstanceKey
+		return instanceKey{}, errNotInstanceKey
 	}
 	k, _, err := store.GetJSON[instanceKey](ctx, s.store, instanceKeyKey(accessKeyID))
 	if errors.Is(err, store.ErrNotFound) {
-		return "", errNotInstanceKey
+		return instanceKey{}, errNotInstanceKey
 	}
+	if err != nil {
+		return instanceKey{}, fmt.Errorf("look up instance credentials: %w", err)
+	}
+	return *k, nil
+}
+
+// SecretAccessKey looks up the secret of instance credentials; it answers
+// the API server's credentials lookup for keys it issued.
+func (s *Service) SecretAccessKey(ctx context.Context, accessKeyID string) (string, error) {
+	k, err := s.lookupInstanceKey(ctx, accessKeyID)
 	if err != nil {
 		return "", err
 	}
 	return k.SecretAccessKey, nil
 }
 
-var errNotInstanceKey = sigv4.ErrUnknownAccessKey
-
-// callerInstance returns the instance whose credentials signed the request,
-// or nil for account credentials.
-func (s *Service) callerInstance(ctx context.Context) (*instanceKey, error) {
-	akid := api.AccessKeyID(ctx)
-	if !strings.HasPrefix(akid, instanceKeyPrefix) {
-		return nil, nil
-	}
-	k, _, err := store.GetJSON[instanceKey](ctx, s.store, instanceKeyKey(akid))
+// Principal implements api.Principals for the keys the service issued: an
+// api.Instance principal named by its container instance's ARN.
+func (s *Service) Principal(ctx context.Context, accessKeyID string) (api.Principal, error) {
+	k, err := s.lookupInstanceKey(ctx, accessKeyID)
 	if err != nil {
-		return nil, flotilla.Errorf(flotilla.EAccessDenied, "The instance credentials %s are no longer valid.", akid)
+		return api.Principal{}, err
 	}
-	return k, nil
+	return api.Principal{Kind: api.Instance, ARN: s.acct.ContainerInstanceARN(k.Cluster, k.InstanceID)}, nil
 }
 
-// authorize refuses operations that instance credentials may not call.
-func (s *Service) authorize(ctx context.Context, op string) error {
-	k, err := s.callerInstance(ctx)
-	if err != nil || k == nil {
-		return err
+var errNotInstanceKey = sigv4.ErrUnknownAccessKey
+
+// callerInstance returns the ARN of the instance whose credentials signed
+// the request, or "" for any other principal.
+func callerInstance(ctx context.Context) string {
+	if p := api.CallerPrincipal(ctx); p.Kind == api.Instance {
+		return p.ARN
 	}
-	if !agentOperations[op] {
-		return flotilla.Errorf(flotilla.EAccessDenied, "User: %s is not authorized to perform: ecs:%s", s.acct.ContainerInstanceARN(k.Cluster, k.InstanceID), op)
-	}
-	return nil
+	return ""
 }
 
 // authorizeInstance refuses instance credentials acting on another instance.
 func (s *Service) authorizeInstance(ctx context.Context, cluster, instanceID string) error {
-	k, err := s.callerInstance(ctx)
-	if err != nil || k == nil {
-		return err
+	caller := callerInstance(ctx)
+	if caller == "" {
+		return nil
 	}
-	if k.Cluster != cluster || k.InstanceID != instanceID {
-		return flotilla.Errorf(flotilla.EAccessDenied, "User: %s is not authorized to act on container instance %s",
-			s.acct.ContainerInstanceARN(k.Cluster, k.InstanceID), s.acct.ContainerInstanceARN(cluster, instanceID))
+	if target := s.acct.ContainerInstanceARN(cluster, instanceID); caller != target {
+		return flotilla.Errorf(flotilla.EAccessDenied, "User: %s is not authorized to act on container instance %s", caller, target)
 	}
 	return nil
 }
@@ -102,15 +108,4 @@ func issueInstanceKey(cluster, instanceID string) (instanceKey, store.Op) {
 	k := instanceKey{Cluster: cluster, InstanceID: instanceID}
 	k.AccessKeyID, k.SecretAccessKey = flotilla.NewAccessKey(instanceKeyPrefix)
 	return k, putJSON(instanceKeyKey(k.AccessKeyID), k)
-}
-
-// guard wraps an operation's handler with the check that instance
-// credentials may call it.
-func guard[I, O any](s *Service, op string, h func(context.Context, *I) (*O, error)) func(context.Context, *I) (*O, error) {
-	return func(ctx context.Context, in *I) (*O, error) {
-		if err := s.authorize(ctx, op); err != nil {
-			return nil, err
-		}
-		return h(ctx, in)
-	}
 }

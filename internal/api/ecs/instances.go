@@ -65,9 +65,7 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 		}
 		id = iid
 	}
-	if k, err := s.callerInstance(ctx); err != nil {
-		return nil, err
-	} else if k != nil && (str(in.ContainerInstanceArn) == "" || k.Cluster != cluster || k.InstanceID != id) {
+	if caller := callerInstance(ctx); caller != "" && (str(in.ContainerInstanceArn) == "" || caller != s.acct.ContainerInstanceARN(cluster, id)) {
 		return nil, flotilla.Errorf(flotilla.EAccessDenied, "Instance credentials may only re-register their own container instance.")
 	}
 	if ec2ID == "" {

@@ -20,8 +20,18 @@ import (
 
 // DiscoverPollEndpoint tells an agent where to open its link.
 func (s *Service) DiscoverPollEndpoint(ctx context.Context, in *wire.DiscoverPollEndpointRequest) (*wire.DiscoverPollEndpointResponse, error) {
-	if _, err := s.clusterName(in.Cluster); err != nil {
+	cluster, err := s.clusterName(in.Cluster)
+	if err != nil {
 		return nil, err
+	}
+	if ref := str(in.ContainerInstance); ref != "" {
+		c, id, err := s.instanceRef(cluster, ref)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.authorizeInstance(ctx, c, id); err != nil {
+			return nil, err
+		}
 	}
 	ep := s.endpoint
 	return &wire.DiscoverPollEndpointResponse{Endpoint: ptr(ep), TelemetryEndpoint: ptr(ep), ServiceConnectEndpoint: ptr(ep)}, nil

@@ -71,64 +71,69 @@ func New(cfg Config) *Service {
 func (s *Service) JSONService() api.JSONService {
 	ops := map[string]api.Operation{
 		// clusters
-		"CreateCluster":               api.JSON(guard(s, "CreateCluster", s.CreateCluster)),
-		"DescribeClusters":            api.JSON(guard(s, "DescribeClusters", s.DescribeClusters)),
-		"ListClusters":                api.JSON(guard(s, "ListClusters", s.ListClusters)),
-		"UpdateCluster":               api.JSON(guard(s, "UpdateCluster", s.UpdateCluster)),
-		"UpdateClusterSettings":       api.JSON(guard(s, "UpdateClusterSettings", s.UpdateClusterSettings)),
-		"PutClusterCapacityProviders": api.JSON(guard(s, "PutClusterCapacityProviders", s.PutClusterCapacityProviders)),
-		"DeleteCluster":               api.JSON(guard(s, "DeleteCluster", s.DeleteCluster)),
+		"CreateCluster":               api.JSON(s.CreateCluster),
+		"DescribeClusters":            api.JSON(s.DescribeClusters),
+		"ListClusters":                api.JSON(s.ListClusters),
+		"UpdateCluster":               api.JSON(s.UpdateCluster),
+		"UpdateClusterSettings":       api.JSON(s.UpdateClusterSettings),
+		"PutClusterCapacityProviders": api.JSON(s.PutClusterCapacityProviders),
+		"DeleteCluster":               api.JSON(s.DeleteCluster),
 		// task definitions
-		"RegisterTaskDefinition":     api.JSON(guard(s, "RegisterTaskDefinition", s.RegisterTaskDefinition)),
-		"DescribeTaskDefinition":     api.JSON(guard(s, "DescribeTaskDefinition", s.DescribeTaskDefinition)),
-		"ListTaskDefinitions":        api.JSON(guard(s, "ListTaskDefinitions", s.ListTaskDefinitions)),
-		"ListTaskDefinitionFamilies": api.JSON(guard(s, "ListTaskDefinitionFamilies", s.ListTaskDefinitionFamilies)),
-		"DeregisterTaskDefinition":   api.JSON(guard(s, "DeregisterTaskDefinition", s.DeregisterTaskDefinition)),
-		"DeleteTaskDefinitions":      api.JSON(guard(s, "DeleteTaskDefinitions", s.DeleteTaskDefinitions)),
+		"RegisterTaskDefinition":     api.JSON(s.RegisterTaskDefinition),
+		"DescribeTaskDefinition":     api.JSON(s.DescribeTaskDefinition),
+		"ListTaskDefinitions":        api.JSON(s.ListTaskDefinitions),
+		"ListTaskDefinitionFamilies": api.JSON(s.ListTaskDefinitionFamilies),
+		"DeregisterTaskDefinition":   api.JSON(s.DeregisterTaskDefinition),
+		"DeleteTaskDefinitions":      api.JSON(s.DeleteTaskDefinitions),
 		// container instances
-		"RegisterContainerInstance":     api.JSON(guard(s, "RegisterContainerInstance", s.RegisterContainerInstance)),
-		"DeregisterContainerInstance":   api.JSON(guard(s, "DeregisterContainerInstance", s.DeregisterContainerInstance)),
-		"DescribeContainerInstances":    api.JSON(guard(s, "DescribeContainerInstances", s.DescribeContainerInstances)),
-		"ListContainerInstances":        api.JSON(guard(s, "ListContainerInstances", s.ListContainerInstances)),
-		"UpdateContainerInstancesState": api.JSON(guard(s, "UpdateContainerInstancesState", s.UpdateContainerInstancesState)),
+		"RegisterContainerInstance":     api.JSON(s.RegisterContainerInstance),
+		"DeregisterContainerInstance":   api.JSON(s.DeregisterContainerInstance),
+		"DescribeContainerInstances":    api.JSON(s.DescribeContainerInstances),
+		"ListContainerInstances":        api.JSON(s.ListContainerInstances),
+		"UpdateContainerInstancesState": api.JSON(s.UpdateContainerInstancesState),
 		// tasks
-		"RunTask":                    api.JSON(guard(s, "RunTask", s.RunTask)),
-		"StartTask":                  api.JSON(guard(s, "StartTask", s.StartTask)),
-		"StopTask":                   api.JSON(guard(s, "StopTask", s.StopTask)),
-		"DescribeTasks":              api.JSON(guard(s, "DescribeTasks", s.DescribeTasks)),
-		"ListTasks":                  api.JSON(guard(s, "ListTasks", s.ListTasks)),
-		"SubmitTaskStateChange":      api.JSON(guard(s, "SubmitTaskStateChange", s.SubmitTaskStateChange)),
-		"SubmitContainerStateChange": api.JSON(guard(s, "SubmitContainerStateChange", s.SubmitContainerStateChange)),
-		"DiscoverPollEndpoint":       api.JSON(guard(s, "DiscoverPollEndpoint", s.DiscoverPollEndpoint)),
+		"RunTask":                    api.JSON(s.RunTask),
+		"StartTask":                  api.JSON(s.StartTask),
+		"StopTask":                   api.JSON(s.StopTask),
+		"DescribeTasks":              api.JSON(s.DescribeTasks),
+		"ListTasks":                  api.JSON(s.ListTasks),
+		"SubmitTaskStateChange":      api.JSON(s.SubmitTaskStateChange),
+		"SubmitContainerStateChange": api.JSON(s.SubmitContainerStateChange),
+		"DiscoverPollEndpoint":       api.JSON(s.DiscoverPollEndpoint),
 		// services
-		"CreateService":              api.JSON(guard(s, "CreateService", s.CreateService)),
-		"UpdateService":              api.JSON(guard(s, "UpdateService", s.UpdateService)),
-		"DeleteService":              api.JSON(guard(s, "DeleteService", s.DeleteService)),
-		"DescribeServices":           api.JSON(guard(s, "DescribeServices", s.DescribeServices)),
-		"ListServices":               api.JSON(guard(s, "ListServices", s.ListServices)),
-		"ListServiceDeployments":     api.JSON(guard(s, "ListServiceDeployments", s.ListServiceDeployments)),
-		"DescribeServiceDeployments": api.JSON(guard(s, "DescribeServiceDeployments", s.DescribeServiceDeployments)),
+		"CreateService":              api.JSON(s.CreateService),
+		"UpdateService":              api.JSON(s.UpdateService),
+		"DeleteService":              api.JSON(s.DeleteService),
+		"DescribeServices":           api.JSON(s.DescribeServices),
+		"ListServices":               api.JSON(s.ListServices),
+		"ListServiceDeployments":     api.JSON(s.ListServiceDeployments),
+		"DescribeServiceDeployments": api.JSON(s.DescribeServiceDeployments),
 		// attributes, tags, account settings
-		"PutAttributes":            api.JSON(guard(s, "PutAttributes", s.PutAttributes)),
-		"DeleteAttributes":         api.JSON(guard(s, "DeleteAttributes", s.DeleteAttributes)),
-		"ListAttributes":           api.JSON(guard(s, "ListAttributes", s.ListAttributes)),
-		"TagResource":              api.JSON(guard(s, "TagResource", s.TagResource)),
-		"UntagResource":            api.JSON(guard(s, "UntagResource", s.UntagResource)),
-		"ListTagsForResource":      api.JSON(guard(s, "ListTagsForResource", s.ListTagsForResource)),
-		"PutAccountSetting":        api.JSON(guard(s, "PutAccountSetting", s.PutAccountSetting)),
-		"PutAccountSettingDefault": api.JSON(guard(s, "PutAccountSettingDefault", s.PutAccountSettingDefault)),
-		"DeleteAccountSetting":     api.JSON(guard(s, "DeleteAccountSetting", s.DeleteAccountSetting)),
-		"ListAccountSettings":      api.JSON(guard(s, "ListAccountSettings", s.ListAccountSettings)),
+		"PutAttributes":            api.JSON(s.PutAttributes),
+		"DeleteAttributes":         api.JSON(s.DeleteAttributes),
+		"ListAttributes":           api.JSON(s.ListAttributes),
+		"TagResource":              api.JSON(s.TagResource),
+		"UntagResource":            api.JSON(s.UntagResource),
+		"ListTagsForResource":      api.JSON(s.ListTagsForResource),
+		"PutAccountSetting":        api.JSON(s.PutAccountSetting),
+		"PutAccountSettingDefault": api.JSON(s.PutAccountSettingDefault),
+		"DeleteAccountSetting":     api.JSON(s.DeleteAccountSetting),
+		"ListAccountSettings":      api.JSON(s.ListAccountSettings),
 	}
 	for name := range wire.Operations {
 		if _, ok := ops[name]; !ok {
-			ops[name] = api.JSON(guard(s, name, unsupported(name)))
+			ops[name] = api.JSON(unsupported(name))
 		}
+	}
+	permit := make(map[string]api.PrincipalKind, len(agentOperations))
+	for _, op := range agentOperations {
+		permit[op] = api.Instance
 	}
 	return api.JSONService{
 		TargetPrefix:        wire.TargetPrefix,
 		SigningName:         wire.SigningName,
 		Operations:          ops,
+		Permit:              permit,
 		ValidationErrorCode: "InvalidParameterException",
 		MapError:            mapError,
 	}

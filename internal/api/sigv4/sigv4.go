@@ -8,8 +8,11 @@
 // is decoded, re-encoded and sorted, the signed headers are lower-cased with
 // their values trimmed and inner runs of spaces collapsed, and the payload hash
 // is X-Amz-Content-Sha256 when present (it must then match the body) and the
-// SHA-256 of the body otherwise. Rejections are *Error values carrying AWS's
-// error codes and wording.
+// SHA-256 of the body otherwise. Host, Content-Type (when present) and every
+// X-Amz-* header of the request must be among the signed headers, as AWS
+// requires: a header added after signing, such as an X-Amz-Target naming
+// another operation, is refused before the signature is checked.
+// Rejections are *Error values carrying AWS's error codes and wording.
 //
 // Verification runs in two steps so that a server can refuse a request
 // before reading its body: Parse checks everything the headers alone decide
@@ -148,6 +151,9 @@ func (v *Verifier) Parse(r *http.Request) (Auth, error) {
 	}
 	if !hasSignedHost(a.signedHeaders) {
 		return Auth{}, errNoHost
+	}
+	if h := unsignedHeader(r.Header, a.signedHeaders); h != "" {
+		return Auth{}, errorf(CodeInvalidSignature, "'%s' must be a 'SignedHeader' in the AWS Authorization.", h)
 	}
 
 	secret, lerr := v.creds.SecretAccessKey(r.Context(), a.id.AccessKeyID)
@@ -417,13 +423,32 @@ func hasPresignedQuery(q string) bool {
 }
 
 // hasSignedHost reports whether the signed headers list names host.
-func hasSignedHost(list string) bool {
+func hasSignedHost(list string) bool { return signs(list, "host") }
+
+// signs reports whether the signed headers list names the header name, in
+// any letter case.
+func signs(list, name string) bool {
 	for list != "" {
 		var h string
 		h, list, _ = strings.Cut(list, ";")
-		if h == "host" {
+		if strings.EqualFold(h, name) {
 			return true
 		}
 	}
 	return false
+}
+
+// unsignedHeader returns the name of a header of h that changes the
+// request's meaning but is not in the signed headers list, or "" if there
+// is none. As AWS requires, those are Content-Type and every X-Amz-* header
+// (X-Amz-Target, which names the operation, among them): a header added
+// after signing could otherwise turn a signed request into another one.
+func unsignedHeader(h http.Header, list string) string {
+	for k := range h {
+		if (len(k) > len("x-amz-") && strings.EqualFold(k[:len("x-amz-")], "x-amz-") || strings.EqualFold(k, "content-type")) &&
+			!signs(list, k) {
+			return k
+		}
+	}
+	return ""
 }

@@ -254,8 +254,30 @@ func TestVerifyRejects(t *testing.T) {
 		{
 			name: "content sha256 of another body", edit: func(r *http.Request) {
 				r.Header.Set("X-Amz-Content-Sha256", hashHex("other"))
+				r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ";x-amz-date;", ";x-amz-content-sha256;x-amz-date;", 1))
 			},
 			code: sigv4.CodeInvalidSignature, message: "The provided 'x-amz-content-sha256' header does not match what was computed.",
+		},
+		{
+			// A request signed over content-type;host;x-amz-date only, with
+			// the operation named afterwards.
+			name: "target not signed", edit: func(r *http.Request) {
+				r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ";x-amz-target", "", 1))
+				r.Header.Set("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.DeleteCluster")
+			},
+			code: sigv4.CodeInvalidSignature, message: "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		{
+			name: "x-amz header added after signing", edit: func(r *http.Request) {
+				r.Header.Set("X-Amz-Security-Token", "token")
+			},
+			code: sigv4.CodeInvalidSignature, message: "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		{
+			name: "content type not signed", edit: func(r *http.Request) {
+				r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "content-type;", "", 1))
+			},
+			code: sigv4.CodeInvalidSignature, message: "'Content-Type' must be a 'SignedHeader' in the AWS Authorization.",
 		},
 		{
 			name: "header and query auth", edit: func(r *http.Request) {
@@ -382,6 +404,9 @@ func TestVerifyPresigned(t *testing.T) {
 		{name: "too old without expires", now: signTime.Add(6 * time.Minute), code: sigv4.CodeInvalidSignature},
 		{name: "tampered query", now: signTime, edit: func(r *http.Request) {
 			r.URL.RawQuery = strings.Replace(r.URL.RawQuery, "DescribeLoadBalancers", "DeleteLoadBalancer", 1)
+		}, code: sigv4.CodeInvalidSignature},
+		{name: "target header not signed", now: signTime, edit: func(r *http.Request) {
+			r.Header.Set("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.DeleteCluster")
 		}, code: sigv4.CodeInvalidSignature},
 		{name: "missing signature", now: signTime, edit: func(r *http.Request) {
 			q := r.URL.Query()
