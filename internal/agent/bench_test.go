@@ -55,7 +55,7 @@ func BenchmarkRunTaskToRunning(b *testing.B) {
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	srv.HandleJSON(svc.JSONService())
-	srv.HandleAuthenticated(link.Path, svc.LinkHandler())
+	srv.HandleAuthenticated(link.Path, api.RawRoute{SigningName: "ecs", Permit: api.Instance, Handler: svc.LinkHandler()})
 	go svc.Run(ctx)
 
 	c := sdk.New(sdk.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL),

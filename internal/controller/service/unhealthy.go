@@ -23,7 +23,7 @@ func (r *run) findFailOpen() bool {
 	}
 	unhealthy := false
 	for _, t := range r.tasks {
-		if !t.running() || t.loc == onLost {
+		if !t.running() || t.loc.lost() {
 			continue
 		}
 		switch t.lb.State {
@@ -40,7 +40,7 @@ func (r *run) findFailOpen() bool {
 // minimumHealthyPercent holds: it is healthy, or the load balancers fail
 // open and route to its unhealthy targets.
 func (r *run) serving(t *task) bool {
-	return t.healthy() || r.failOpen && t.running() && t.loc != onLost && t.lb.State == lb.StateUnhealthy
+	return t.healthy() || r.failOpen && t.running() && !t.loc.lost() && t.lb.State == lb.StateUnhealthy
 }
 
 // markFailing marks the tasks that failed their container or load
