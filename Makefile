@@ -36,10 +36,11 @@ loadtest-lb: deps
 generate:
 	$(GO) generate ./...
 
-# deps: what the tests need beyond Go: the aws CLI and boto3, and wrk and
-# nginx for the load balancer's load tests.
+# deps: what the tests need beyond Go: the aws CLI (v1 on PATH, and
+# Debian's v2 at /usr/bin/aws) and boto3, and wrk and nginx for the load
+# balancer's load tests.
 deps:
-	@command -v aws >/dev/null 2>&1 && python3 -c 'import boto3' 2>/dev/null && \
+	@command -v aws >/dev/null 2>&1 && test -x /usr/bin/aws && python3 -c 'import boto3' 2>/dev/null && \
 		command -v wrk >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || { \
 		echo "installing awscli, python3-boto3, wrk, nginx and openssl"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli python3-boto3 wrk nginx-light openssl; }

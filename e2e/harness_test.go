@@ -191,13 +191,20 @@ func (s *server) aws(t *testing.T, args ...string) cliResult {
 
 func runAWS(t testing.TB, env map[string]string, args ...string) cliResult {
 	t.Helper()
+	return runCLI(t, "aws", env, args...)
+}
+
+// runCLI runs the aws CLI binary bin (the first aws on PATH is v1;
+// Debian's v2 is /usr/bin/aws).
+func runCLI(t testing.TB, bin string, env map[string]string, args ...string) cliResult {
+	t.Helper()
 	limit := time.Minute
 	if len(args) > 1 && args[1] == "wait" { // a waiter polls for up to minutes
 		limit = 5 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "aws", append([]string{"--output", "json"}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--output", "json"}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_MAX_ATTEMPTS=1", "AWS_PAGER="}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

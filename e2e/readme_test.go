@@ -4,8 +4,11 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/flotilla/flotilla/internal/testport"
 )
 
 // TestReadmeWalkthrough runs the README's walk-through block as a user would
@@ -34,6 +37,14 @@ func TestReadmeWalkthrough(t *testing.T) {
 	for _, b := range blocks {
 		script += b[1]
 	}
+	// The listeners take ports of their own, not the README's: a user who
+	// followed the walk-through may still have its load balancer on them.
+	for _, port := range []string{"8000", "8443"} {
+		if !strings.Contains(script, port) {
+			t.Fatalf("the walk-through no longer uses port %s: update this test", port)
+		}
+		script = regexp.MustCompile(`\b`+port+`\b`).ReplaceAllString(script, strconv.Itoa(testport.Free(t)))
+	}
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = ".."
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1"}
@@ -49,6 +60,16 @@ func TestReadmeWalkthrough(t *testing.T) {
 		if strings.HasPrefix(line, "FAILED: ") {
 			failed = append(failed, strings.TrimPrefix(line, "FAILED: "))
 		}
+	}
+	// It ends by deleting what it made: no service, no load balancer.
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if n := len(lines); n < 2 || lines[n-2] != "0" || lines[n-1] != "0" {
+		t.Errorf("the walk-through's clean-up leaves services or load balancers behind:\n%s", out)
 	}
 	if len(failed) != 1 || failed[0] != "aws ecs delete-cluster --cluster demo" {
 		t.Fatalf("failed commands %q, want only the first delete-cluster\n%s", failed, out)
