@@ -20,6 +20,8 @@ test: deps
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONRequest$$' -fuzztime $(FUZZTIME) ./internal/api
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckJSON$$' -fuzztime $(FUZZTIME) ./internal/api
+	$(GO) test -run '^$$' -fuzz '^FuzzQueryRequest$$' -fuzztime $(FUZZTIME) ./internal/api
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/lb
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSimpleHead$$' -fuzztime $(FUZZTIME) ./internal/lb
 	$(GO) test -run '^$$' -fuzz '^FuzzParseOriginForm$$' -fuzztime $(FUZZTIME) ./internal/lb
