@@ -213,6 +213,7 @@ func TestTargetGroups(t *testing.T) {
 		HealthCheckEnabled: aws.Bool(true), HealthCheckProtocol: types.ProtocolEnumHttp, HealthCheckPort: aws.String("traffic-port"),
 		HealthCheckPath: aws.String("/"), HealthCheckIntervalSeconds: aws.Int32(30), HealthCheckTimeoutSeconds: aws.Int32(5),
 		HealthyThresholdCount: aws.Int32(5), UnhealthyThresholdCount: aws.Int32(2), Matcher: &types.Matcher{HttpCode: aws.String("200")},
+		LoadBalancerArns: []string{}, // ELBv2 sends <LoadBalancerArns/>
 	}
 	if !reflect.DeepEqual(tg, want) {
 		t.Errorf("CreateTargetGroup = %+v\nwant %+v", tg, want)

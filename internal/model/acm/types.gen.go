@@ -25,7 +25,7 @@ type CertificateDetail struct {
 	ExtendedKeyUsages       []ExtendedKeyUsage  `json:"ExtendedKeyUsages,omitempty"`
 	FailureReason           FailureReason       `json:"FailureReason,omitempty"`
 	ImportedAt              *model.Time         `json:"ImportedAt,omitempty"`
-	InUseBy                 []string            `json:"InUseBy,omitempty"`
+	InUseBy                 []string            `json:"InUseBy"`
 	IssuedAt                *model.Time         `json:"IssuedAt,omitempty"`
 	Issuer                  *string             `json:"Issuer,omitempty"`
 	KeyAlgorithm            KeyAlgorithm        `json:"KeyAlgorithm,omitempty"`
@@ -187,7 +187,7 @@ type ListCertificatesRequest struct {
 
 // ListCertificatesResponse is the output of ListCertificates.
 type ListCertificatesResponse struct {
-	CertificateSummaryList []CertificateSummary `json:"CertificateSummaryList,omitempty"`
+	CertificateSummaryList []CertificateSummary `json:"CertificateSummaryList"`
 	NextToken              *string              `json:"NextToken,omitempty"`
 }
 

@@ -121,17 +121,17 @@ type Cluster struct {
 	ActiveServicesCount               *int32                         `json:"activeServicesCount,omitempty"`
 	Attachments                       []Attachment                   `json:"attachments,omitempty"`
 	AttachmentsStatus                 *string                        `json:"attachmentsStatus,omitempty"`
-	CapacityProviders                 []string                       `json:"capacityProviders,omitempty"`
+	CapacityProviders                 []string                       `json:"capacityProviders"`
 	ClusterArn                        *string                        `json:"clusterArn,omitempty"`
 	ClusterName                       *string                        `json:"clusterName,omitempty"`
 	Configuration                     *ClusterConfiguration          `json:"configuration,omitempty"`
-	DefaultCapacityProviderStrategy   []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitempty"`
+	DefaultCapacityProviderStrategy   []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy"`
 	PendingTasksCount                 *int32                         `json:"pendingTasksCount,omitempty"`
 	RegisteredContainerInstancesCount *int32                         `json:"registeredContainerInstancesCount,omitempty"`
 	RunningTasksCount                 *int32                         `json:"runningTasksCount,omitempty"`
 	ServiceConnectDefaults            *ClusterServiceConnectDefaults `json:"serviceConnectDefaults,omitempty"`
 	Settings                          []ClusterSetting               `json:"settings,omitempty"`
-	Statistics                        []KeyValuePair                 `json:"statistics,omitempty"`
+	Statistics                        []KeyValuePair                 `json:"statistics"`
 	Status                            *string                        `json:"status,omitempty"`
 	Tags                              []Tag                          `json:"tags,omitempty"`
 }
@@ -172,8 +172,8 @@ type Container struct {
 	Memory            *string            `json:"memory,omitempty"`
 	MemoryReservation *string            `json:"memoryReservation,omitempty"`
 	Name              *string            `json:"name,omitempty"`
-	NetworkBindings   []NetworkBinding   `json:"networkBindings,omitempty"`
-	NetworkInterfaces []NetworkInterface `json:"networkInterfaces,omitempty"`
+	NetworkBindings   []NetworkBinding   `json:"networkBindings"`
+	NetworkInterfaces []NetworkInterface `json:"networkInterfaces"`
 	Reason            *string            `json:"reason,omitempty"`
 	RuntimeId         *string            `json:"runtimeId,omitempty"`
 	TaskArn           *string            `json:"taskArn,omitempty"`
@@ -191,7 +191,7 @@ type ContainerDefinition struct {
 	DockerLabels           map[string]string       `json:"dockerLabels,omitempty"`
 	DockerSecurityOptions  []string                `json:"dockerSecurityOptions,omitempty"`
 	EntryPoint             []string                `json:"entryPoint,omitempty"`
-	Environment            []KeyValuePair          `json:"environment,omitempty"`
+	Environment            []KeyValuePair          `json:"environment"`
 	EnvironmentFiles       []EnvironmentFile       `json:"environmentFiles,omitempty"`
 	Essential              *bool                   `json:"essential,omitempty"`
 	ExtraHosts             []HostEntry             `json:"extraHosts,omitempty"`
@@ -205,9 +205,9 @@ type ContainerDefinition struct {
 	LogConfiguration       *LogConfiguration       `json:"logConfiguration,omitempty"`
 	Memory                 *int32                  `json:"memory,omitempty"`
 	MemoryReservation      *int32                  `json:"memoryReservation,omitempty"`
-	MountPoints            []MountPoint            `json:"mountPoints,omitempty"`
+	MountPoints            []MountPoint            `json:"mountPoints"`
 	Name                   *string                 `json:"name,omitempty"`
-	PortMappings           []PortMapping           `json:"portMappings,omitempty"`
+	PortMappings           []PortMapping           `json:"portMappings"`
 	Privileged             *bool                   `json:"privileged,omitempty"`
 	PseudoTerminal         *bool                   `json:"pseudoTerminal,omitempty"`
 	ReadonlyRootFilesystem *bool                   `json:"readonlyRootFilesystem,omitempty"`
@@ -221,7 +221,7 @@ type ContainerDefinition struct {
 	Ulimits                []Ulimit                `json:"ulimits,omitempty"`
 	User                   *string                 `json:"user,omitempty"`
 	VersionConsistency     VersionConsistency      `json:"versionConsistency,omitempty"`
-	VolumesFrom            []VolumeFrom            `json:"volumesFrom,omitempty"`
+	VolumesFrom            []VolumeFrom            `json:"volumesFrom"`
 	WorkingDirectory       *string                 `json:"workingDirectory,omitempty"`
 }
 
@@ -800,9 +800,9 @@ type Deployment struct {
 
 // DeploymentAlarms is the model's DeploymentAlarms structure.
 type DeploymentAlarms struct {
-	AlarmNames []string `json:"alarmNames,omitempty"` // required
-	Enable     *bool    `json:"enable,omitempty"`     // required
-	Rollback   *bool    `json:"rollback,omitempty"`   // required
+	AlarmNames []string `json:"alarmNames"`         // required
+	Enable     *bool    `json:"enable,omitempty"`   // required
+	Rollback   *bool    `json:"rollback,omitempty"` // required
 }
 
 // DeploymentCircuitBreaker is the model's DeploymentCircuitBreaker structure.
@@ -906,8 +906,8 @@ type DescribeClustersRequest struct {
 
 // DescribeClustersResponse is the output of DescribeClusters.
 type DescribeClustersResponse struct {
-	Clusters []Cluster `json:"clusters,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
+	Clusters []Cluster `json:"clusters"`
+	Failures []Failure `json:"failures"`
 }
 
 // DescribeContainerInstancesRequest is the input of DescribeContainerInstances.
@@ -919,8 +919,8 @@ type DescribeContainerInstancesRequest struct {
 
 // DescribeContainerInstancesResponse is the output of DescribeContainerInstances.
 type DescribeContainerInstancesResponse struct {
-	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty"`
+	ContainerInstances []ContainerInstance `json:"containerInstances"`
+	Failures           []Failure           `json:"failures"`
 }
 
 // DescribeDaemonDeploymentsRequest is the input of DescribeDaemonDeployments.
@@ -1007,8 +1007,8 @@ type DescribeServicesRequest struct {
 
 // DescribeServicesResponse is the output of DescribeServices.
 type DescribeServicesResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Services []Service `json:"services,omitempty"`
+	Failures []Failure `json:"failures"`
+	Services []Service `json:"services"`
 }
 
 // DescribeTaskDefinitionRequest is the input of DescribeTaskDefinition.
@@ -1046,8 +1046,8 @@ type DescribeTasksRequest struct {
 
 // DescribeTasksResponse is the output of DescribeTasks.
 type DescribeTasksResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty"`
+	Failures []Failure `json:"failures"`
+	Tasks    []Task    `json:"tasks"`
 }
 
 // Device is the model's Device structure.
@@ -1413,7 +1413,7 @@ type ListAccountSettingsRequest struct {
 // ListAccountSettingsResponse is the output of ListAccountSettings.
 type ListAccountSettingsResponse struct {
 	NextToken *string   `json:"nextToken,omitempty"`
-	Settings  []Setting `json:"settings,omitempty"`
+	Settings  []Setting `json:"settings"`
 }
 
 // ListAttributesRequest is the input of ListAttributes.
@@ -1428,7 +1428,7 @@ type ListAttributesRequest struct {
 
 // ListAttributesResponse is the output of ListAttributes.
 type ListAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes"`
 	NextToken  *string     `json:"nextToken,omitempty"`
 }
 
@@ -1440,7 +1440,7 @@ type ListClustersRequest struct {
 
 // ListClustersResponse is the output of ListClusters.
 type ListClustersResponse struct {
-	ClusterArns []string `json:"clusterArns,omitempty"`
+	ClusterArns []string `json:"clusterArns"`
 	NextToken   *string  `json:"nextToken,omitempty"`
 }
 
@@ -1455,7 +1455,7 @@ type ListContainerInstancesRequest struct {
 
 // ListContainerInstancesResponse is the output of ListContainerInstances.
 type ListContainerInstancesResponse struct {
-	ContainerInstanceArns []string `json:"containerInstanceArns,omitempty"`
+	ContainerInstanceArns []string `json:"containerInstanceArns"`
 	NextToken             *string  `json:"nextToken,omitempty"`
 }
 
@@ -1531,7 +1531,7 @@ type ListServicesByNamespaceRequest struct {
 // ListServicesByNamespaceResponse is the output of ListServicesByNamespace.
 type ListServicesByNamespaceResponse struct {
 	NextToken   *string  `json:"nextToken,omitempty"`
-	ServiceArns []string `json:"serviceArns,omitempty"`
+	ServiceArns []string `json:"serviceArns"`
 }
 
 // ListServicesRequest is the input of ListServices.
@@ -1547,7 +1547,7 @@ type ListServicesRequest struct {
 // ListServicesResponse is the output of ListServices.
 type ListServicesResponse struct {
 	NextToken   *string  `json:"nextToken,omitempty"`
-	ServiceArns []string `json:"serviceArns,omitempty"`
+	ServiceArns []string `json:"serviceArns"`
 }
 
 // ListTagsForResourceRequest is the input of ListTagsForResource.
@@ -1557,7 +1557,7 @@ type ListTagsForResourceRequest struct {
 
 // ListTagsForResourceResponse is the output of ListTagsForResource.
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"tags,omitempty"`
+	Tags []Tag `json:"tags"`
 }
 
 // ListTaskDefinitionFamiliesRequest is the input of ListTaskDefinitionFamilies.
@@ -1570,7 +1570,7 @@ type ListTaskDefinitionFamiliesRequest struct {
 
 // ListTaskDefinitionFamiliesResponse is the output of ListTaskDefinitionFamilies.
 type ListTaskDefinitionFamiliesResponse struct {
-	Families  []string `json:"families,omitempty"`
+	Families  []string `json:"families"`
 	NextToken *string  `json:"nextToken,omitempty"`
 }
 
@@ -1586,7 +1586,7 @@ type ListTaskDefinitionsRequest struct {
 // ListTaskDefinitionsResponse is the output of ListTaskDefinitions.
 type ListTaskDefinitionsResponse struct {
 	NextToken          *string  `json:"nextToken,omitempty"`
-	TaskDefinitionArns []string `json:"taskDefinitionArns,omitempty"`
+	TaskDefinitionArns []string `json:"taskDefinitionArns"`
 }
 
 // ListTasksRequest is the input of ListTasks.
@@ -1606,7 +1606,7 @@ type ListTasksRequest struct {
 // ListTasksResponse is the output of ListTasks.
 type ListTasksResponse struct {
 	NextToken *string  `json:"nextToken,omitempty"`
-	TaskArns  []string `json:"taskArns,omitempty"`
+	TaskArns  []string `json:"taskArns"`
 }
 
 // LoadBalancer is the model's LoadBalancer structure.
@@ -2054,8 +2054,8 @@ type RunTaskRequest struct {
 
 // RunTaskResponse is the output of RunTask.
 type RunTaskResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty"`
+	Failures []Failure `json:"failures"`
+	Tasks    []Task    `json:"tasks"`
 }
 
 // RuntimePlatform is the model's RuntimePlatform structure.
@@ -2095,18 +2095,18 @@ type Service struct {
 	CurrentServiceRevisions       []ServiceCurrentRevisionSummary `json:"currentServiceRevisions,omitempty"`
 	DeploymentConfiguration       *DeploymentConfiguration        `json:"deploymentConfiguration,omitempty"`
 	DeploymentController          *DeploymentController           `json:"deploymentController,omitempty"`
-	Deployments                   []Deployment                    `json:"deployments,omitempty"`
+	Deployments                   []Deployment                    `json:"deployments"`
 	DesiredCount                  *int32                          `json:"desiredCount,omitempty"`
 	EnableECSManagedTags          *bool                           `json:"enableECSManagedTags,omitempty"`
 	EnableExecuteCommand          *bool                           `json:"enableExecuteCommand,omitempty"`
-	Events                        []ServiceEvent                  `json:"events,omitempty"`
+	Events                        []ServiceEvent                  `json:"events"`
 	HealthCheckGracePeriodSeconds *int32                          `json:"healthCheckGracePeriodSeconds,omitempty"`
 	LaunchType                    LaunchType                      `json:"launchType,omitempty"`
-	LoadBalancers                 []LoadBalancer                  `json:"loadBalancers,omitempty"`
+	LoadBalancers                 []LoadBalancer                  `json:"loadBalancers"`
 	NetworkConfiguration          *NetworkConfiguration           `json:"networkConfiguration,omitempty"`
 	PendingCount                  *int32                          `json:"pendingCount,omitempty"`
-	PlacementConstraints          []PlacementConstraint           `json:"placementConstraints,omitempty"`
-	PlacementStrategy             []PlacementStrategy             `json:"placementStrategy,omitempty"`
+	PlacementConstraints          []PlacementConstraint           `json:"placementConstraints"`
+	PlacementStrategy             []PlacementStrategy             `json:"placementStrategy"`
 	PlatformFamily                *string                         `json:"platformFamily,omitempty"`
 	PlatformVersion               *string                         `json:"platformVersion,omitempty"`
 	PropagateTags                 PropagateTags                   `json:"propagateTags,omitempty"`
@@ -2116,7 +2116,7 @@ type Service struct {
 	SchedulingStrategy            SchedulingStrategy              `json:"schedulingStrategy,omitempty"`
 	ServiceArn                    *string                         `json:"serviceArn,omitempty"`
 	ServiceName                   *string                         `json:"serviceName,omitempty"`
-	ServiceRegistries             []ServiceRegistry               `json:"serviceRegistries,omitempty"`
+	ServiceRegistries             []ServiceRegistry               `json:"serviceRegistries"`
 	Status                        *string                         `json:"status,omitempty"`
 	Tags                          []Tag                           `json:"tags,omitempty"`
 	TaskDefinition                *string                         `json:"taskDefinition,omitempty"`
@@ -2356,8 +2356,8 @@ type StartTaskRequest struct {
 
 // StartTaskResponse is the output of StartTask.
 type StartTaskResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty"`
+	Failures []Failure `json:"failures"`
+	Tasks    []Task    `json:"tasks"`
 }
 
 // StopServiceDeploymentRequest is the input of StopServiceDeployment.
@@ -2453,7 +2453,7 @@ type TagResourceResponse struct{}
 
 // Task is the model's Task structure.
 type Task struct {
-	Attachments             []Attachment           `json:"attachments,omitempty"`
+	Attachments             []Attachment           `json:"attachments"`
 	Attributes              []Attribute            `json:"attributes,omitempty"`
 	AvailabilityZone        *string                `json:"availabilityZone,omitempty"`
 	CapacityProviderName    *string                `json:"capacityProviderName,omitempty"`
@@ -2508,7 +2508,7 @@ type TaskDefinition struct {
 	Memory                  *string                             `json:"memory,omitempty"`
 	NetworkMode             NetworkMode                         `json:"networkMode,omitempty"`
 	PidMode                 PidMode                             `json:"pidMode,omitempty"`
-	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints,omitempty"`
+	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints"`
 	ProxyConfiguration      *ProxyConfiguration                 `json:"proxyConfiguration,omitempty"`
 	RegisteredAt            *model.Time                         `json:"registeredAt,omitempty"`
 	RegisteredBy            *string                             `json:"registeredBy,omitempty"`
@@ -2519,7 +2519,7 @@ type TaskDefinition struct {
 	Status                  TaskDefinitionStatus                `json:"status,omitempty"`
 	TaskDefinitionArn       *string                             `json:"taskDefinitionArn,omitempty"`
 	TaskRoleArn             *string                             `json:"taskRoleArn,omitempty"`
-	Volumes                 []Volume                            `json:"volumes,omitempty"`
+	Volumes                 []Volume                            `json:"volumes"`
 }
 
 // TaskDefinitionPlacementConstraint is the model's TaskDefinitionPlacementConstraint structure.
@@ -2557,11 +2557,11 @@ type TaskManagedEBSVolumeTerminationPolicy struct {
 
 // TaskOverride is the model's TaskOverride structure.
 type TaskOverride struct {
-	ContainerOverrides            []ContainerOverride            `json:"containerOverrides,omitempty"`
+	ContainerOverrides            []ContainerOverride            `json:"containerOverrides"`
 	Cpu                           *string                        `json:"cpu,omitempty"`
 	EphemeralStorage              *EphemeralStorage              `json:"ephemeralStorage,omitempty"`
 	ExecutionRoleArn              *string                        `json:"executionRoleArn,omitempty"`
-	InferenceAcceleratorOverrides []InferenceAcceleratorOverride `json:"inferenceAcceleratorOverrides,omitempty"`
+	InferenceAcceleratorOverrides []InferenceAcceleratorOverride `json:"inferenceAcceleratorOverrides"`
 	Memory                        *string                        `json:"memory,omitempty"`
 	TaskRoleArn                   *string                        `json:"taskRoleArn,omitempty"`
 }
