@@ -129,6 +129,7 @@ func (s *Service) JSONService() api.JSONService {
 		SigningName:         wire.SigningName,
 		Operations:          ops,
 		ValidationErrorCode: "InvalidParameterException",
+		Refused:             refused,
 		MapError:            mapError,
 	}
 }
