@@ -90,6 +90,19 @@ func (v DescribeContainerInstancesResponse) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
+// MarshalJSON encodes v, sending failures, serviceDeployments even when empty, as the service does.
+func (v DescribeServiceDeploymentsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeServiceDeploymentsResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.ServiceDeployments == nil {
+		p.ServiceDeployments = []ServiceDeployment{}
+	}
+	return json.Marshal(p)
+}
+
 // MarshalJSON encodes v, sending failures, services even when empty, as the service does.
 func (v DescribeServicesResponse) MarshalJSON() ([]byte, error) {
 	type plain DescribeServicesResponse

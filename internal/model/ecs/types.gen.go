@@ -983,8 +983,8 @@ type DescribeServiceDeploymentsRequest struct {
 
 // DescribeServiceDeploymentsResponse is the output of DescribeServiceDeployments.
 type DescribeServiceDeploymentsResponse struct {
-	Failures           []Failure           `json:"failures,omitempty"`
-	ServiceDeployments []ServiceDeployment `json:"serviceDeployments,omitempty"`
+	Failures           []Failure           `json:"failures"`
+	ServiceDeployments []ServiceDeployment `json:"serviceDeployments"`
 }
 
 // DescribeServiceRevisionsRequest is the input of DescribeServiceRevisions.
