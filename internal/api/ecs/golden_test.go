@@ -5,13 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,36 +27,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
-
-// recorder is an HTTP transport that keeps the body of the last response.
-type recorder struct {
-	rt   http.RoundTripper
-	mu   sync.Mutex
-	last []byte
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.rt.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	r.mu.Lock()
-	r.last = b
-	r.mu.Unlock()
-	return resp, nil
-}
-
-func (r *recorder) body() []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.last
-}
 
 var (
 	goldenNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -90,7 +58,7 @@ func TestGoldenResponses(t *testing.T) {
 	srv.HandleJSON(svc.JSONService())
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { ts.Close(); stop(); <-ran; st.Close() })
-	rec := &recorder{rt: sdktest.HTTPClient().Transport}
+	rec := &sdktest.Recorder{}
 	c := sdk.New(sdk.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(testKey, testSecret, ""),
@@ -102,7 +70,7 @@ func TestGoldenResponses(t *testing.T) {
 		if err := call(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		checkGolden(t, name, rec.body())
+		checkGolden(t, name, rec.Last())
 	}
 	cl := aws.String("prod")
 
