@@ -15,14 +15,23 @@ import (
 // accepts in the model but does not honour yet, so that a request setting
 // one is refused rather than run without it. Keys are "Shape.member": the
 // generated Go type's name (the model's shape name) and the member's name on
-// the wire; values say what is missing, for the client, such as
-// "secrets are not injected yet".
+// the wire.
 //
-// A member counts as set when it holds anything but its zero value: a
-// present structure, a non-empty list or map, a non-empty string, a number
-// other than 0, true. So enableExecuteCommand=false, the default, passes
-// and true is refused.
-type Refusals map[string]string
+// A member counts as set when it holds anything but its zero value or one
+// of the Refusal's Allow values: a present structure, a non-empty list or
+// map, a non-empty string, a number other than 0, true. So
+// enableExecuteCommand=false, the default, passes and true is refused.
+type Refusals map[string]Refusal
+
+// Refusal says why a member is refused.
+type Refusal struct {
+	// Why says what is missing, for the client, such as "secrets are not
+	// injected into containers yet".
+	Why string
+	// Allow lists the string values that are what Flotilla does anyway
+	// (propagateTags NONE) and so pass.
+	Allow []string
+}
 
 // Check returns a *model.ValidationError naming, by its path on the wire
 // (containerDefinitions[0].secrets), every member of in that r refuses and
@@ -60,9 +69,9 @@ func (r Refusals) walk(v reflect.Value, path string, e *model.ValidationError) {
 		for _, f := range r.plan(v.Type()).fields {
 			fv := v.Field(f.index)
 			p := model.JoinPath(path, f.wire)
-			if f.refused != "" {
-				if set(fv) {
-					e.Add(p, "is not supported by Flotilla yet: "+f.refused)
+			if f.refused != nil {
+				if set(fv, f.refused.Allow) {
+					e.Add(p, "is not supported by Flotilla yet: "+f.refused.Why)
 				}
 				continue
 			}
@@ -71,19 +80,23 @@ func (r Refusals) walk(v reflect.Value, path string, e *model.ValidationError) {
 	}
 }
 
-// set reports whether v holds anything but its zero value.
-func set(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Pointer:
+// set reports whether v holds anything but its zero value or a string in
+// allow.
+func set(v reflect.Value, allow []string) bool {
+	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			return false
 		}
 		if v.Elem().Kind() == reflect.Struct {
 			return true
 		}
-		return !v.Elem().IsZero()
+		v = v.Elem()
+	}
+	switch v.Kind() {
 	case reflect.Slice, reflect.Map:
 		return v.Len() > 0
+	case reflect.String:
+		return v.Len() > 0 && !slices.Contains(allow, v.String())
 	}
 	return !v.IsZero()
 }
@@ -97,7 +110,7 @@ type typePlan struct {
 type fieldPlan struct {
 	index   int
 	wire    string
-	refused string // why, if the member is refused
+	refused *Refusal // if the member is refused
 }
 
 // plans caches the plans of every Refusals by type, keyed by the map's
@@ -141,7 +154,7 @@ func (r Refusals) build(t reflect.Type, building map[reflect.Type]*typePlan) *ty
 				continue
 			}
 			if why, ok := r[t.Name()+"."+wire]; ok {
-				p.fields = append(p.fields, fieldPlan{index: i, wire: wire, refused: why})
+				p.fields = append(p.fields, fieldPlan{index: i, wire: wire, refused: &why})
 				p.reaches = true
 				continue
 			}

@@ -16,6 +16,7 @@ type refuseInput struct {
 	Items    []refuseItem          `json:"items,omitempty"`
 	ByName   map[string]refuseItem `json:"byName,omitempty"`
 	Extra    *refuseItem           `json:"extra,omitempty"`
+	Mode     string                `json:"mode,omitempty"`
 	internal int
 }
 
@@ -26,10 +27,11 @@ type refuseItem struct {
 }
 
 var toyRefusals = api.Refusals{
-	"refuseInput.exec":   "no exec",
-	"refuseInput.extra":  "no extra",
-	"refuseItem.secrets": "no secrets",
-	"refuseItem.options": "no options",
+	"refuseInput.exec":   {Why: "no exec"},
+	"refuseInput.extra":  {Why: "no extra"},
+	"refuseInput.mode":   {Why: "no mode", Allow: []string{"NONE"}},
+	"refuseItem.secrets": {Why: "no secrets"},
+	"refuseItem.options": {Why: "no options"},
 }
 
 func TestRefusalsCheck(t *testing.T) {
@@ -42,6 +44,8 @@ func TestRefusalsCheck(t *testing.T) {
 		{"nothing set", refuseInput{}, nil},
 		{"defaults pass", refuseInput{Exec: &no, Items: []refuseItem{{Secrets: []string{}, Count: &zero}}}, nil},
 		{"true refused", refuseInput{Exec: &yes}, []string{"exec"}},
+		{"allowed value passes", refuseInput{Mode: "NONE"}, nil},
+		{"other value refused", refuseInput{Mode: "SERVICE"}, []string{"mode"}},
 		{"present structure refused", refuseInput{Extra: &refuseItem{}}, []string{"extra"}},
 		{"nested list", refuseInput{Items: []refuseItem{{}, {Secrets: []string{"s"}, Options: &struct{}{}}}},
 			[]string{"items[1].secrets", "items[1].options"}},
