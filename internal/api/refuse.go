@@ -40,42 +40,79 @@ func (r Refusals) Check(in any) error {
 	if len(r) == 0 {
 		return nil
 	}
-	var e model.ValidationError
-	r.walk(reflect.ValueOf(in), "", &e)
-	return e.Err()
+	w := walker{r: r, plans: plansOf(r)}
+	w.walk(reflect.ValueOf(in))
+	return w.e.Err()
 }
 
-func (r Refusals) walk(v reflect.Value, path string, e *model.ValidationError) {
+// walker is one Check: the path to the value it is at, kept as segments and
+// only written out for a refused member.
+type walker struct {
+	r     Refusals
+	plans *sync.Map // reflect.Type → *typePlan
+	path  []segment
+	e     model.ValidationError
+}
+
+// segment is a member's wire name, a list index or a map key.
+type segment struct {
+	name  string
+	index int    // list elements: the index; -1 otherwise
+	key   string // map values: the key
+	isKey bool
+}
+
+func (w *walker) pathString() string {
+	p := ""
+	for _, s := range w.path {
+		switch {
+		case s.isKey:
+			p = model.KeyPath(p, s.key)
+		case s.index >= 0:
+			p = model.IndexPath(p, s.index)
+		default:
+			p = model.JoinPath(p, s.name)
+		}
+	}
+	return p
+}
+
+func (w *walker) walk(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
-			r.walk(v.Elem(), path, e)
+			w.walk(v.Elem())
 		}
 	case reflect.Slice, reflect.Array:
-		if !r.plan(v.Type().Elem()).reaches {
+		if !w.plan(v.Type().Elem()).reaches {
 			return
 		}
 		for i := range v.Len() {
-			r.walk(v.Index(i), model.IndexPath(path, i), e)
+			w.path = append(w.path, segment{index: i})
+			w.walk(v.Index(i))
+			w.path = w.path[:len(w.path)-1]
 		}
 	case reflect.Map:
-		if !r.plan(v.Type().Elem()).reaches {
+		if !w.plan(v.Type().Elem()).reaches {
 			return
 		}
 		for it := v.MapRange(); it.Next(); {
-			r.walk(it.Value(), model.KeyPath(path, fmt.Sprint(it.Key().Interface())), e)
+			w.path = append(w.path, segment{index: -1, key: fmt.Sprint(it.Key().Interface()), isKey: true})
+			w.walk(it.Value())
+			w.path = w.path[:len(w.path)-1]
 		}
 	case reflect.Struct:
-		for _, f := range r.plan(v.Type()).fields {
+		for _, f := range w.plan(v.Type()).fields {
 			fv := v.Field(f.index)
-			p := model.JoinPath(path, f.wire)
+			w.path = append(w.path, segment{name: f.wire, index: -1})
 			if f.refused != nil {
 				if set(fv, f.refused.Allow) {
-					e.Add(p, "is not supported by Flotilla yet: "+f.refused.Why)
+					w.e.Add(w.pathString(), "is not supported by Flotilla yet: "+f.refused.Why)
 				}
-				continue
+			} else {
+				w.walk(fv)
 			}
-			r.walk(fv, p, e)
+			w.path = w.path[:len(w.path)-1]
 		}
 	}
 }
@@ -113,33 +150,42 @@ type fieldPlan struct {
 	refused *Refusal // if the member is refused
 }
 
-// plans caches the plans of every Refusals by type, keyed by the map's
-// identity: the tables are package-level variables that never change.
-var plans sync.Map // planKey → *typePlan
+// plans caches, for every Refusals (by the map's identity: the tables are
+// package-level variables that never change), the plans of the types
+// checked.
+var plans sync.Map // uintptr → *sync.Map of reflect.Type → *typePlan
 
-type planKey struct {
-	r uintptr // the map
-	t reflect.Type
+func plansOf(r Refusals) *sync.Map {
+	key := reflect.ValueOf(r).Pointer()
+	if m, ok := plans.Load(key); ok {
+		return m.(*sync.Map)
+	}
+	m, _ := plans.LoadOrStore(key, new(sync.Map))
+	return m.(*sync.Map)
 }
 
-func (r Refusals) plan(t reflect.Type) *typePlan {
-	key := planKey{reflect.ValueOf(r).Pointer(), t}
-	if p, ok := plans.Load(key); ok {
+func (w *walker) plan(t reflect.Type) *typePlan {
+	if p, ok := w.plans.Load(t); ok {
 		return p.(*typePlan)
 	}
-	p := r.build(t, map[reflect.Type]*typePlan{})
-	plans.Store(key, p)
+	p := w.r.build(t, map[reflect.Type]*typePlan{})
+	w.plans.Store(t, p)
 	return p
 }
 
-// build works out the plan of t; building records the plans under way, so
+// recursive is what build answers for a type it is building already.
+var recursive = &typePlan{reaches: true}
+
+// build works out the plan of t; building records the types under way, so
 // that recursive types end.
 func (r Refusals) build(t reflect.Type, building map[reflect.Type]*typePlan) *typePlan {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if p, ok := building[t]; ok {
-		return p
+	if _, ok := building[t]; ok {
+		// A type that contains itself: assume it reaches a refusal, so
+		// that the walk goes in and finds out from the type's full plan.
+		return recursive
 	}
 	p := &typePlan{}
 	building[t] = p

@@ -82,3 +82,21 @@ func TestCoverage(t *testing.T) {
 		t.Errorf("without name: missing %q", missing)
 	}
 }
+
+type refuseNode struct {
+	Secret *string      `json:"secret,omitempty"`
+	Child  *refuseNode  `json:"child,omitempty"`
+	Kids   []refuseNode `json:"kids,omitempty"`
+}
+
+// TestRefusalsRecursive checks a type that contains itself: the refused
+// member is found at any depth.
+func TestRefusalsRecursive(t *testing.T) {
+	r := api.Refusals{"refuseNode.secret": {Why: "no secrets"}}
+	s := "x"
+	err := r.Check(&refuseNode{Child: &refuseNode{Kids: []refuseNode{{}, {Secret: &s}}}})
+	var ve *model.ValidationError
+	if !errors.As(err, &ve) || len(ve.Params) != 1 || ve.Params[0].Path != "child.kids[1].secret" {
+		t.Fatalf("got %v, want child.kids[1].secret refused", err)
+	}
+}
