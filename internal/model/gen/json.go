@@ -5,8 +5,8 @@ import "strings"
 // jsonProtocol is AWS's JSON 1.0 and 1.1 protocol (awsJson1_0, awsJson1_1):
 // a POST of the input as a JSON object, the operation named in X-Amz-Target.
 // encoding/json does the marshaling from the struct tags: empty members are
-// left out, except the always-sent ones, whose structures get a MarshalJSON
-// method in marshal.gen.go that sends them as [] or {} (see loadAlways).
+// left out, except the always-sent ones (see loadAlways), which are
+// model.List and model.Map fields that send [] and {} when nil.
 type jsonProtocol struct{}
 
 // wireName is the member name, unless the model renames it.
@@ -33,38 +33,21 @@ func (jsonProtocol) constants(svc *Service) []constant {
 
 func (jsonProtocol) prepare(*Service) {}
 
-func (jsonProtocol) files(g *emitter) ([]*file, error) {
-	f := newFile("marshal.gen.go")
-	for _, s := range g.svc.Shapes {
-		if s.Kind != Structure || s.Exception {
-			continue
-		}
-		always := alwaysSent(s)
-		if len(always) == 0 {
-			continue
-		}
-		f.use("encoding/json")
-		name := g.typeNames[s]
-		wire := make([]string, len(always))
-		for i, m := range always {
-			wire[i] = jsonProtocol{}.wireName(m)
-		}
-		f.p("// MarshalJSON encodes v, sending %s even when empty, as the service does.", strings.Join(wire, ", "))
-		f.p("func (v %s) MarshalJSON() ([]byte, error) {", name)
-		f.p("type plain %s", name)
-		f.p("p := plain(v)")
-		for _, m := range always {
-			field := "p." + g.fieldNames[m]
-			f.p("if %s == nil {", field)
-			f.p("%s = %s{}", field, g.goType(f, m.Shape, true))
-			f.p("}")
-		}
-		f.p("return json.Marshal(p)")
-		f.p("}")
-		f.p("")
+// fieldType makes an always-sent member a model.List or model.Map, whose
+// MarshalJSON sends [] or {} for nil; the tag has no omitempty.
+func (jsonProtocol) fieldType(f *file, m *Member, goType string) string {
+	if !m.AlwaysSent {
+		return goType
 	}
-	if len(f.imports) == 0 {
-		return nil, nil
+	f.use(runtimeImport)
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "model.List[" + strings.TrimPrefix(goType, "[]") + "]"
+	case strings.HasPrefix(goType, "map["):
+		key, value, _ := strings.Cut(strings.TrimPrefix(goType, "map["), "]")
+		return "model.Map[" + key + ", " + value + "]"
 	}
-	return []*file{f}, nil
+	return goType
 }
+
+func (jsonProtocol) files(*emitter) ([]*file, error) { return nil, nil }

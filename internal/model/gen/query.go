@@ -49,6 +49,9 @@ func (p queryProtocol) fieldTag(m *Member) string {
 	return `json:"` + p.wireName(m) + `,omitempty"`
 }
 
+// fieldType is goType: the XML encoders handle the always-sent members.
+func (queryProtocol) fieldType(_ *file, _ *Member, goType string) string { return goType }
+
 // prepare gives every error shape without one a Message member: the query
 // protocol's errors always carry <Message>, and the models of its services
 // (ELBv2's) leave their error shapes empty, as the SDKs add the member
