@@ -36,6 +36,10 @@ type JSONService struct {
 	// Validate or from a handler), such as "InvalidParameterException";
 	// "ValidationException" when empty.
 	ValidationErrorCode string
+	// Refused lists the input members that the service does not honour yet:
+	// a request setting one is answered ValidationErrorCode, naming it,
+	// before the handler runs. It may be nil.
+	Refused Refusals
 	// MapError is the service's one table from domain errors to wire errors,
 	// consulted for errors that are not already *Error. It returns nil for an
 	// error it does not know, which is then answered ServerException and
@@ -45,10 +49,15 @@ type JSONService struct {
 
 // Operation is one operation of a JSON service. Make it with JSON.
 type Operation struct {
-	// invoke decodes body, validates and calls the handler. It returns the
-	// output to encode (never a nil pointer) or an error for toError.
-	invoke func(ctx context.Context, body []byte) (any, error)
+	// invoke decodes body, validates, checks refused and calls the handler.
+	// It returns the output to encode (never a nil pointer) or an error for
+	// toError.
+	invoke func(ctx context.Context, body []byte, refused Refusals) (any, error)
+	input  reflect.Type
 }
+
+// InputType returns the type of the operation's input structure.
+func (o Operation) InputType() reflect.Type { return o.input }
 
 // validator is implemented by generated input types.
 type validator interface{ Validate() error }
@@ -65,13 +74,14 @@ var emptyObject = struct{}{}
 // first item past the bound, and a body that would decode into more than
 // DecodeBudget bytes is answered SerializationException. When *I has a
 // Validate() error method it is called and a *model.ValidationError it
-// returns is answered with the service's ValidationErrorCode. Then h is
-// called: its output is encoded as JSON (nil as {}), its error goes through
-// the service's error mapping (see JSONService.MapError). A panic in
-// Validate or h is answered ServerException and logged.
+// returns is answered with the service's ValidationErrorCode, as is a member
+// that the service's Refused lists. Then h is called: its output is encoded
+// as JSON (nil as {}), its error goes through the service's error mapping
+// (see JSONService.MapError). A panic in Validate or h is answered
+// ServerException and logged.
 func JSON[I, O any](h func(ctx context.Context, in *I) (*O, error)) Operation {
 	bounds := jsonTypeOf(reflect.TypeFor[I](), map[reflect.Type]*jsonType{})
-	return Operation{invoke: func(ctx context.Context, body []byte) (any, error) {
+	return Operation{input: reflect.TypeFor[I](), invoke: func(ctx context.Context, body []byte, refused Refusals) (any, error) {
 		if err := checkJSON(body, bounds); err != nil {
 			return nil, err
 		}
@@ -83,6 +93,9 @@ func JSON[I, O any](h func(ctx context.Context, in *I) (*O, error)) Operation {
 			if err := v.Validate(); err != nil {
 				return nil, err
 			}
+		}
+		if err := refused.Check(in); err != nil {
+			return nil, err
 		}
 		out, err := h(ctx, in)
 		if err != nil {

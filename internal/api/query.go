@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -78,6 +79,10 @@ type QueryService struct {
 	// *model.ValidationError (from an input's Validate or from a handler);
 	// "ValidationError" when empty.
 	ValidationErrorCode string
+	// Refused lists the input members that the service does not honour yet:
+	// a request setting one is answered ValidationErrorCode, naming it,
+	// before the handler runs. It may be nil.
+	Refused Refusals
 	// MapError is the service's one table from domain errors to wire errors,
 	// consulted for errors that are neither *Error nor an error type of the
 	// model (which answer as they are). It returns nil for an error it does
@@ -90,8 +95,12 @@ type QueryService struct {
 type QueryOperation struct {
 	// invoke decodes params, validates, calls the handler and returns the
 	// output to write (never nil) or an error for the service's error table.
-	invoke func(ctx context.Context, params *model.QueryNode) (queryResult, error)
+	invoke func(ctx context.Context, params *model.QueryNode, refused Refusals) (queryResult, error)
+	input  reflect.Type
 }
+
+// InputType returns the type of the operation's input structure.
+func (o QueryOperation) InputType() reflect.Type { return o.input }
 
 // queryInput is implemented by the generated inputs of query services.
 type queryInput interface {
@@ -130,7 +139,7 @@ func Query[I, O any](h func(ctx context.Context, in *I) (*O, error)) QueryOperat
 	if _, ok := any(new(O)).(queryResult); !ok {
 		panic(fmt.Sprintf("api: Query: *%T has no MarshalQueryResult method: use a type generated for the query protocol", *new(O)))
 	}
-	return QueryOperation{invoke: func(ctx context.Context, params *model.QueryNode) (queryResult, error) {
+	return QueryOperation{input: reflect.TypeFor[I](), invoke: func(ctx context.Context, params *model.QueryNode, refused Refusals) (queryResult, error) {
 		in := new(I)
 		if err := any(in).(queryInput).UnmarshalQuery(params); err != nil {
 			return nil, err
@@ -139,6 +148,9 @@ func Query[I, O any](h func(ctx context.Context, in *I) (*O, error)) QueryOperat
 			if err := v.Validate(); err != nil {
 				return nil, err
 			}
+		}
+		if err := refused.Check(in); err != nil {
+			return nil, err
 		}
 		out, err := h(ctx, in)
 		if err != nil {
@@ -373,7 +385,7 @@ func (s *Server) callQuery(ctx context.Context, rt *queryRoute, op *queryOp, par
 			xw, e = nil, serverError
 		}
 	}()
-	out, err := op.op.invoke(ctx, params)
+	out, err := op.op.invoke(ctx, params, rt.svc.Refused)
 	if err != nil {
 		e, req.internal = rt.toError(err)
 		if req.internal || e.HTTPStatus() >= 500 {

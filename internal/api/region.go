@@ -15,8 +15,8 @@ import (
 // name, operations and error table, which every region's service shares.
 func RegionalJSON(svc JSONService, forRegion func(ctx context.Context, region string) (JSONService, error)) JSONService {
 	ops := make(map[string]Operation, len(svc.Operations))
-	for name := range svc.Operations {
-		ops[name] = Operation{invoke: func(ctx context.Context, body []byte) (any, error) {
+	for name, first := range svc.Operations {
+		ops[name] = Operation{input: first.input, invoke: func(ctx context.Context, body []byte, refused Refusals) (any, error) {
 			rs, err := forRegion(ctx, SigningRegion(ctx))
 			if err != nil {
 				return nil, fmt.Errorf("region %s: %w", SigningRegion(ctx), err)
@@ -25,7 +25,7 @@ func RegionalJSON(svc JSONService, forRegion func(ctx context.Context, region st
 			if !ok {
 				return nil, fmt.Errorf("region %s: no operation %s", SigningRegion(ctx), name)
 			}
-			return op.invoke(ctx, body)
+			return op.invoke(ctx, body, refused)
 		}}
 	}
 	svc.Operations = ops
@@ -35,8 +35,8 @@ func RegionalJSON(svc JSONService, forRegion func(ctx context.Context, region st
 // RegionalQuery is RegionalJSON for a query-protocol service.
 func RegionalQuery(svc QueryService, forRegion func(ctx context.Context, region string) (QueryService, error)) QueryService {
 	ops := make(map[string]QueryOperation, len(svc.Operations))
-	for name := range svc.Operations {
-		ops[name] = QueryOperation{invoke: func(ctx context.Context, params *model.QueryNode) (queryResult, error) {
+	for name, first := range svc.Operations {
+		ops[name] = QueryOperation{input: first.input, invoke: func(ctx context.Context, params *model.QueryNode, refused Refusals) (queryResult, error) {
 			rs, err := forRegion(ctx, SigningRegion(ctx))
 			if err != nil {
 				return nil, fmt.Errorf("region %s: %w", SigningRegion(ctx), err)
@@ -45,7 +45,7 @@ func RegionalQuery(svc QueryService, forRegion func(ctx context.Context, region 
 			if !ok {
 				return nil, fmt.Errorf("region %s: no operation %s", SigningRegion(ctx), name)
 			}
-			return op.invoke(ctx, params)
+			return op.invoke(ctx, params, refused)
 		}}
 	}
 	svc.Operations = ops

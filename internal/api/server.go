@@ -334,7 +334,7 @@ func (s *Server) call(ctx context.Context, rt *jsonRoute, op *jsonOp, body []byt
 			enc, e = nil, serverError
 		}
 	}()
-	out, err := op.op.invoke(ctx, body)
+	out, err := op.op.invoke(ctx, body, rt.svc.Refused)
 	if err != nil {
 		e, req.internal = toError(err, rt.svc.ValidationErrorCode, rt.svc.MapError)
 		if req.internal || e.HTTPStatus() >= 500 {

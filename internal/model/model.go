@@ -25,6 +25,35 @@ func NewTime(t time.Time) *Time {
 	return &Time{t}
 }
 
+// List is a list member that a service always sends, even empty: nil
+// encodes as [] rather than null. Fields of the generated JSON types are
+// Lists for the members of the always-sent table; a []T is assignable to
+// them and they to a []T.
+type List[T any] []T
+
+// emptyArray and emptyObject are what List and Map encode nil as;
+// encoding/json copies what MarshalJSON returns and never changes it.
+var emptyArray, emptyObject = []byte("[]"), []byte("{}")
+
+// MarshalJSON encodes l as a JSON array, [] when nil.
+func (l List[T]) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return emptyArray, nil
+	}
+	return json.Marshal([]T(l))
+}
+
+// Map is List for map members: nil encodes as {}.
+type Map[K comparable, V any] map[K]V
+
+// MarshalJSON encodes m as a JSON object, {} when nil.
+func (m Map[K, V]) MarshalJSON() ([]byte, error) {
+	if m == nil {
+		return emptyObject, nil
+	}
+	return json.Marshal(map[K]V(m))
+}
+
 // MarshalJSON encodes the time as epoch seconds with millisecond precision.
 func (t Time) MarshalJSON() ([]byte, error) {
 	ms := t.UnixMilli()

@@ -197,6 +197,24 @@ func XMLBlob(w *XMLWriter, name string, v *[]byte) {
 	w.Element(name, base64.StdEncoding.EncodeToString(*v))
 }
 
+// NonNilSlice returns v, or an empty slice if v is nil: what the generated
+// encoders pass for the members that a service always sends, so that an
+// empty list is written as an empty element rather than left out.
+func NonNilSlice[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+// NonNilMap is NonNilSlice for maps.
+func NonNilMap[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return map[K]V{}
+	}
+	return m
+}
+
 // XMLList writes the list v as the element name holding one element member
 // per item (<Subnets><member>a</member><member>b</member></Subnets>), or, for
 // a flattened list (member ""), as one element name per item. A nil list

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -74,4 +75,43 @@ func (o ownBody) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	return o.rt.RoundTrip(r)
+}
+
+// Recorder is an http.RoundTripper that keeps the body of the last
+// response, for golden tests of whole responses made through an SDK.
+type Recorder struct {
+	// Transport makes the requests; HTTPClient's when nil.
+	Transport http.RoundTripper
+
+	mu   sync.Mutex
+	last []byte
+}
+
+// RoundTrip makes the request and records the response's body.
+func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt := r.Transport
+	if rt == nil {
+		rt = HTTPClient().Transport
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	r.mu.Lock()
+	r.last = b
+	r.mu.Unlock()
+	return resp, nil
+}
+
+// Last returns the body of the last response.
+func (r *Recorder) Last() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
 }

@@ -52,6 +52,7 @@ var start = time.Now().UTC().Truncate(time.Second)
 // env is a real API server with the ACM service over a bbolt store, and
 // the real SDK client pointed at it.
 type env struct {
+	url    string // the API server's
 	store  store.Store
 	client *sdk.Client
 
@@ -85,6 +86,7 @@ func newEnv(t *testing.T) *env {
 	s.HandleJSON(svc.JSONService())
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
+	e.url = hs.URL
 	e.client = sdk.NewFromConfig(sdktest.Config(hs.URL, akid, secret))
 	return e
 }

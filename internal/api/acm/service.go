@@ -70,6 +70,7 @@ func (s *Service) JSONService() api.JSONService {
 	return api.JSONService{
 		TargetPrefix: wire.TargetPrefix,
 		SigningName:  wire.SigningName,
+		Refused:      refused,
 		Operations: map[string]api.Operation{
 			"ImportCertificate":         api.JSON(s.ImportCertificate),
 			"DescribeCertificate":       api.JSON(s.DescribeCertificate),

@@ -135,6 +135,7 @@ func (s *Service) JSONService() api.JSONService {
 		Operations:          ops,
 		Permit:              permit,
 		ValidationErrorCode: "InvalidParameterException",
+		Refused:             refused,
 		MapError:            mapError,
 	}
 }

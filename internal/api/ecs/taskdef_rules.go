@@ -129,6 +129,12 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 			return nil, flotilla.Errorf(flotilla.EClient, "Duplicate container name found: %s. Container names must be unique within a task definition.", name)
 		}
 		seen[name] = true
+		// The agent's containers log with json-file; options, and the
+		// other drivers (awslogs among them), are refused until they are
+		// passed on (fields.go refuses the options).
+		if lc := c.LogConfiguration; lc != nil && lc.LogDriver != wire.LogDriverJsonFile {
+			return nil, flotilla.Errorf(flotilla.EInvalid, "containerDefinitions[%d].logConfiguration.logDriver %s is not supported by Flotilla yet: containers log with json-file.", i, lc.LogDriver)
+		}
 		if str(c.Image) == "" {
 			return nil, flotilla.Errorf(flotilla.EClient, "Container.image should not be null or empty.")
 		}

@@ -306,7 +306,7 @@ func (s *Service) loadBalancerToWire(r *loadBalancerRecord) wire.LoadBalancer {
 		IpAddressType:         wire.IpAddressType(r.IPAddressType),
 		State:                 &wire.LoadBalancerState{Code: wire.LoadBalancerStateEnumActive},
 		SecurityGroups:        r.SecurityGroups,
-		VpcId:                 ptr("vpc-flotilla"),
+		VpcId:                 ptr(flotillaVPC),
 	}
 	for i, subnet := range r.Subnets {
 		out.AvailabilityZones = append(out.AvailabilityZones, wire.AvailabilityZone{

@@ -80,6 +80,7 @@ func (s *Service) QueryService() api.QueryService {
 		SigningName:  wire.SigningName,
 		Version:      wire.APIVersion,
 		XMLNamespace: wire.XMLNamespace,
+		Refused:      refused,
 		Operations: map[string]api.QueryOperation{
 			"CreateLoadBalancer":             api.Query(s.CreateLoadBalancer),
 			"DescribeLoadBalancers":          api.Query(s.DescribeLoadBalancers),

@@ -40,6 +40,7 @@ var created = time.Date(2026, 1, 1, 0, 10, 0, 123_000_000, time.UTC)
 // env is a real API server with the ELBv2 and ACM services over a bbolt
 // store, and the real SDK clients pointed at it.
 type env struct {
+	url    string // the API server's
 	store  store.Store
 	client *elb.Client
 	acm    *acmsdk.Client
@@ -75,6 +76,7 @@ func newEnv(t *testing.T) *env {
 	s.HandleJSON(acm.New(acm.Config{Store: st, Region: region, AccountID: account, InUse: inUse}).JSONService())
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
+	e.url = hs.URL
 	e.client = elb.NewFromConfig(sdktest.Config(hs.URL, akid, secret))
 	e.acm = acmsdk.NewFromConfig(sdktest.Config(hs.URL, akid, secret))
 	return e
@@ -213,6 +215,7 @@ func TestTargetGroups(t *testing.T) {
 		HealthCheckEnabled: aws.Bool(true), HealthCheckProtocol: types.ProtocolEnumHttp, HealthCheckPort: aws.String("traffic-port"),
 		HealthCheckPath: aws.String("/"), HealthCheckIntervalSeconds: aws.Int32(30), HealthCheckTimeoutSeconds: aws.Int32(5),
 		HealthyThresholdCount: aws.Int32(5), UnhealthyThresholdCount: aws.Int32(2), Matcher: &types.Matcher{HttpCode: aws.String("200")},
+		LoadBalancerArns: []string{}, // ELBv2 sends <LoadBalancerArns/>
 	}
 	if !reflect.DeepEqual(tg, want) {
 		t.Errorf("CreateTargetGroup = %+v\nwant %+v", tg, want)

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
@@ -33,6 +34,10 @@ func defaultAttributes() map[string]string {
 		attrStickinessDuration:     "86400",
 	}
 }
+
+// flotillaVPC is the ID of the one VPC that Flotilla's load balancers and
+// target groups are in.
+const flotillaVPC = "vpc-flotilla"
 
 // CreateTargetGroup creates an HTTP or HTTPS target group of instance or
 // ip targets, with ELBv2's health check defaults for what is left out. A
@@ -59,6 +64,17 @@ func (s *Service) CreateTargetGroup(ctx context.Context, in *wire.CreateTargetGr
 	}
 	if in.Port == nil {
 		return nil, errValidation("A port must be specified")
+	}
+	// Flotilla's target groups are HTTP/1.1 over IPv4 in its one VPC, which
+	// is what it describes them with; other values are refused, not dropped.
+	if v := deref(in.ProtocolVersion); v != "" && !strings.EqualFold(v, "HTTP1") {
+		return nil, errValidation("ProtocolVersion '%s' is not supported by Flotilla yet; use HTTP1", v)
+	}
+	if t := in.IpAddressType; t != "" && t != wire.TargetGroupIpAddressTypeEnumIpv4 {
+		return nil, errValidation("IpAddressType '%s' is not supported by Flotilla yet; use ipv4", t)
+	}
+	if v := deref(in.VpcId); v != "" && v != flotillaVPC {
+		return nil, errValidation("VPC '%s' does not exist: Flotilla has one VPC, %s", v, flotillaVPC)
 	}
 	tags, err := tagsFromWire(in.Tags)
 	if err != nil {
@@ -393,7 +409,7 @@ func targetGroupToWire(r *targetGroupRecord, lbs []string) wire.TargetGroup {
 		Port:                       ptr(int32(r.Port)),
 		TargetType:                 wire.TargetTypeEnum(r.TargetType),
 		IpAddressType:              wire.TargetGroupIpAddressTypeEnumIpv4,
-		VpcId:                      ptr("vpc-flotilla"),
+		VpcId:                      ptr(flotillaVPC),
 		HealthCheckEnabled:         ptr(r.HealthCheckEnabled),
 		HealthCheckProtocol:        wire.ProtocolEnum(hc.Protocol),
 		HealthCheckPort:            ptr(hc.Port),

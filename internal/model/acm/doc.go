@@ -14,4 +14,4 @@
 // The model is aws-sdk-go's api-2.json; see internal/model/gen.
 package acm
 
-//go:generate go run ../gen -service acm -sdk-version v1.55.8
+//go:generate go run ../gen -service acm -sdk-version v1.55.8 -always always.json

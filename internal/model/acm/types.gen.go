@@ -25,7 +25,7 @@ type CertificateDetail struct {
 	ExtendedKeyUsages       []ExtendedKeyUsage  `json:"ExtendedKeyUsages,omitempty"`
 	FailureReason           FailureReason       `json:"FailureReason,omitempty"`
 	ImportedAt              *model.Time         `json:"ImportedAt,omitempty"`
-	InUseBy                 []string            `json:"InUseBy,omitempty"`
+	InUseBy                 model.List[string]  `json:"InUseBy"`
 	IssuedAt                *model.Time         `json:"IssuedAt,omitempty"`
 	Issuer                  *string             `json:"Issuer,omitempty"`
 	KeyAlgorithm            KeyAlgorithm        `json:"KeyAlgorithm,omitempty"`
@@ -187,8 +187,8 @@ type ListCertificatesRequest struct {
 
 // ListCertificatesResponse is the output of ListCertificates.
 type ListCertificatesResponse struct {
-	CertificateSummaryList []CertificateSummary `json:"CertificateSummaryList,omitempty"`
-	NextToken              *string              `json:"NextToken,omitempty"`
+	CertificateSummaryList model.List[CertificateSummary] `json:"CertificateSummaryList"`
+	NextToken              *string                        `json:"NextToken,omitempty"`
 }
 
 // ListTagsForCertificateRequest is the input of ListTagsForCertificate.

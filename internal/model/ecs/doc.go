@@ -11,4 +11,4 @@
 // shapes, members and enum values merged in; see internal/model/gen.
 package ecs
 
-//go:generate go run ../gen -service ecs -sdk-version v1.55.8 -overlay ../botocore/ecs-2014-11-13.service-2.json.gz
+//go:generate go run ../gen -service ecs -sdk-version v1.55.8 -overlay ../botocore/ecs-2014-11-13.service-2.json.gz -always always.json

@@ -118,22 +118,22 @@ type CapacityReservationRequest struct {
 
 // Cluster is the model's Cluster structure.
 type Cluster struct {
-	ActiveServicesCount               *int32                         `json:"activeServicesCount,omitempty"`
-	Attachments                       []Attachment                   `json:"attachments,omitempty"`
-	AttachmentsStatus                 *string                        `json:"attachmentsStatus,omitempty"`
-	CapacityProviders                 []string                       `json:"capacityProviders,omitempty"`
-	ClusterArn                        *string                        `json:"clusterArn,omitempty"`
-	ClusterName                       *string                        `json:"clusterName,omitempty"`
-	Configuration                     *ClusterConfiguration          `json:"configuration,omitempty"`
-	DefaultCapacityProviderStrategy   []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitempty"`
-	PendingTasksCount                 *int32                         `json:"pendingTasksCount,omitempty"`
-	RegisteredContainerInstancesCount *int32                         `json:"registeredContainerInstancesCount,omitempty"`
-	RunningTasksCount                 *int32                         `json:"runningTasksCount,omitempty"`
-	ServiceConnectDefaults            *ClusterServiceConnectDefaults `json:"serviceConnectDefaults,omitempty"`
-	Settings                          []ClusterSetting               `json:"settings,omitempty"`
-	Statistics                        []KeyValuePair                 `json:"statistics,omitempty"`
-	Status                            *string                        `json:"status,omitempty"`
-	Tags                              []Tag                          `json:"tags,omitempty"`
+	ActiveServicesCount               *int32                                   `json:"activeServicesCount,omitempty"`
+	Attachments                       []Attachment                             `json:"attachments,omitempty"`
+	AttachmentsStatus                 *string                                  `json:"attachmentsStatus,omitempty"`
+	CapacityProviders                 model.List[string]                       `json:"capacityProviders"`
+	ClusterArn                        *string                                  `json:"clusterArn,omitempty"`
+	ClusterName                       *string                                  `json:"clusterName,omitempty"`
+	Configuration                     *ClusterConfiguration                    `json:"configuration,omitempty"`
+	DefaultCapacityProviderStrategy   model.List[CapacityProviderStrategyItem] `json:"defaultCapacityProviderStrategy"`
+	PendingTasksCount                 *int32                                   `json:"pendingTasksCount,omitempty"`
+	RegisteredContainerInstancesCount *int32                                   `json:"registeredContainerInstancesCount,omitempty"`
+	RunningTasksCount                 *int32                                   `json:"runningTasksCount,omitempty"`
+	ServiceConnectDefaults            *ClusterServiceConnectDefaults           `json:"serviceConnectDefaults,omitempty"`
+	Settings                          []ClusterSetting                         `json:"settings,omitempty"`
+	Statistics                        model.List[KeyValuePair]                 `json:"statistics"`
+	Status                            *string                                  `json:"status,omitempty"`
+	Tags                              []Tag                                    `json:"tags,omitempty"`
 }
 
 // ClusterConfiguration is the model's ClusterConfiguration structure.
@@ -160,69 +160,69 @@ type ClusterSetting struct {
 
 // Container is the model's Container structure.
 type Container struct {
-	ContainerArn      *string            `json:"containerArn,omitempty"`
-	Cpu               *string            `json:"cpu,omitempty"`
-	ExitCode          *int32             `json:"exitCode,omitempty"`
-	GpuIds            []string           `json:"gpuIds,omitempty"`
-	HealthStatus      HealthStatus       `json:"healthStatus,omitempty"`
-	Image             *string            `json:"image,omitempty"`
-	ImageDigest       *string            `json:"imageDigest,omitempty"`
-	LastStatus        *string            `json:"lastStatus,omitempty"`
-	ManagedAgents     []ManagedAgent     `json:"managedAgents,omitempty"`
-	Memory            *string            `json:"memory,omitempty"`
-	MemoryReservation *string            `json:"memoryReservation,omitempty"`
-	Name              *string            `json:"name,omitempty"`
-	NetworkBindings   []NetworkBinding   `json:"networkBindings,omitempty"`
-	NetworkInterfaces []NetworkInterface `json:"networkInterfaces,omitempty"`
-	Reason            *string            `json:"reason,omitempty"`
-	RuntimeId         *string            `json:"runtimeId,omitempty"`
-	TaskArn           *string            `json:"taskArn,omitempty"`
+	ContainerArn      *string                      `json:"containerArn,omitempty"`
+	Cpu               *string                      `json:"cpu,omitempty"`
+	ExitCode          *int32                       `json:"exitCode,omitempty"`
+	GpuIds            []string                     `json:"gpuIds,omitempty"`
+	HealthStatus      HealthStatus                 `json:"healthStatus,omitempty"`
+	Image             *string                      `json:"image,omitempty"`
+	ImageDigest       *string                      `json:"imageDigest,omitempty"`
+	LastStatus        *string                      `json:"lastStatus,omitempty"`
+	ManagedAgents     []ManagedAgent               `json:"managedAgents,omitempty"`
+	Memory            *string                      `json:"memory,omitempty"`
+	MemoryReservation *string                      `json:"memoryReservation,omitempty"`
+	Name              *string                      `json:"name,omitempty"`
+	NetworkBindings   model.List[NetworkBinding]   `json:"networkBindings"`
+	NetworkInterfaces model.List[NetworkInterface] `json:"networkInterfaces"`
+	Reason            *string                      `json:"reason,omitempty"`
+	RuntimeId         *string                      `json:"runtimeId,omitempty"`
+	TaskArn           *string                      `json:"taskArn,omitempty"`
 }
 
 // ContainerDefinition is the model's ContainerDefinition structure.
 type ContainerDefinition struct {
-	Command                []string                `json:"command,omitempty"`
-	Cpu                    *int32                  `json:"cpu,omitempty"`
-	CredentialSpecs        []string                `json:"credentialSpecs,omitempty"`
-	DependsOn              []ContainerDependency   `json:"dependsOn,omitempty"`
-	DisableNetworking      *bool                   `json:"disableNetworking,omitempty"`
-	DnsSearchDomains       []string                `json:"dnsSearchDomains,omitempty"`
-	DnsServers             []string                `json:"dnsServers,omitempty"`
-	DockerLabels           map[string]string       `json:"dockerLabels,omitempty"`
-	DockerSecurityOptions  []string                `json:"dockerSecurityOptions,omitempty"`
-	EntryPoint             []string                `json:"entryPoint,omitempty"`
-	Environment            []KeyValuePair          `json:"environment,omitempty"`
-	EnvironmentFiles       []EnvironmentFile       `json:"environmentFiles,omitempty"`
-	Essential              *bool                   `json:"essential,omitempty"`
-	ExtraHosts             []HostEntry             `json:"extraHosts,omitempty"`
-	FirelensConfiguration  *FirelensConfiguration  `json:"firelensConfiguration,omitempty"`
-	HealthCheck            *HealthCheck            `json:"healthCheck,omitempty"`
-	Hostname               *string                 `json:"hostname,omitempty"`
-	Image                  *string                 `json:"image,omitempty"`
-	Interactive            *bool                   `json:"interactive,omitempty"`
-	Links                  []string                `json:"links,omitempty"`
-	LinuxParameters        *LinuxParameters        `json:"linuxParameters,omitempty"`
-	LogConfiguration       *LogConfiguration       `json:"logConfiguration,omitempty"`
-	Memory                 *int32                  `json:"memory,omitempty"`
-	MemoryReservation      *int32                  `json:"memoryReservation,omitempty"`
-	MountPoints            []MountPoint            `json:"mountPoints,omitempty"`
-	Name                   *string                 `json:"name,omitempty"`
-	PortMappings           []PortMapping           `json:"portMappings,omitempty"`
-	Privileged             *bool                   `json:"privileged,omitempty"`
-	PseudoTerminal         *bool                   `json:"pseudoTerminal,omitempty"`
-	ReadonlyRootFilesystem *bool                   `json:"readonlyRootFilesystem,omitempty"`
-	RepositoryCredentials  *RepositoryCredentials  `json:"repositoryCredentials,omitempty"`
-	ResourceRequirements   []ResourceRequirement   `json:"resourceRequirements,omitempty"`
-	RestartPolicy          *ContainerRestartPolicy `json:"restartPolicy,omitempty"`
-	Secrets                []Secret                `json:"secrets,omitempty"`
-	StartTimeout           *int32                  `json:"startTimeout,omitempty"`
-	StopTimeout            *int32                  `json:"stopTimeout,omitempty"`
-	SystemControls         []SystemControl         `json:"systemControls,omitempty"`
-	Ulimits                []Ulimit                `json:"ulimits,omitempty"`
-	User                   *string                 `json:"user,omitempty"`
-	VersionConsistency     VersionConsistency      `json:"versionConsistency,omitempty"`
-	VolumesFrom            []VolumeFrom            `json:"volumesFrom,omitempty"`
-	WorkingDirectory       *string                 `json:"workingDirectory,omitempty"`
+	Command                []string                 `json:"command,omitempty"`
+	Cpu                    *int32                   `json:"cpu,omitempty"`
+	CredentialSpecs        []string                 `json:"credentialSpecs,omitempty"`
+	DependsOn              []ContainerDependency    `json:"dependsOn,omitempty"`
+	DisableNetworking      *bool                    `json:"disableNetworking,omitempty"`
+	DnsSearchDomains       []string                 `json:"dnsSearchDomains,omitempty"`
+	DnsServers             []string                 `json:"dnsServers,omitempty"`
+	DockerLabels           map[string]string        `json:"dockerLabels,omitempty"`
+	DockerSecurityOptions  []string                 `json:"dockerSecurityOptions,omitempty"`
+	EntryPoint             []string                 `json:"entryPoint,omitempty"`
+	Environment            model.List[KeyValuePair] `json:"environment"`
+	EnvironmentFiles       []EnvironmentFile        `json:"environmentFiles,omitempty"`
+	Essential              *bool                    `json:"essential,omitempty"`
+	ExtraHosts             []HostEntry              `json:"extraHosts,omitempty"`
+	FirelensConfiguration  *FirelensConfiguration   `json:"firelensConfiguration,omitempty"`
+	HealthCheck            *HealthCheck             `json:"healthCheck,omitempty"`
+	Hostname               *string                  `json:"hostname,omitempty"`
+	Image                  *string                  `json:"image,omitempty"`
+	Interactive            *bool                    `json:"interactive,omitempty"`
+	Links                  []string                 `json:"links,omitempty"`
+	LinuxParameters        *LinuxParameters         `json:"linuxParameters,omitempty"`
+	LogConfiguration       *LogConfiguration        `json:"logConfiguration,omitempty"`
+	Memory                 *int32                   `json:"memory,omitempty"`
+	MemoryReservation      *int32                   `json:"memoryReservation,omitempty"`
+	MountPoints            model.List[MountPoint]   `json:"mountPoints"`
+	Name                   *string                  `json:"name,omitempty"`
+	PortMappings           model.List[PortMapping]  `json:"portMappings"`
+	Privileged             *bool                    `json:"privileged,omitempty"`
+	PseudoTerminal         *bool                    `json:"pseudoTerminal,omitempty"`
+	ReadonlyRootFilesystem *bool                    `json:"readonlyRootFilesystem,omitempty"`
+	RepositoryCredentials  *RepositoryCredentials   `json:"repositoryCredentials,omitempty"`
+	ResourceRequirements   []ResourceRequirement    `json:"resourceRequirements,omitempty"`
+	RestartPolicy          *ContainerRestartPolicy  `json:"restartPolicy,omitempty"`
+	Secrets                []Secret                 `json:"secrets,omitempty"`
+	StartTimeout           *int32                   `json:"startTimeout,omitempty"`
+	StopTimeout            *int32                   `json:"stopTimeout,omitempty"`
+	SystemControls         []SystemControl          `json:"systemControls,omitempty"`
+	Ulimits                []Ulimit                 `json:"ulimits,omitempty"`
+	User                   *string                  `json:"user,omitempty"`
+	VersionConsistency     VersionConsistency       `json:"versionConsistency,omitempty"`
+	VolumesFrom            model.List[VolumeFrom]   `json:"volumesFrom"`
+	WorkingDirectory       *string                  `json:"workingDirectory,omitempty"`
 }
 
 // ContainerDependency is the model's ContainerDependency structure.
@@ -800,9 +800,9 @@ type Deployment struct {
 
 // DeploymentAlarms is the model's DeploymentAlarms structure.
 type DeploymentAlarms struct {
-	AlarmNames []string `json:"alarmNames,omitempty"` // required
-	Enable     *bool    `json:"enable,omitempty"`     // required
-	Rollback   *bool    `json:"rollback,omitempty"`   // required
+	AlarmNames model.List[string] `json:"alarmNames"`         // required
+	Enable     *bool              `json:"enable,omitempty"`   // required
+	Rollback   *bool              `json:"rollback,omitempty"` // required
 }
 
 // DeploymentCircuitBreaker is the model's DeploymentCircuitBreaker structure.
@@ -906,8 +906,8 @@ type DescribeClustersRequest struct {
 
 // DescribeClustersResponse is the output of DescribeClusters.
 type DescribeClustersResponse struct {
-	Clusters []Cluster `json:"clusters,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
+	Clusters model.List[Cluster] `json:"clusters"`
+	Failures model.List[Failure] `json:"failures"`
 }
 
 // DescribeContainerInstancesRequest is the input of DescribeContainerInstances.
@@ -919,8 +919,8 @@ type DescribeContainerInstancesRequest struct {
 
 // DescribeContainerInstancesResponse is the output of DescribeContainerInstances.
 type DescribeContainerInstancesResponse struct {
-	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty"`
+	ContainerInstances model.List[ContainerInstance] `json:"containerInstances"`
+	Failures           model.List[Failure]           `json:"failures"`
 }
 
 // DescribeDaemonDeploymentsRequest is the input of DescribeDaemonDeployments.
@@ -983,8 +983,8 @@ type DescribeServiceDeploymentsRequest struct {
 
 // DescribeServiceDeploymentsResponse is the output of DescribeServiceDeployments.
 type DescribeServiceDeploymentsResponse struct {
-	Failures           []Failure           `json:"failures,omitempty"`
-	ServiceDeployments []ServiceDeployment `json:"serviceDeployments,omitempty"`
+	Failures           model.List[Failure]           `json:"failures"`
+	ServiceDeployments model.List[ServiceDeployment] `json:"serviceDeployments"`
 }
 
 // DescribeServiceRevisionsRequest is the input of DescribeServiceRevisions.
@@ -1007,8 +1007,8 @@ type DescribeServicesRequest struct {
 
 // DescribeServicesResponse is the output of DescribeServices.
 type DescribeServicesResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Services []Service `json:"services,omitempty"`
+	Failures model.List[Failure] `json:"failures"`
+	Services model.List[Service] `json:"services"`
 }
 
 // DescribeTaskDefinitionRequest is the input of DescribeTaskDefinition.
@@ -1046,8 +1046,8 @@ type DescribeTasksRequest struct {
 
 // DescribeTasksResponse is the output of DescribeTasks.
 type DescribeTasksResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty"`
+	Failures model.List[Failure] `json:"failures"`
+	Tasks    model.List[Task]    `json:"tasks"`
 }
 
 // Device is the model's Device structure.
@@ -1412,8 +1412,8 @@ type ListAccountSettingsRequest struct {
 
 // ListAccountSettingsResponse is the output of ListAccountSettings.
 type ListAccountSettingsResponse struct {
-	NextToken *string   `json:"nextToken,omitempty"`
-	Settings  []Setting `json:"settings,omitempty"`
+	NextToken *string             `json:"nextToken,omitempty"`
+	Settings  model.List[Setting] `json:"settings"`
 }
 
 // ListAttributesRequest is the input of ListAttributes.
@@ -1428,8 +1428,8 @@ type ListAttributesRequest struct {
 
 // ListAttributesResponse is the output of ListAttributes.
 type ListAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty"`
-	NextToken  *string     `json:"nextToken,omitempty"`
+	Attributes model.List[Attribute] `json:"attributes"`
+	NextToken  *string               `json:"nextToken,omitempty"`
 }
 
 // ListClustersRequest is the input of ListClusters.
@@ -1440,8 +1440,8 @@ type ListClustersRequest struct {
 
 // ListClustersResponse is the output of ListClusters.
 type ListClustersResponse struct {
-	ClusterArns []string `json:"clusterArns,omitempty"`
-	NextToken   *string  `json:"nextToken,omitempty"`
+	ClusterArns model.List[string] `json:"clusterArns"`
+	NextToken   *string            `json:"nextToken,omitempty"`
 }
 
 // ListContainerInstancesRequest is the input of ListContainerInstances.
@@ -1455,8 +1455,8 @@ type ListContainerInstancesRequest struct {
 
 // ListContainerInstancesResponse is the output of ListContainerInstances.
 type ListContainerInstancesResponse struct {
-	ContainerInstanceArns []string `json:"containerInstanceArns,omitempty"`
-	NextToken             *string  `json:"nextToken,omitempty"`
+	ContainerInstanceArns model.List[string] `json:"containerInstanceArns"`
+	NextToken             *string            `json:"nextToken,omitempty"`
 }
 
 // ListDaemonDeploymentsRequest is the input of ListDaemonDeployments.
@@ -1530,8 +1530,8 @@ type ListServicesByNamespaceRequest struct {
 
 // ListServicesByNamespaceResponse is the output of ListServicesByNamespace.
 type ListServicesByNamespaceResponse struct {
-	NextToken   *string  `json:"nextToken,omitempty"`
-	ServiceArns []string `json:"serviceArns,omitempty"`
+	NextToken   *string            `json:"nextToken,omitempty"`
+	ServiceArns model.List[string] `json:"serviceArns"`
 }
 
 // ListServicesRequest is the input of ListServices.
@@ -1546,8 +1546,8 @@ type ListServicesRequest struct {
 
 // ListServicesResponse is the output of ListServices.
 type ListServicesResponse struct {
-	NextToken   *string  `json:"nextToken,omitempty"`
-	ServiceArns []string `json:"serviceArns,omitempty"`
+	NextToken   *string            `json:"nextToken,omitempty"`
+	ServiceArns model.List[string] `json:"serviceArns"`
 }
 
 // ListTagsForResourceRequest is the input of ListTagsForResource.
@@ -1557,7 +1557,7 @@ type ListTagsForResourceRequest struct {
 
 // ListTagsForResourceResponse is the output of ListTagsForResource.
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"tags,omitempty"`
+	Tags model.List[Tag] `json:"tags"`
 }
 
 // ListTaskDefinitionFamiliesRequest is the input of ListTaskDefinitionFamilies.
@@ -1570,8 +1570,8 @@ type ListTaskDefinitionFamiliesRequest struct {
 
 // ListTaskDefinitionFamiliesResponse is the output of ListTaskDefinitionFamilies.
 type ListTaskDefinitionFamiliesResponse struct {
-	Families  []string `json:"families,omitempty"`
-	NextToken *string  `json:"nextToken,omitempty"`
+	Families  model.List[string] `json:"families"`
+	NextToken *string            `json:"nextToken,omitempty"`
 }
 
 // ListTaskDefinitionsRequest is the input of ListTaskDefinitions.
@@ -1585,8 +1585,8 @@ type ListTaskDefinitionsRequest struct {
 
 // ListTaskDefinitionsResponse is the output of ListTaskDefinitions.
 type ListTaskDefinitionsResponse struct {
-	NextToken          *string  `json:"nextToken,omitempty"`
-	TaskDefinitionArns []string `json:"taskDefinitionArns,omitempty"`
+	NextToken          *string            `json:"nextToken,omitempty"`
+	TaskDefinitionArns model.List[string] `json:"taskDefinitionArns"`
 }
 
 // ListTasksRequest is the input of ListTasks.
@@ -1605,8 +1605,8 @@ type ListTasksRequest struct {
 
 // ListTasksResponse is the output of ListTasks.
 type ListTasksResponse struct {
-	NextToken *string  `json:"nextToken,omitempty"`
-	TaskArns  []string `json:"taskArns,omitempty"`
+	NextToken *string            `json:"nextToken,omitempty"`
+	TaskArns  model.List[string] `json:"taskArns"`
 }
 
 // LoadBalancer is the model's LoadBalancer structure.
@@ -2054,8 +2054,8 @@ type RunTaskRequest struct {
 
 // RunTaskResponse is the output of RunTask.
 type RunTaskResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty"`
+	Failures model.List[Failure] `json:"failures"`
+	Tasks    model.List[Task]    `json:"tasks"`
 }
 
 // RuntimePlatform is the model's RuntimePlatform structure.
@@ -2095,18 +2095,18 @@ type Service struct {
 	CurrentServiceRevisions       []ServiceCurrentRevisionSummary `json:"currentServiceRevisions,omitempty"`
 	DeploymentConfiguration       *DeploymentConfiguration        `json:"deploymentConfiguration,omitempty"`
 	DeploymentController          *DeploymentController           `json:"deploymentController,omitempty"`
-	Deployments                   []Deployment                    `json:"deployments,omitempty"`
+	Deployments                   model.List[Deployment]          `json:"deployments"`
 	DesiredCount                  *int32                          `json:"desiredCount,omitempty"`
 	EnableECSManagedTags          *bool                           `json:"enableECSManagedTags,omitempty"`
 	EnableExecuteCommand          *bool                           `json:"enableExecuteCommand,omitempty"`
-	Events                        []ServiceEvent                  `json:"events,omitempty"`
+	Events                        model.List[ServiceEvent]        `json:"events"`
 	HealthCheckGracePeriodSeconds *int32                          `json:"healthCheckGracePeriodSeconds,omitempty"`
 	LaunchType                    LaunchType                      `json:"launchType,omitempty"`
-	LoadBalancers                 []LoadBalancer                  `json:"loadBalancers,omitempty"`
+	LoadBalancers                 model.List[LoadBalancer]        `json:"loadBalancers"`
 	NetworkConfiguration          *NetworkConfiguration           `json:"networkConfiguration,omitempty"`
 	PendingCount                  *int32                          `json:"pendingCount,omitempty"`
-	PlacementConstraints          []PlacementConstraint           `json:"placementConstraints,omitempty"`
-	PlacementStrategy             []PlacementStrategy             `json:"placementStrategy,omitempty"`
+	PlacementConstraints          model.List[PlacementConstraint] `json:"placementConstraints"`
+	PlacementStrategy             model.List[PlacementStrategy]   `json:"placementStrategy"`
 	PlatformFamily                *string                         `json:"platformFamily,omitempty"`
 	PlatformVersion               *string                         `json:"platformVersion,omitempty"`
 	PropagateTags                 PropagateTags                   `json:"propagateTags,omitempty"`
@@ -2116,7 +2116,7 @@ type Service struct {
 	SchedulingStrategy            SchedulingStrategy              `json:"schedulingStrategy,omitempty"`
 	ServiceArn                    *string                         `json:"serviceArn,omitempty"`
 	ServiceName                   *string                         `json:"serviceName,omitempty"`
-	ServiceRegistries             []ServiceRegistry               `json:"serviceRegistries,omitempty"`
+	ServiceRegistries             model.List[ServiceRegistry]     `json:"serviceRegistries"`
 	Status                        *string                         `json:"status,omitempty"`
 	Tags                          []Tag                           `json:"tags,omitempty"`
 	TaskDefinition                *string                         `json:"taskDefinition,omitempty"`
@@ -2356,8 +2356,8 @@ type StartTaskRequest struct {
 
 // StartTaskResponse is the output of StartTask.
 type StartTaskResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty"`
+	Failures model.List[Failure] `json:"failures"`
+	Tasks    model.List[Task]    `json:"tasks"`
 }
 
 // StopServiceDeploymentRequest is the input of StopServiceDeployment.
@@ -2453,7 +2453,7 @@ type TagResourceResponse struct{}
 
 // Task is the model's Task structure.
 type Task struct {
-	Attachments             []Attachment           `json:"attachments,omitempty"`
+	Attachments             model.List[Attachment] `json:"attachments"`
 	Attributes              []Attribute            `json:"attributes,omitempty"`
 	AvailabilityZone        *string                `json:"availabilityZone,omitempty"`
 	CapacityProviderName    *string                `json:"capacityProviderName,omitempty"`
@@ -2494,32 +2494,32 @@ type Task struct {
 
 // TaskDefinition is the model's TaskDefinition structure.
 type TaskDefinition struct {
-	Compatibilities         []Compatibility                     `json:"compatibilities,omitempty"`
-	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitempty"`
-	Cpu                     *string                             `json:"cpu,omitempty"`
-	DeleteRequestedAt       *model.Time                         `json:"deleteRequestedAt,omitempty"`
-	DeregisteredAt          *model.Time                         `json:"deregisteredAt,omitempty"`
-	EnableFaultInjection    *bool                               `json:"enableFaultInjection,omitempty"`
-	EphemeralStorage        *EphemeralStorage                   `json:"ephemeralStorage,omitempty"`
-	ExecutionRoleArn        *string                             `json:"executionRoleArn,omitempty"`
-	Family                  *string                             `json:"family,omitempty"`
-	InferenceAccelerators   []InferenceAccelerator              `json:"inferenceAccelerators,omitempty"`
-	IpcMode                 IpcMode                             `json:"ipcMode,omitempty"`
-	Memory                  *string                             `json:"memory,omitempty"`
-	NetworkMode             NetworkMode                         `json:"networkMode,omitempty"`
-	PidMode                 PidMode                             `json:"pidMode,omitempty"`
-	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints,omitempty"`
-	ProxyConfiguration      *ProxyConfiguration                 `json:"proxyConfiguration,omitempty"`
-	RegisteredAt            *model.Time                         `json:"registeredAt,omitempty"`
-	RegisteredBy            *string                             `json:"registeredBy,omitempty"`
-	RequiresAttributes      []Attribute                         `json:"requiresAttributes,omitempty"`
-	RequiresCompatibilities []Compatibility                     `json:"requiresCompatibilities,omitempty"`
-	Revision                *int32                              `json:"revision,omitempty"`
-	RuntimePlatform         *RuntimePlatform                    `json:"runtimePlatform,omitempty"`
-	Status                  TaskDefinitionStatus                `json:"status,omitempty"`
-	TaskDefinitionArn       *string                             `json:"taskDefinitionArn,omitempty"`
-	TaskRoleArn             *string                             `json:"taskRoleArn,omitempty"`
-	Volumes                 []Volume                            `json:"volumes,omitempty"`
+	Compatibilities         []Compatibility                               `json:"compatibilities,omitempty"`
+	ContainerDefinitions    []ContainerDefinition                         `json:"containerDefinitions,omitempty"`
+	Cpu                     *string                                       `json:"cpu,omitempty"`
+	DeleteRequestedAt       *model.Time                                   `json:"deleteRequestedAt,omitempty"`
+	DeregisteredAt          *model.Time                                   `json:"deregisteredAt,omitempty"`
+	EnableFaultInjection    *bool                                         `json:"enableFaultInjection,omitempty"`
+	EphemeralStorage        *EphemeralStorage                             `json:"ephemeralStorage,omitempty"`
+	ExecutionRoleArn        *string                                       `json:"executionRoleArn,omitempty"`
+	Family                  *string                                       `json:"family,omitempty"`
+	InferenceAccelerators   []InferenceAccelerator                        `json:"inferenceAccelerators,omitempty"`
+	IpcMode                 IpcMode                                       `json:"ipcMode,omitempty"`
+	Memory                  *string                                       `json:"memory,omitempty"`
+	NetworkMode             NetworkMode                                   `json:"networkMode,omitempty"`
+	PidMode                 PidMode                                       `json:"pidMode,omitempty"`
+	PlacementConstraints    model.List[TaskDefinitionPlacementConstraint] `json:"placementConstraints"`
+	ProxyConfiguration      *ProxyConfiguration                           `json:"proxyConfiguration,omitempty"`
+	RegisteredAt            *model.Time                                   `json:"registeredAt,omitempty"`
+	RegisteredBy            *string                                       `json:"registeredBy,omitempty"`
+	RequiresAttributes      []Attribute                                   `json:"requiresAttributes,omitempty"`
+	RequiresCompatibilities []Compatibility                               `json:"requiresCompatibilities,omitempty"`
+	Revision                *int32                                        `json:"revision,omitempty"`
+	RuntimePlatform         *RuntimePlatform                              `json:"runtimePlatform,omitempty"`
+	Status                  TaskDefinitionStatus                          `json:"status,omitempty"`
+	TaskDefinitionArn       *string                                       `json:"taskDefinitionArn,omitempty"`
+	TaskRoleArn             *string                                       `json:"taskRoleArn,omitempty"`
+	Volumes                 model.List[Volume]                            `json:"volumes"`
 }
 
 // TaskDefinitionPlacementConstraint is the model's TaskDefinitionPlacementConstraint structure.
@@ -2557,13 +2557,13 @@ type TaskManagedEBSVolumeTerminationPolicy struct {
 
 // TaskOverride is the model's TaskOverride structure.
 type TaskOverride struct {
-	ContainerOverrides            []ContainerOverride            `json:"containerOverrides,omitempty"`
-	Cpu                           *string                        `json:"cpu,omitempty"`
-	EphemeralStorage              *EphemeralStorage              `json:"ephemeralStorage,omitempty"`
-	ExecutionRoleArn              *string                        `json:"executionRoleArn,omitempty"`
-	InferenceAcceleratorOverrides []InferenceAcceleratorOverride `json:"inferenceAcceleratorOverrides,omitempty"`
-	Memory                        *string                        `json:"memory,omitempty"`
-	TaskRoleArn                   *string                        `json:"taskRoleArn,omitempty"`
+	ContainerOverrides            model.List[ContainerOverride]            `json:"containerOverrides"`
+	Cpu                           *string                                  `json:"cpu,omitempty"`
+	EphemeralStorage              *EphemeralStorage                        `json:"ephemeralStorage,omitempty"`
+	ExecutionRoleArn              *string                                  `json:"executionRoleArn,omitempty"`
+	InferenceAcceleratorOverrides model.List[InferenceAcceleratorOverride] `json:"inferenceAcceleratorOverrides"`
+	Memory                        *string                                  `json:"memory,omitempty"`
+	TaskRoleArn                   *string                                  `json:"taskRoleArn,omitempty"`
 }
 
 // TaskSet is the model's TaskSet structure.

@@ -19,4 +19,4 @@
 // shapes, members and enum values merged in; see internal/model/gen.
 package elbv2
 
-//go:generate go run ../gen -service elasticloadbalancingv2 -sdk-version v1.55.8 -overlay ../botocore/elbv2-2015-12-01.service-2.json.gz
+//go:generate go run ../gen -service elasticloadbalancingv2 -sdk-version v1.55.8 -overlay ../botocore/elbv2-2015-12-01.service-2.json.gz -always always.json

@@ -1814,7 +1814,7 @@ func decodeQueryDescribeAccountLimitsInput(n *model.QueryNode, e *model.Validati
 
 func encodeXMLDescribeAccountLimitsOutput(w *model.XMLWriter, name string, s *DescribeAccountLimitsOutput) {
 	w.Start(name)
-	model.XMLList(w, "Limits", "member", s.Limits, encodeXMLLimit)
+	model.XMLList(w, "Limits", "member", model.NonNilSlice(s.Limits), encodeXMLLimit)
 	model.XMLOptional(w, "NextMarker", s.NextMarker, model.XMLString[string])
 	w.End(name)
 }
@@ -1862,7 +1862,7 @@ func decodeQueryDescribeListenerCertificatesInput(n *model.QueryNode, e *model.V
 
 func encodeXMLDescribeListenerCertificatesOutput(w *model.XMLWriter, name string, s *DescribeListenerCertificatesOutput) {
 	w.Start(name)
-	model.XMLList(w, "Certificates", "member", s.Certificates, encodeXMLCertificate)
+	model.XMLList(w, "Certificates", "member", model.NonNilSlice(s.Certificates), encodeXMLCertificate)
 	model.XMLOptional(w, "NextMarker", s.NextMarker, model.XMLString[string])
 	w.End(name)
 }
@@ -1880,7 +1880,7 @@ func decodeQueryDescribeListenersInput(n *model.QueryNode, e *model.ValidationEr
 
 func encodeXMLDescribeListenersOutput(w *model.XMLWriter, name string, s *DescribeListenersOutput) {
 	w.Start(name)
-	model.XMLList(w, "Listeners", "member", s.Listeners, encodeXMLListener)
+	model.XMLList(w, "Listeners", "member", model.NonNilSlice(s.Listeners), encodeXMLListener)
 	model.XMLOptional(w, "NextMarker", s.NextMarker, model.XMLString[string])
 	w.End(name)
 }
@@ -1895,7 +1895,7 @@ func decodeQueryDescribeLoadBalancerAttributesInput(n *model.QueryNode, e *model
 
 func encodeXMLDescribeLoadBalancerAttributesOutput(w *model.XMLWriter, name string, s *DescribeLoadBalancerAttributesOutput) {
 	w.Start(name)
-	model.XMLList(w, "Attributes", "member", s.Attributes, encodeXMLLoadBalancerAttribute)
+	model.XMLList(w, "Attributes", "member", model.NonNilSlice(s.Attributes), encodeXMLLoadBalancerAttribute)
 	w.End(name)
 }
 
@@ -1912,7 +1912,7 @@ func decodeQueryDescribeLoadBalancersInput(n *model.QueryNode, e *model.Validati
 
 func encodeXMLDescribeLoadBalancersOutput(w *model.XMLWriter, name string, s *DescribeLoadBalancersOutput) {
 	w.Start(name)
-	model.XMLList(w, "LoadBalancers", "member", s.LoadBalancers, encodeXMLLoadBalancer)
+	model.XMLList(w, "LoadBalancers", "member", model.NonNilSlice(s.LoadBalancers), encodeXMLLoadBalancer)
 	model.XMLOptional(w, "NextMarker", s.NextMarker, model.XMLString[string])
 	w.End(name)
 }
@@ -1931,7 +1931,7 @@ func decodeQueryDescribeRulesInput(n *model.QueryNode, e *model.ValidationError)
 func encodeXMLDescribeRulesOutput(w *model.XMLWriter, name string, s *DescribeRulesOutput) {
 	w.Start(name)
 	model.XMLOptional(w, "NextMarker", s.NextMarker, model.XMLString[string])
-	model.XMLList(w, "Rules", "member", s.Rules, encodeXMLRule)
+	model.XMLList(w, "Rules", "member", model.NonNilSlice(s.Rules), encodeXMLRule)
 	w.End(name)
 }
 
@@ -1949,7 +1949,7 @@ func decodeQueryDescribeSSLPoliciesInput(n *model.QueryNode, e *model.Validation
 func encodeXMLDescribeSSLPoliciesOutput(w *model.XMLWriter, name string, s *DescribeSSLPoliciesOutput) {
 	w.Start(name)
 	model.XMLOptional(w, "NextMarker", s.NextMarker, model.XMLString[string])
-	model.XMLList(w, "SslPolicies", "member", s.SslPolicies, encodeXMLSslPolicy)
+	model.XMLList(w, "SslPolicies", "member", model.NonNilSlice(s.SslPolicies), encodeXMLSslPolicy)
 	w.End(name)
 }
 
@@ -1963,7 +1963,7 @@ func decodeQueryDescribeTagsInput(n *model.QueryNode, e *model.ValidationError) 
 
 func encodeXMLDescribeTagsOutput(w *model.XMLWriter, name string, s *DescribeTagsOutput) {
 	w.Start(name)
-	model.XMLList(w, "TagDescriptions", "member", s.TagDescriptions, encodeXMLTagDescription)
+	model.XMLList(w, "TagDescriptions", "member", model.NonNilSlice(s.TagDescriptions), encodeXMLTagDescription)
 	w.End(name)
 }
 
@@ -1977,7 +1977,7 @@ func decodeQueryDescribeTargetGroupAttributesInput(n *model.QueryNode, e *model.
 
 func encodeXMLDescribeTargetGroupAttributesOutput(w *model.XMLWriter, name string, s *DescribeTargetGroupAttributesOutput) {
 	w.Start(name)
-	model.XMLList(w, "Attributes", "member", s.Attributes, encodeXMLTargetGroupAttribute)
+	model.XMLList(w, "Attributes", "member", model.NonNilSlice(s.Attributes), encodeXMLTargetGroupAttribute)
 	w.End(name)
 }
 
@@ -1996,7 +1996,7 @@ func decodeQueryDescribeTargetGroupsInput(n *model.QueryNode, e *model.Validatio
 func encodeXMLDescribeTargetGroupsOutput(w *model.XMLWriter, name string, s *DescribeTargetGroupsOutput) {
 	w.Start(name)
 	model.XMLOptional(w, "NextMarker", s.NextMarker, model.XMLString[string])
-	model.XMLList(w, "TargetGroups", "member", s.TargetGroups, encodeXMLTargetGroup)
+	model.XMLList(w, "TargetGroups", "member", model.NonNilSlice(s.TargetGroups), encodeXMLTargetGroup)
 	w.End(name)
 }
 
@@ -2012,7 +2012,7 @@ func decodeQueryDescribeTargetHealthInput(n *model.QueryNode, e *model.Validatio
 
 func encodeXMLDescribeTargetHealthOutput(w *model.XMLWriter, name string, s *DescribeTargetHealthOutput) {
 	w.Start(name)
-	model.XMLList(w, "TargetHealthDescriptions", "member", s.TargetHealthDescriptions, encodeXMLTargetHealthDescription)
+	model.XMLList(w, "TargetHealthDescriptions", "member", model.NonNilSlice(s.TargetHealthDescriptions), encodeXMLTargetHealthDescription)
 	w.End(name)
 }
 
@@ -2745,8 +2745,8 @@ func encodeXMLRewriteConfig(w *model.XMLWriter, name string, s *RewriteConfig) {
 
 func encodeXMLRule(w *model.XMLWriter, name string, s *Rule) {
 	w.Start(name)
-	model.XMLList(w, "Actions", "member", s.Actions, encodeXMLAction)
-	model.XMLList(w, "Conditions", "member", s.Conditions, encodeXMLRuleCondition)
+	model.XMLList(w, "Actions", "member", model.NonNilSlice(s.Actions), encodeXMLAction)
+	model.XMLList(w, "Conditions", "member", model.NonNilSlice(s.Conditions), encodeXMLRuleCondition)
 	model.XMLOptional(w, "IsDefault", s.IsDefault, model.XMLBool)
 	model.XMLOptional(w, "Priority", s.Priority, model.XMLString[string])
 	model.XMLOptional(w, "RuleArn", s.RuleArn, model.XMLString[string])
@@ -2941,7 +2941,7 @@ func encodeXMLTag(w *model.XMLWriter, name string, s *Tag) {
 func encodeXMLTagDescription(w *model.XMLWriter, name string, s *TagDescription) {
 	w.Start(name)
 	model.XMLOptional(w, "ResourceArn", s.ResourceArn, model.XMLString[string])
-	model.XMLList(w, "Tags", "member", s.Tags, encodeXMLTag)
+	model.XMLList(w, "Tags", "member", model.NonNilSlice(s.Tags), encodeXMLTag)
 	w.End(name)
 }
 
@@ -2979,7 +2979,7 @@ func encodeXMLTargetGroup(w *model.XMLWriter, name string, s *TargetGroup) {
 	if s.IpAddressType != "" {
 		model.XMLString[TargetGroupIpAddressTypeEnum](w, "IpAddressType", &s.IpAddressType)
 	}
-	model.XMLList(w, "LoadBalancerArns", "member", s.LoadBalancerArns, model.XMLString[string])
+	model.XMLList(w, "LoadBalancerArns", "member", model.NonNilSlice(s.LoadBalancerArns), model.XMLString[string])
 	model.XMLOptional(w, "Matcher", s.Matcher, encodeXMLMatcher)
 	model.XMLOptional(w, "Port", s.Port, model.XMLInt32)
 	if s.Protocol != "" {

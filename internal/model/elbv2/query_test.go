@@ -511,8 +511,15 @@ func TestMarshalQueryResult(t *testing.T) {
 				HealthCheckIntervalSeconds: aws.Int32(0),
 			}}},
 			want: `<DescribeTargetGroupsResult><TargetGroups><member>` +
-				`<HealthCheckEnabled>true</HealthCheckEnabled><HealthCheckIntervalSeconds>0</HealthCheckIntervalSeconds><Port>80</Port>` +
+				`<HealthCheckEnabled>true</HealthCheckEnabled><HealthCheckIntervalSeconds>0</HealthCheckIntervalSeconds><LoadBalancerArns/><Port>80</Port>` +
 				`</member></TargetGroups></DescribeTargetGroupsResult>`,
+		},
+		{
+			// ELBv2 always sends the result's list, empty or not, and a
+			// target group's LoadBalancerArns (internal/model/elbv2/always.json).
+			name: "always-sent empty lists",
+			out:  &elbv2.DescribeTargetGroupsOutput{},
+			want: `<DescribeTargetGroupsResult><TargetGroups/></DescribeTargetGroupsResult>`,
 		},
 	}
 	for _, tt := range tests {

@@ -28,6 +28,9 @@ type protocol interface {
 	wireName(m *Member) string
 	// fieldTag returns the struct tag of the field for m, without backquotes.
 	fieldTag(m *Member) string
+	// fieldType returns the Go type of the field for m, given the type
+	// goType would be; f records imports.
+	fieldType(f *file, m *Member, goType string) string
 	// constants returns the protocol's service constants, in order.
 	constants(svc *Service) []constant
 	// files returns the protocol's extra files.
@@ -354,7 +357,7 @@ func (g *emitter) structType(f *file, s *Shape) {
 		if m.Required {
 			comment = " // required"
 		}
-		f.p("%s %s `%s`%s", g.fieldNames[m], g.goType(f, m.Shape, true), g.proto.fieldTag(m), comment)
+		f.p("%s %s `%s`%s", g.fieldNames[m], g.proto.fieldType(f, m, g.goType(f, m.Shape, true)), g.proto.fieldTag(m), comment)
 	}
 	f.p("}")
 	f.p("")

@@ -159,6 +159,9 @@ type Ref struct {
 type Member struct {
 	Name     string // as in the model
 	Required bool
+	// AlwaysSent marks the list and map members that responses carry even
+	// when empty (from the -always table), rather than leaving them out.
+	AlwaysSent bool
 	Ref
 }
 

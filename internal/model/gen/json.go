@@ -1,9 +1,14 @@
 package main
 
+import "strings"
+
 // jsonProtocol is AWS's JSON 1.0 and 1.1 protocol (awsJson1_0, awsJson1_1):
 // a POST of the input as a JSON object, the operation named in X-Amz-Target.
-// encoding/json does the marshaling; beyond the struct tags there is only
-// bounds.gen.go, the model's length bounds for the decoder (see boundsFile).
+// encoding/json does the marshaling from the struct tags: empty members are
+// left out, except the always-sent ones (see loadAlways), which are
+// model.List and model.Map fields that send [] and {} when nil. Beyond the
+// struct tags there is only bounds.gen.go, the model's length bounds for the
+// decoder (see boundsFile).
 type jsonProtocol struct{}
 
 // wireName is the member name, unless the model renames it.
@@ -15,6 +20,9 @@ func (jsonProtocol) wireName(m *Member) string {
 }
 
 func (p jsonProtocol) fieldTag(m *Member) string {
+	if m.AlwaysSent {
+		return `json:"` + p.wireName(m) + `"`
+	}
 	return `json:"` + p.wireName(m) + `,omitempty"`
 }
 
@@ -26,5 +34,22 @@ func (jsonProtocol) constants(svc *Service) []constant {
 }
 
 func (jsonProtocol) prepare(*Service) {}
+
+// fieldType makes an always-sent member a model.List or model.Map, whose
+// MarshalJSON sends [] or {} for nil; the tag has no omitempty.
+func (jsonProtocol) fieldType(f *file, m *Member, goType string) string {
+	if !m.AlwaysSent {
+		return goType
+	}
+	f.use(runtimeImport)
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "model.List[" + strings.TrimPrefix(goType, "[]") + "]"
+	case strings.HasPrefix(goType, "map["):
+		key, value, _ := strings.Cut(strings.TrimPrefix(goType, "map["), "]")
+		return "model.Map[" + key + ", " + value + "]"
+	}
+	return goType
+}
 
 func (jsonProtocol) files(g *emitter) ([]*file, error) { return []*file{g.boundsFile()}, nil }

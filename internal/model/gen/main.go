@@ -2,7 +2,8 @@
 // model: a struct per structure shape, a string type per enum, the error
 // types, Validate methods that check the model's constraints, and a table of
 // the operations. What a protocol needs beyond that is the protocol's own
-// emitter's: nothing for JSON (encoding/json reads the struct tags); for the
+// emitter's: for JSON, MarshalJSON methods that send the always-sent members
+// even when empty (encoding/json reads the struct tags for the rest); for the
 // query protocol, query.gen.go, which decodes inputs from form parameters
 // and writes outputs as XML (see queryProtocol).
 //
@@ -24,6 +25,8 @@
 //	-sdk-version  the version of github.com/aws/aws-sdk-go to read the model from
 //	-api-version  the model's API version; needed only if aws-sdk-go has several
 //	-overlay      a botocore service-2.json or service-2.json.gz to merge over it
+//	-always       a JSON table of the members that responses always carry, even
+//	              empty (see loadAlways)
 //	-package      the Go package name (default: $GOPACKAGE, which go generate sets, else
 //	              the name of the -out directory)
 //	-out          the directory to write to (default: the current directory)
@@ -53,6 +56,7 @@ type config struct {
 	SDKVersion string
 	APIVersion string
 	Overlay    string
+	Always     string
 	Package    string
 	Out        string
 }
@@ -76,6 +80,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.SDKVersion, "sdk-version", "", "version of "+sdkModule+" to read the model from")
 	fs.StringVar(&cfg.APIVersion, "api-version", "", "API version of the model; needed only if there are several")
 	fs.StringVar(&cfg.Overlay, "overlay", "", "botocore service-2.json(.gz) to merge over the model")
+	fs.StringVar(&cfg.Always, "always", "", "JSON table of the members that responses always carry, even empty")
 	fs.StringVar(&cfg.Package, "package", "", "Go package name (default: $GOPACKAGE, else the name of the output directory)")
 	fs.StringVar(&cfg.Out, "out", ".", "output directory")
 	if err := fs.Parse(args); err != nil {
@@ -167,6 +172,15 @@ func generate(ctx context.Context, cfg config) (map[string][]byte, error) {
 	svc, err := build(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Service, err)
+	}
+	if cfg.Always != "" {
+		table, err := loadAlways(cfg.Always)
+		if err != nil {
+			return nil, err
+		}
+		if err := markAlways(svc, table); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Always, err)
+		}
 	}
 	return emit(svc, cfg.Package, source)
 }

@@ -27,6 +27,7 @@ import (
 // marshalers read it: a structure member is its locationName, else its name;
 // a list is Name.member.N (1-based) and <Name><member>...</member></Name>,
 // with "member" replaced by the list member's locationName if it has one,
+// an empty list left out unless the member is always sent (<Name/>),
 // and Name.N and repeated <Name> elements if the member or the list is
 // flattened; a map is Name.entry.N.key and Name.entry.N.value and
 // <Name><entry><key/><value/></entry></Name>, with the key's and value's
@@ -47,6 +48,9 @@ func (queryProtocol) wireName(m *Member) string {
 func (p queryProtocol) fieldTag(m *Member) string {
 	return `json:"` + p.wireName(m) + `,omitempty"`
 }
+
+// fieldType is goType: the XML encoders handle the always-sent members.
+func (queryProtocol) fieldType(_ *file, _ *Member, goType string) string { return goType }
 
 // prepare gives every error shape without one a Message member: the query
 // protocol's errors always carry <Message>, and the models of its services
@@ -327,8 +331,14 @@ func (q *queryEmitter) encodeStruct(s *Shape) {
 		wire := q.proto.wireName(m)
 		switch sh := m.Shape; {
 		case sh.Kind == List:
+			if m.AlwaysSent {
+				field = "model.NonNilSlice(" + field + ")"
+			}
 			f.p("model.XMLList(w, %q, %q, %s, %s)", wire, listMember(&m.Ref), field, q.encoder(sh.Elem))
 		case sh.Kind == Map:
+			if m.AlwaysSent {
+				field = "model.NonNilMap(" + field + ")"
+			}
 			entry, key, value := mapNames(&m.Ref)
 			f.p("model.XMLMap(w, %q, %q, %q, %q, %s, %s, %s)", wire, entry, key, value, field, q.encoder(sh.Key), q.encoder(sh.Value))
 		case isEnum(sh):
