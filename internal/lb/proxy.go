@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -106,6 +107,12 @@ func (t *target) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	t.tg.deps.metrics.targetErrs.WithLabelValues(t.tg.arn).Inc()
+	if rec != nil && rec.retryRefused && errors.Is(err, syscall.ECONNREFUSED) {
+		// Nothing was sent: another target may take the request.
+		t.tg.log.Debug("target refused the connection; trying another", "target", t.key, "err", err)
+		rec.refused = true
+		return
+	}
 	code := http.StatusBadGateway
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -145,6 +152,10 @@ type recorder struct {
 	http.ResponseWriter
 	code   int
 	source int
+	// retryRefused lets a target's refusal of the connection be tried on
+	// another target: proxyError then sets refused and writes nothing.
+	retryRefused bool
+	refused      bool
 }
 
 func (r *recorder) WriteHeader(code int) {

@@ -47,8 +47,18 @@ type Options struct {
 	// ClientIdleTimeout closes a client connection idle between requests
 	// for that long: ELBv2's idle_timeout.timeout_seconds, 60s when 0.
 	ClientIdleTimeout time.Duration
-	// ReadHeaderTimeout bounds reading a request's headers; 60s when 0.
+	// ReadHeaderTimeout bounds reading a request's head (and the TLS
+	// handshake before it); when 0, the load balancer's idle timeout
+	// (IdleTimeoutSeconds, else ClientIdleTimeout) does.
 	ReadHeaderTimeout time.Duration
+	// MaxConns bounds the client connections of all listeners together:
+	// at the bound the listeners stop accepting until one closes, and new
+	// clients wait in the kernel's backlog, so that they cannot take the
+	// file descriptors the rest of the process needs. When 0, half of what
+	// the open file limit (RLIMIT_NOFILE) leaves after a quarter of it (at
+	// least 256) kept for the rest of the process, each client connection
+	// possibly holding one to a target; no bound when negative.
+	MaxConns int
 	// ShutdownTimeout bounds how long Run waits, once its context ends, for
 	// requests in flight; 30s when 0.
 	ShutdownTimeout time.Duration
@@ -108,10 +118,12 @@ func (o Options) withDefaults() Options {
 	set(&o.TargetIdleTimeout, 60*time.Second)
 	set(&o.ConnectTimeout, 10*time.Second)
 	set(&o.ClientIdleTimeout, 60*time.Second)
-	set(&o.ReadHeaderTimeout, 60*time.Second)
 	set(&o.ShutdownTimeout, 30*time.Second)
 	if o.MaxIdleConnsPerTarget == 0 {
 		o.MaxIdleConnsPerTarget = 1024
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = defaultMaxConns()
 	}
 	return o
 }
@@ -142,6 +154,9 @@ func New(opts Options) *Server {
 	}
 	opts = opts.withDefaults()
 	log := opts.Logger.With("component", "lb")
+	if opts.MaxConns > 0 {
+		log.Info("client connections bounded", "max_conns", opts.MaxConns, "open_file_limit", openFileLimit())
+	}
 	s := &Server{
 		log:      log,
 		limits:   limits{minInterval: opts.MinHealthCheckInterval},
@@ -158,6 +173,7 @@ func New(opts Options) *Server {
 		prober:  newProber(opts.ConnectTimeout),
 		buffers: newBufferPool(),
 		wg:      &s.wg,
+		limit:   newConnLimit(opts.MaxConns),
 	}
 	if n := opts.EventLoops; loopsSupported && n >= 0 {
 		if n == 0 {
