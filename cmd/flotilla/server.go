@@ -114,7 +114,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	elbSvc := elbv2.New(elbv2.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Health: lbs.Health})
+	elbSvc := elbv2.New(elbv2.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Health: lbs.Health,
+		ListenerErrors: lbs.ListenerErrors,
+		ReservedPorts:  map[int]string{ln.Addr().(*net.TCPAddr).Port: "API (--listen)"}})
 	acmSvc := acm.New(acm.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, InUse: elbSvc.CertificateUsers})
 	ecsSvc := ecs.New(ecs.Config{Store: st, Account: account, Logger: m.log, Endpoint: endpoint,
 		TargetGroupLoadBalancers: elbSvc.TargetGroupLoadBalancers})

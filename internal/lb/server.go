@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -139,6 +141,7 @@ type Server struct {
 	mu       sync.Mutex // serializes Update, Close and shutdown
 	closed   bool
 	sockets  map[string]*socket // by listener ARN
+	failed   map[string]string  // listeners that could not open, with why, by ARN
 	retiring map[*socket]bool   // closed by an Update, finishing their requests
 	tgs      map[string]*targetGroup
 	gone     map[string]*targetGroup // removed, with targets still draining
@@ -271,6 +274,7 @@ func (s *Server) applyListeners(cfg Config) []error {
 	}
 	s.parsed.keep(materials)
 	var errs []error
+	failed := map[string]string{}
 	sockets := make(map[string]*socket, len(cfg.Listeners))
 	type opening struct {
 		l    Listener
@@ -283,6 +287,9 @@ func (s *Server) applyListeners(cfg Config) []error {
 		certs, err := s.certificates(l, materials)
 		if err != nil {
 			errs = append(errs, err)
+			if s.sockets[l.ARN] == nil {
+				failed[l.ARN] = strings.TrimPrefix(err.Error(), "listener "+l.ARN+": ")
+			}
 			if k := s.sockets[l.ARN]; k != nil {
 				sockets[l.ARN] = k // keeps its previous table
 			}
@@ -319,14 +326,28 @@ func (s *Server) applyListeners(cfg Config) []error {
 		k, err := listen(o.l, o.bind, o.tbl, s.deps)
 		if err != nil {
 			errs = append(errs, err)
+			failed[o.l.ARN] = strings.TrimPrefix(err.Error(), "listener "+o.l.ARN+": ")
 			continue
 		}
 		k.log.Info("listener open", "protocol", o.l.Protocol)
 		sockets[o.l.ARN] = k
 		s.wg.Go(k.serve)
 	}
-	s.sockets = sockets
+	s.sockets, s.failed = sockets, failed
 	return errs
+}
+
+// ListenerErrors returns the listeners of the configuration being served
+// that have no socket open, with why (the port is taken, or the
+// certificates cannot be had), by listener ARN: nil when every one is
+// open. Each Update tries them again.
+func (s *Server) ListenerErrors() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.failed) == 0 {
+		return nil
+	}
+	return maps.Clone(s.failed)
 }
 
 func markInUse(inUse map[string]bool, actions []Action) {
