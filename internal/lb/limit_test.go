@@ -1,11 +1,14 @@
 package lb
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flotilla/flotilla/internal/testcert"
 )
 
 // TestHeadTimeoutIsIdleTimeout closes a connection whose request head
@@ -92,5 +95,39 @@ func TestRetryRefused(t *testing.T) {
 	}
 	if n := up.requests.Load(); n != 40 {
 		t.Errorf("up got %d requests, want 40", n)
+	}
+}
+
+// TestMaxConnsHTTPS holds an HTTPS listener's connections to the bound as
+// well: the TLS handshake of a connection past it waits until one closes.
+func TestMaxConnsHTTPS(t *testing.T) {
+	cert, _ := testcert.Pair(t, "default.example")
+	s, _ := newTestServer(t, Options{MaxConns: 1, Certificates: func(string) (*tls.Certificate, error) { return cert, nil }})
+	mustUpdate(t, s, oneHTTPSListener(group("echo", newBackend(t, "echo")), "cert/default"))
+	addr := s.Addr(listenerARN).String()
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	handshake := func() error {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(60 * time.Second)) // keeps a broken server from hanging the test
+		return tls.Client(c, &tls.Config{InsecureSkipVerify: true}).Handshake()
+	}
+	done := make(chan error, 1)
+	go func() { done <- handshake() }()
+	select {
+	case err := <-done:
+		t.Fatalf("a second connection was served with one open and MaxConns 1 (handshake: %v)", err)
+	case <-time.After(300 * time.Millisecond): // a bound that works never serves it
+	}
+	first.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("handshake once the first connection closed: %v", err)
 	}
 }
