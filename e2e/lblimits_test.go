@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +142,90 @@ func TestListenerCannotListen(t *testing.T) {
 		}
 		return out.LoadBalancers[0].State.Code == elbtypes.LoadBalancerStateEnumActive
 	})
+}
+
+// TestKilledTargetFailsNoRequest kills (docker kill) one of two tasks
+// behind a load balancer under load: the requests whose connection it
+// refuses go to the other, and none fails, before and after its health
+// checks find it gone.
+func TestKilledTargetFailsNoRequest(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	c := s.ECS()
+	cluster := newCluster(t, c)
+	startAgent(t, s, cluster, t.TempDir())
+	waitInstances(t, c, cluster, 1)
+	td := webTD(t, c, "web", "hello")
+	out, err := c.RunTask(bg, &ecs.RunTaskInput{Cluster: aws.String(cluster), TaskDefinition: aws.String(td), Count: aws.Int32(2)})
+	if err != nil || len(out.Tasks) != 2 {
+		t.Fatalf("run tasks: %v %+v", err, out)
+	}
+	var targets []elbtypes.TargetDescription
+	var victim string
+	for _, task := range out.Tasks {
+		running := waitTask(t, c, cluster, aws.ToString(task.TaskArn), "RUNNING")
+		targets = append(targets, elbtypes.TargetDescription{Id: aws.String("127.0.0.1"), Port: running.Containers[0].NetworkBindings[0].HostPort})
+		victim = aws.ToString(running.Containers[0].RuntimeId)
+	}
+	f := newFrontDoor(t, s.ELB(), "front")
+	tg := f.targetGroup(t, "web", elbtypes.TargetTypeEnumIp, 10, "/*")
+	if _, err := f.e.RegisterTargets(bg, &elb.RegisterTargetsInput{TargetGroupArn: aws.String(tg), Targets: targets}); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthy(t, f.e, aws.String(tg), 2)
+
+	ctx, cancel := context.WithCancel(bg)
+	type tally struct{ ok, failed int }
+	results := make(chan tally)
+	for range 4 {
+		go func() {
+			var n tally
+			client := &http.Client{Timeout: 30 * time.Second}
+			for ctx.Err() == nil {
+				resp, err := client.Get(f.base + "/hello")
+				if err != nil {
+					n.failed++
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					n.ok++
+				} else {
+					n.failed++
+				}
+			}
+			results <- n
+		}()
+	}
+	time.Sleep(time.Second) // load before the kill
+	if b, err := exec.Command("docker", "kill", victim).CombinedOutput(); err != nil {
+		cancel()
+		t.Fatalf("docker kill: %v %s", err, b)
+	}
+	// Load until the load balancer's health checks have found it gone
+	// (every 5 s, unhealthy after 2), and a while after.
+	eventually(t, 60*time.Second, func() bool {
+		h, err := f.e.DescribeTargetHealth(bg, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tg)})
+		if err != nil {
+			return false
+		}
+		for _, d := range h.TargetHealthDescriptions {
+			if d.TargetHealth.State == elbtypes.TargetHealthStateEnumUnhealthy {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(time.Second)
+	cancel()
+	var total tally
+	for range 4 {
+		n := <-results
+		total.ok += n.ok
+		total.failed += n.failed
+	}
+	t.Logf("%d requests answered 200, %d failed", total.ok, total.failed)
+	if total.failed != 0 || total.ok == 0 {
+		t.Errorf("%d requests failed (%d answered) with a target killed", total.failed, total.ok)
+	}
 }

@@ -131,3 +131,46 @@ func TestMaxConnsHTTPS(t *testing.T) {
 		t.Fatalf("handshake once the first connection closed: %v", err)
 	}
 }
+
+// TestRetryNoResponse sends a GET whose target closes the connection
+// without answering (as Docker's proxy does for a killed container) to
+// another target, and a POST, which the target may have acted on, not.
+func TestRetryNoResponse(t *testing.T) {
+	s, _ := newTestServer(t, Options{})
+	up := newBackend(t, "up")
+	closer := newBackend(t, "closer")
+	closer.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			c.Close()
+		}
+	})
+	tg := group("tg", up, closer)
+	mustUpdate(t, s, oneListener(forward(tg.ARN), nil, tg))
+	waitState(t, s, tg.ARN, StateHealthy, up, closer)
+
+	c := newClient(t)
+	url := baseURL(t, s, listenerARN)
+	for i := range 20 {
+		if r := do(t, c, http.MethodGet, url+"/x", nil); r.code != 200 || r.body != "up" {
+			t.Fatalf("GET %d: %d %q", i, r.code, r.body)
+		}
+	}
+	if n := closer.requests.Load(); n == 0 {
+		t.Fatal("no GET reached the target that closes")
+	}
+	var bad int
+	for range 20 {
+		resp, err := c.Post(url+"/x", "text/plain", strings.NewReader("body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusBadGateway {
+			bad++
+		}
+	}
+	if bad == 0 {
+		t.Error("no POST answered 502 of 20, half of them to a target that closes without answering")
+	}
+}

@@ -184,10 +184,11 @@ func (k *socket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // forward sends a request to a target of the action's groups. A request
-// with no body whose target refused the connection (nothing was sent) goes
-// to another target of the group, up to maxRefusedRetries times, so that
-// a target that died before its health checks tell does not fail
-// requests another can serve.
+// with no body whose target refused the connection (nothing was sent), or
+// an idempotent one with no body whose target broke the connection before
+// answering (noResponseError), goes to another target of the group, up to
+// maxRefusedRetries times, so that a target that died before its health
+// checks tell does not fail requests another can serve.
 func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardAction) {
 	g := f.pick(r)
 	if f.sticky {
@@ -253,8 +254,8 @@ func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardActio
 const maxRefusedRetries = 3
 
 // forwardTo sends a request to t, and reports true, having written
-// nothing, when t refused the connection and rec.retryRefused allowed
-// trying another.
+// nothing, when t failed it in a way another target may not
+// (nothingServed) and rec.retryRefused allowed trying another.
 func (k *socket) forwardTo(t *target, rec *recorder, r *http.Request, plain bool, m *routeMetrics, start time.Time) (retry bool) {
 	t.acquire()
 	defer func() {

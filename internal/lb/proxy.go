@@ -107,15 +107,16 @@ func (t *target) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	t.tg.deps.metrics.targetErrs.WithLabelValues(t.tg.arn).Inc()
-	if rec != nil && rec.retryRefused && errors.Is(err, syscall.ECONNREFUSED) {
-		// Nothing was sent: another target may take the request.
-		t.tg.log.Debug("target refused the connection; trying another", "target", t.key, "err", err)
+	var ne net.Error
+	timeout := errors.As(err, &ne) && ne.Timeout()
+	if rec != nil && rec.retryRefused && !timeout && nothingServed(err) {
+		// Another target may take the request.
+		t.tg.log.Debug("target refused the request; trying another", "target", t.key, "err", err)
 		rec.refused = true
 		return
 	}
 	code := http.StatusBadGateway
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if timeout {
 		code = http.StatusGatewayTimeout
 	}
 	t.tg.log.Warn("target request failed", "target", t.key, "method", r.Method, "path", r.URL.Path,
@@ -124,6 +125,18 @@ func (t *target) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		rec.source = sourceLB
 	}
 	writeError(w, code)
+}
+
+// nothingServed reports whether a request that failed with err may be
+// sent to another target: the target refused the connection (nothing was
+// sent), or it broke the connection before answering a request of the
+// short way (noResponseError).
+func nothingServed(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var nr *noResponseError
+	return errors.As(err, &nr)
 }
 
 // statusClientClosed is ELBv2's access log code for a request whose client
