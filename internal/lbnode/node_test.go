@@ -1,9 +1,11 @@
 package lbnode_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -149,7 +151,8 @@ func newBackend(t *testing.T, name string) *backend {
 // reports a deregistered target draining until its last request is done,
 // and keeps serving while the source is unreachable.
 // TestNodeListenerErrors reports a listener whose port is taken on the
-// node, and no longer once the port is free.
+// node, and logs it once however many configurations come meanwhile; and
+// no longer once the port is free.
 func TestNodeListenerErrors(t *testing.T) {
 	const (
 		lbARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/front/1"
@@ -166,7 +169,8 @@ func TestNodeListenerErrors(t *testing.T) {
 			DefaultActions: []lb.Action{{Type: lb.ActionFixedResponse, FixedResponseConfig: &lb.FixedResponseConfig{StatusCode: "200"}}}}},
 	}
 	src := newMemSource()
-	node, err := lbnode.NewNode(lbnode.NodeConfig{ID: "n1", Source: src, Logger: quiet, Heartbeat: time.Hour,
+	var logs lockedBuffer
+	node, err := lbnode.NewNode(lbnode.NodeConfig{ID: "n1", Source: src, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Heartbeat: time.Hour,
 		LB: lb.Options{ShutdownTimeout: time.Second}})
 	if err != nil {
 		t.Fatal(err)
@@ -181,12 +185,38 @@ func TestNodeListenerErrors(t *testing.T) {
 	if why := r.ListenerErrors[lnARN]; !strings.Contains(why, "address already in use") {
 		t.Errorf("listener errors %q, want the listener's port in use", r.ListenerErrors)
 	}
-	taken.Close()
-	src.set(cfg, 11)
+	src.set(cfg, 11) // and again, the port still taken
 	r = src.waitReport(t, "revision 11", func(r lbnode.Report) bool { return r.AppliedRevision == 11 })
+	if _, ok := r.ListenerErrors[lnARN]; !ok {
+		t.Errorf("listener errors %q at revision 11, want the listener's", r.ListenerErrors)
+	}
+	if n := strings.Count(logs.String(), "listener cannot open"); n != 1 {
+		t.Errorf("the listener's error logged %d times over two configurations, want once", n)
+	}
+	taken.Close()
+	src.set(cfg, 12)
+	r = src.waitReport(t, "revision 12", func(r lbnode.Report) bool { return r.AppliedRevision == 12 })
 	if len(r.ListenerErrors) != 0 || node.Server().Addr(lnARN) == nil {
 		t.Errorf("listener errors %q once the port is free, listener open: %v", r.ListenerErrors, node.Server().Addr(lnARN) != nil)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer for a logger's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestNode(t *testing.T) {
