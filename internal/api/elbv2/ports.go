@@ -24,8 +24,8 @@ func portKey(port int) string { return prefixPort + strconv.Itoa(port) }
 // claimPort returns what a transaction writing listener rec (on rec.Port)
 // must hold and write so that no other listener holds the port:
 // DuplicateListener when one does, InvalidConfigurationRequest when
-// Flotilla itself uses the port. except is the ARN of a listener the
-// check passes over (rec itself, when it exists).
+// Flotilla itself uses the port. rec may exist already (ModifyListener):
+// its own claim holds.
 func (s *Service) claimPort(ctx context.Context, rec *listenerRecord) ([]store.Compare, []store.Op, error) {
 	if what, ok := s.reservedPorts[rec.Port]; ok {
 		return nil, nil, errInvalidConfig("Port %d is used by Flotilla's %s", rec.Port, what)
