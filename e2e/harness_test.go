@@ -81,13 +81,21 @@ func startUp(t testing.TB, dataDir string, args ...string) *server {
 
 func start(t testing.TB, command, dataDir string, args ...string) *server {
 	t.Helper()
+	return startWrapped(t, nil, command, dataDir, args...)
+}
+
+// startWrapped is start with the flotilla command line run by wrap (as
+// prlimit runs it), when wrap is not empty.
+func startWrapped(t testing.TB, wrap []string, command, dataDir string, args ...string) *server {
+	t.Helper()
 	// A port of testport's, not port 0: a test that restarts the server
 	// on its address needs a port no outgoing connection takes meanwhile.
 	listen := fmt.Sprintf("127.0.0.1:%d", testport.Free(t))
 	// Not the default metrics port either: other servers may hold it.
 	metrics := fmt.Sprintf("127.0.0.1:%d", testport.Free(t))
 	cmdArgs := append([]string{command, "--listen", listen, "--metrics-listen", metrics, "--data-dir", dataDir}, args...)
-	cmd := exec.Command(binary, cmdArgs...)
+	argv := append(append(wrap[:len(wrap):len(wrap)], binary), cmdArgs...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "FLOTILLA_ACCESS_KEY_ID=", "FLOTILLA_SECRET_ACCESS_KEY=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -58,6 +58,12 @@ func (l *loadBalancing) Health(ctx context.Context, targetGroupARN string) ([]lb
 	return lbnode.TargetHealth(ctx, l.st, time.Now(), targetGroupARN)
 }
 
+// ListenerErrors are the live nodes' reports of the listeners they could
+// not open, for the load balancers' State.
+func (l *loadBalancing) ListenerErrors(ctx context.Context) (map[string]string, error) {
+	return lbnode.ListenerErrors(ctx, l.st, time.Now())
+}
+
 // Run runs the source and the in-process node until ctx ends.
 func (l *loadBalancing) Run(ctx context.Context) error {
 	done := make(chan error, 1)

@@ -73,6 +73,9 @@ type regionsConfig struct {
 	Endpoint      string
 	DataDir       string
 	GracePeriod   time.Duration
+	// ReservedPorts are the ports Flotilla itself listens on, which no
+	// listener may take: port → what holds it.
+	ReservedPorts map[int]string
 	Logger        *slog.Logger
 	Registerer    prometheus.Registerer
 }
@@ -213,7 +216,8 @@ func (rs *regions) makeStack(name, keyPrefix string) (*regionStack, error) {
 		return nil, err
 	}
 	s := &regionStack{name: name, lbs: lbs}
-	s.elb = elbv2.New(elbv2.Config{Store: st, Region: name, AccountID: cfg.AccountID, Health: lbs.Health})
+	s.elb = elbv2.New(elbv2.Config{Store: st, Region: name, AccountID: cfg.AccountID, Health: lbs.Health,
+		ListenerErrors: lbs.ListenerErrors, ReservedPorts: cfg.ReservedPorts})
 	s.acm = acm.New(acm.Config{Store: st, Region: name, AccountID: cfg.AccountID, InUse: s.elb.CertificateUsers})
 	s.ecs = ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: name, ID: cfg.AccountID}, Logger: log,
 		Endpoint: cfg.Endpoint, TargetGroupLoadBalancers: s.elb.TargetGroupLoadBalancers})

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -116,8 +117,14 @@ func (m *Main) Run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reserved := map[int]string{ln.Addr().(*net.TCPAddr).Port: "API (--listen)"}
+	if _, port, err := net.SplitHostPort(cfg.MetricsListen); err == nil {
+		if p, err := strconv.Atoi(port); err == nil && p != 0 {
+			reserved[p] = "metrics (--metrics-listen)"
+		}
+	}
 	regs := newRegions(regionsConfig{Store: st, AccountID: cfg.AccountID, DefaultRegion: cfg.Region, Endpoint: endpoint,
-		DataDir: cfg.DataDir, GracePeriod: cfg.InstanceGracePeriod, Logger: m.log, Registerer: reg})
+		DataDir: cfg.DataDir, GracePeriod: cfg.InstanceGracePeriod, ReservedPorts: reserved, Logger: m.log, Registerer: reg})
 	if err := regs.Open(ctx); err != nil {
 		return err
 	}

@@ -59,8 +59,14 @@ func (k *socket) serveFast() error {
 	defer func() { <-srvDone }()
 	var backoff time.Duration
 	for {
+		// A slot first: at the Server's bound on client connections, the
+		// next ones wait in the backlog, not in file descriptors.
+		if !k.limit.acquire(k.stop) {
+			return net.ErrClosed
+		}
 		c, err := k.ln.Accept()
 		if err != nil {
+			k.limit.release()
 			if errors.Is(err, net.ErrClosed) || k.closing.Load() {
 				return err
 			}
@@ -78,6 +84,7 @@ func (k *socket) serveFast() error {
 		cc := k.track(c, nil)
 		if cc == nil {
 			_ = c.Close()
+			k.limit.release()
 			continue
 		}
 		go cc.serve()
@@ -209,12 +216,18 @@ func (k *socket) sweep() {
 	}
 }
 
+// untrack forgets a connection that closed or was handed over, and gives
+// back its slot of the limit unless it was handed over (the net/http
+// server's ConnState hook gives it back then).
 func (k *socket) untrack(cc *clientConn) {
 	f := &k.fast
 	f.mu.Lock()
 	delete(f.conns, cc)
 	f.mu.Unlock()
 	k.connGauge.Dec()
+	if !cc.handed {
+		k.limit.release()
+	}
 	select {
 	case f.changed <- struct{}{}:
 	default:
@@ -348,6 +361,7 @@ type clientConn struct {
 	req    *http.Request // reused by every request, with ctx
 	w      respWriter
 	mark   idleMark
+	handed bool // to the socket's net/http server
 
 	// The watch on the client going away while a request runs, and the
 	// request's connection to a target, broken off when it does.
@@ -475,6 +489,7 @@ func (cc *clientConn) handOff() bool {
 		return false
 	}
 	cc.k.connGauge.Inc() // untrack decrements
+	cc.handed = true     // and its slot goes with it
 	return true
 }
 
@@ -616,9 +631,10 @@ func (cc *clientConn) breakUpstream() {
 // the connection failed or timed out.
 func (cc *clientConn) readRequest() (bool, error) {
 	if buf, _ := cc.br.Peek(cc.br.Buffered()); !bytes.Contains(buf, crlf2) {
-		// The rest of the head is to come within the header timeout (most
-		// heads come whole, and cost no deadline).
-		_ = cc.c.SetReadDeadline(time.Now().Add(cc.k.headerTimeout))
+		// The rest of the head is to come within the header timeout, the
+		// load balancer's idle timeout unless the Server's options set
+		// one (most heads come whole, and cost no deadline).
+		_ = cc.c.SetReadDeadline(time.Now().Add(cc.k.headerTimeoutNow()))
 		defer func() { _ = cc.c.SetReadDeadline(time.Time{}) }()
 	}
 	head, err := peekHead(cc.br)

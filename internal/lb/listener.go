@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,9 @@ type socket struct {
 
 	table   atomic.Pointer[table]
 	closing atomic.Bool
+	limit   *connLimit    // of the Server's client connections
+	stop    chan struct{} // closed when the socket stops accepting
+	stopped sync.Once
 
 	// Plain HTTP: the connections the socket serves itself (conn.go), and
 	// the way of the others to srv.
@@ -63,12 +67,18 @@ func listen(l Listener, bind string, tbl *table, d *deps) (*socket, error) {
 		scheme:   strings.ToLower(l.Protocol),
 		port:     port,
 		fwdPort:  []string{port},
+		limit:    d.limit,
+		stop:     make(chan struct{}),
 	}
 	k.fwdProto = []string{k.scheme}
 	k.table.Store(tbl)
 	conns := d.metrics.connections.WithLabelValues(l.LoadBalancerARN)
+	k.headerTimeout = d.opts.ReadHeaderTimeout
 	k.srv = &http.Server{
-		Handler:           k,
+		Handler: k,
+		// When 0, the sweep closes a connection whose head takes longer
+		// than the idle timeout: net/http reports it active only once
+		// its head is read.
 		ReadHeaderTimeout: d.opts.ReadHeaderTimeout,
 		// No IdleTimeout: the socket's sweep closes idle connections.
 		ErrorLog: slog.NewLogLogger(k.log.Handler(), slog.LevelDebug),
@@ -78,6 +88,7 @@ func listen(l Listener, bind string, tbl *table, d *deps) (*socket, error) {
 				conns.Inc()
 			case http.StateClosed, http.StateHijacked:
 				conns.Dec()
+				k.limit.release()
 			}
 			k.httpConnState(c, st)
 		},
@@ -95,7 +106,6 @@ func listen(l Listener, bind string, tbl *table, d *deps) (*socket, error) {
 		k.plain = true
 		k.handoff = newHandoffListener(ln.Addr())
 		k.connGauge = conns
-		k.headerTimeout = d.opts.ReadHeaderTimeout
 		k.loops = d.loops
 	}
 	return k, nil
@@ -106,7 +116,7 @@ func (k *socket) serve() {
 	var err error
 	switch {
 	case k.srv.TLSConfig != nil:
-		err = k.srv.ServeTLS(k.ln, "", "")
+		err = k.srv.ServeTLS(&limitedListener{Listener: k.ln, k: k}, "", "")
 	case k.plain:
 		err = k.serveFast()
 	default:
@@ -120,6 +130,7 @@ func (k *socket) serve() {
 // stopAccepting closes the socket; connections already accepted go on.
 func (k *socket) stopAccepting() {
 	k.closing.Store(true)
+	k.stopped.Do(func() { close(k.stop) })
 	_ = k.ln.Close()
 }
 
@@ -138,8 +149,7 @@ func (k *socket) shutdown(ctx context.Context) error {
 
 // close closes the socket and every connection at once.
 func (k *socket) close() {
-	k.closing.Store(true)
-	_ = k.ln.Close()
+	k.stopAccepting()
 	_ = k.srv.Close()
 	if k.plain {
 		k.closeFast()
@@ -173,7 +183,12 @@ func (k *socket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// forward sends a request to a target of the action's groups.
+// forward sends a request to a target of the action's groups. A request
+// with no body whose target refused the connection (nothing was sent), or
+// an idempotent one with no body whose target broke the connection before
+// answering (noResponseError), goes to another target of the group, up to
+// maxRefusedRetries times, so that a target that died before its health
+// checks tell does not fail requests another can serve.
 func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardAction) {
 	g := f.pick(r)
 	if f.sticky {
@@ -207,31 +222,60 @@ func (k *socket) forward(w http.ResponseWriter, r *http.Request, f *forwardActio
 	}
 	var rec *recorder
 	if rw != nil {
-		if rw.cc.lc != nil && (!plain || !t.addr.IsValid()) {
+		rec = &rw.rec
+	} else {
+		rec = &recorder{ResponseWriter: w}
+	}
+	bodiless := r.Body == nil || r.Body == http.NoBody
+	var refused [maxRefusedRetries]*target
+	for try := 0; ; try++ {
+		if rw != nil && rw.cc.lc != nil && (!plain || !t.addr.IsValid()) {
 			// What follows would block the connection's event loop.
 			if rw.cc.leaveLoop() != nil {
 				panic(http.ErrAbortHandler) // the client is gone
 			}
 		}
-		rec = &rw.rec
-		*rec = recorder{ResponseWriter: w}
-	} else {
-		rec = &recorder{ResponseWriter: w}
+		*rec = recorder{ResponseWriter: w, retryRefused: bodiless && try < maxRefusedRetries}
+		if !k.forwardTo(t, rec, r, plain, g.metrics, start) {
+			return
+		}
+		refused[try] = t
+		if t = g.tg.pickOther(refused[:try+1]); t == nil {
+			t = refused[try] // no other: the last one's error it is
+			rec.retryRefused = false
+			k.forwardTo(t, rec, r, plain, g.metrics, start)
+			return
+		}
 	}
+}
+
+// maxRefusedRetries is how many other targets a request whose target
+// refused the connection is tried on.
+const maxRefusedRetries = 3
+
+// forwardTo sends a request to t, and reports true, having written
+// nothing, when t failed it in a way another target may not
+// (nothingServed) and rec.retryRefused allowed trying another.
+func (k *socket) forwardTo(t *target, rec *recorder, r *http.Request, plain bool, m *routeMetrics, start time.Time) (retry bool) {
 	t.acquire()
 	defer func() {
 		// Also when the proxy panics with http.ErrAbortHandler (the target
 		// broke off mid-response).
 		t.release()
-		g.metrics.observeDuration(time.Since(start))
+		if rec.refused {
+			retry = true
+			return
+		}
+		m.observeDuration(time.Since(start))
 		if rec.code == 0 {
 			rec.source, rec.code = sourceLB, http.StatusBadGateway
 		}
-		g.metrics.observe(rec.source, rec.code)
+		m.observe(rec.source, rec.code)
 	}()
 	if plain {
 		t.servePlain(rec, r)
 	} else {
 		t.proxy.ServeHTTP(rec, r)
 	}
+	return false
 }

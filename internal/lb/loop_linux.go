@@ -679,6 +679,7 @@ func (k *socket) adoptInLoop(c net.Conn) bool {
 	cc := k.track(lc, lp)
 	if cc == nil {
 		_ = unix.Close(fd)
+		k.limit.release()
 		return true
 	}
 	lc.cc = cc

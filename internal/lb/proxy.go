@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -106,9 +107,16 @@ func (t *target) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	t.tg.deps.metrics.targetErrs.WithLabelValues(t.tg.arn).Inc()
-	code := http.StatusBadGateway
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	timeout := errors.As(err, &ne) && ne.Timeout()
+	if rec != nil && rec.retryRefused && !timeout && nothingServed(err) {
+		// Another target may take the request.
+		t.tg.log.Debug("target refused the request; trying another", "target", t.key, "err", err)
+		rec.refused = true
+		return
+	}
+	code := http.StatusBadGateway
+	if timeout {
 		code = http.StatusGatewayTimeout
 	}
 	t.tg.log.Warn("target request failed", "target", t.key, "method", r.Method, "path", r.URL.Path,
@@ -117,6 +125,18 @@ func (t *target) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		rec.source = sourceLB
 	}
 	writeError(w, code)
+}
+
+// nothingServed reports whether a request that failed with err may be
+// sent to another target: the target refused the connection (nothing was
+// sent), or it broke the connection before answering a request of the
+// short way (noResponseError).
+func nothingServed(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var nr *noResponseError
+	return errors.As(err, &nr)
 }
 
 // statusClientClosed is ELBv2's access log code for a request whose client
@@ -145,6 +165,10 @@ type recorder struct {
 	http.ResponseWriter
 	code   int
 	source int
+	// retryRefused lets a target's refusal of the connection be tried on
+	// another target: proxyError then sets refused and writes nothing.
+	retryRefused bool
+	refused      bool
 }
 
 func (r *recorder) WriteHeader(code int) {

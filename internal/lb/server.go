@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,8 +49,18 @@ type Options struct {
 	// ClientIdleTimeout closes a client connection idle between requests
 	// for that long: ELBv2's idle_timeout.timeout_seconds, 60s when 0.
 	ClientIdleTimeout time.Duration
-	// ReadHeaderTimeout bounds reading a request's headers; 60s when 0.
+	// ReadHeaderTimeout bounds reading a request's head (and the TLS
+	// handshake before it); when 0, the load balancer's idle timeout
+	// (IdleTimeoutSeconds, else ClientIdleTimeout) does.
 	ReadHeaderTimeout time.Duration
+	// MaxConns bounds the client connections of all listeners together:
+	// at the bound the listeners stop accepting until one closes, and new
+	// clients wait in the kernel's backlog, so that they cannot take the
+	// file descriptors the rest of the process needs. When 0, half of what
+	// the open file limit (RLIMIT_NOFILE) leaves after a quarter of it (at
+	// least 256) kept for the rest of the process, each client connection
+	// possibly holding one to a target; no bound when negative.
+	MaxConns int
 	// ShutdownTimeout bounds how long Run waits, once its context ends, for
 	// requests in flight; 30s when 0.
 	ShutdownTimeout time.Duration
@@ -108,10 +120,12 @@ func (o Options) withDefaults() Options {
 	set(&o.TargetIdleTimeout, 60*time.Second)
 	set(&o.ConnectTimeout, 10*time.Second)
 	set(&o.ClientIdleTimeout, 60*time.Second)
-	set(&o.ReadHeaderTimeout, 60*time.Second)
 	set(&o.ShutdownTimeout, 30*time.Second)
 	if o.MaxIdleConnsPerTarget == 0 {
 		o.MaxIdleConnsPerTarget = 1024
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = defaultMaxConns()
 	}
 	return o
 }
@@ -127,6 +141,7 @@ type Server struct {
 	mu       sync.Mutex // serializes Update, Close and shutdown
 	closed   bool
 	sockets  map[string]*socket // by listener ARN
+	failed   map[string]string  // listeners that could not open, with why, by ARN
 	retiring map[*socket]bool   // closed by an Update, finishing their requests
 	tgs      map[string]*targetGroup
 	gone     map[string]*targetGroup // removed, with targets still draining
@@ -142,6 +157,9 @@ func New(opts Options) *Server {
 	}
 	opts = opts.withDefaults()
 	log := opts.Logger.With("component", "lb")
+	if opts.MaxConns > 0 {
+		log.Info("client connections bounded", "max_conns", opts.MaxConns, "open_file_limit", openFileLimit())
+	}
 	s := &Server{
 		log:      log,
 		limits:   limits{minInterval: opts.MinHealthCheckInterval},
@@ -158,6 +176,7 @@ func New(opts Options) *Server {
 		prober:  newProber(opts.ConnectTimeout),
 		buffers: newBufferPool(),
 		wg:      &s.wg,
+		limit:   newConnLimit(opts.MaxConns),
 	}
 	if n := opts.EventLoops; loopsSupported && n >= 0 {
 		if n == 0 {
@@ -255,6 +274,7 @@ func (s *Server) applyListeners(cfg Config) []error {
 	}
 	s.parsed.keep(materials)
 	var errs []error
+	failed := map[string]string{}
 	sockets := make(map[string]*socket, len(cfg.Listeners))
 	type opening struct {
 		l    Listener
@@ -267,6 +287,9 @@ func (s *Server) applyListeners(cfg Config) []error {
 		certs, err := s.certificates(l, materials)
 		if err != nil {
 			errs = append(errs, err)
+			if s.sockets[l.ARN] == nil {
+				failed[l.ARN] = strings.TrimPrefix(err.Error(), "listener "+l.ARN+": ")
+			}
 			if k := s.sockets[l.ARN]; k != nil {
 				sockets[l.ARN] = k // keeps its previous table
 			}
@@ -303,14 +326,28 @@ func (s *Server) applyListeners(cfg Config) []error {
 		k, err := listen(o.l, o.bind, o.tbl, s.deps)
 		if err != nil {
 			errs = append(errs, err)
+			failed[o.l.ARN] = strings.TrimPrefix(err.Error(), "listener "+o.l.ARN+": ")
 			continue
 		}
 		k.log.Info("listener open", "protocol", o.l.Protocol)
 		sockets[o.l.ARN] = k
 		s.wg.Go(k.serve)
 	}
-	s.sockets = sockets
+	s.sockets, s.failed = sockets, failed
 	return errs
+}
+
+// ListenerErrors returns the listeners of the configuration being served
+// that have no socket open, with why (the port is taken, or the
+// certificates cannot be had), by listener ARN: nil when every one is
+// open. Each Update tries them again.
+func (s *Server) ListenerErrors() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.failed) == 0 {
+		return nil
+	}
+	return maps.Clone(s.failed)
 }
 
 func markInUse(inUse map[string]bool, actions []Action) {

@@ -27,6 +27,7 @@ type deps struct {
 	buffers *bufferPool
 	wg      *sync.WaitGroup // health checkers, serving goroutines
 	loops   []*evloop       // serving plain HTTP connections; none on other platforms or when switched off
+	limit   *connLimit      // on the client connections of every listener
 }
 
 // Why a draining target finished, the reason label of the deregistrations
@@ -364,6 +365,19 @@ func (tg *targetGroup) pick() *target {
 		}
 	}
 	return list[start%n]
+}
+
+// pickOther chooses a target as pick does, other than those of tried; nil
+// when the group has no other.
+func (tg *targetGroup) pickOther(tried []*target) *target {
+	n := len(tg.pool.Load().registered)
+	for range n + 1 {
+		t := tg.pick()
+		if t == nil || !slices.Contains(tried, t) {
+			return t
+		}
+	}
+	return nil
 }
 
 // leastOutstanding returns the target with the fewest requests in flight,

@@ -174,6 +174,7 @@ func (t *target) roundTrip(w http.ResponseWriter, r *http.Request) (resp *http.R
 		}
 		uc.watch(w, r)
 		resp, err = uc.exchange(r, t.hostport)
+		inHead := err != nil
 		if err == nil && resp != nil {
 			resp, err = uc.informational(w, r, resp)
 		}
@@ -183,10 +184,26 @@ func (t *target) roundTrip(w http.ResponseWriter, r *http.Request) (resp *http.R
 		uc.release()
 		uc.close()
 		if !reused || r.Context().Err() != nil {
+			if inHead && !t.cut.Load() {
+				// (A request cut at the end of its target's
+				// deregistration delay is not sent again.)
+				err = &noResponseError{err}
+			}
 			return nil, nil, err
 		}
 	}
 }
+
+// noResponseError fails a request of the short way (idempotent, with no
+// body) whose target broke the connection before its response's head
+// came, nothing having gone to the client: another target may be sent it
+// (proxyError), as nginx's proxy_next_upstream does by default and as
+// RFC 9110 allows of idempotent requests. A target that docker kill
+// stopped does this while Docker's proxy still accepts on its port.
+type noResponseError struct{ err error }
+
+func (e *noResponseError) Error() string { return e.err.Error() }
+func (e *noResponseError) Unwrap() error { return e.err }
 
 // informational passes the informational responses preceding the final
 // one on to the client, and returns the final one.

@@ -32,3 +32,14 @@ func TargetHealth(ctx context.Context, st store.Store, now time.Time, targetGrou
 	}
 	return Merge(reports, now, targetGroupARN), nil
 }
+
+// ListenerErrors returns why the listeners that some node live at now
+// could not open did not, over the reports in st (MergeListenerErrors):
+// what the load balancers' State reports.
+func ListenerErrors(ctx context.Context, st store.Store, now time.Time) (map[string]string, error) {
+	reports, err := Reports(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return MergeListenerErrors(reports, now), nil
+}

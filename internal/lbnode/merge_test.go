@@ -153,3 +153,22 @@ func TestMergeReason(t *testing.T) {
 		t.Errorf("Merge = %+v, want %+v", got, bad)
 	}
 }
+
+func TestMergeListenerErrors(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	const l1, l2 = "arn:listener/1", "arn:listener/2"
+	reports := []Report{
+		{Node: "b", At: now.Add(-time.Second), ListenerErrors: map[string]string{l1: "port taken"}},
+		{Node: "a", At: now.Add(-time.Second), ListenerErrors: map[string]string{l1: "permission denied", l2: "no certificate"}},
+		{Node: "c", At: now.Add(-ReportTTL - time.Second), ListenerErrors: map[string]string{l2: "gone node"}},
+		{Node: "d", At: now}, // an earlier release's report, or all open
+	}
+	got := MergeListenerErrors(reports, now)
+	want := map[string]string{
+		l1: "node a: permission denied; node b: port taken",
+		l2: "node a: no certificate",
+	}
+	if len(got) != len(want) || got[l1] != want[l1] || got[l2] != want[l2] {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -53,7 +53,8 @@ type Node struct {
 
 	mu      sync.Mutex
 	applied lb.Config
-	rev     int64 // of applied; 0 until the first
+	rev     int64             // of applied; 0 until the first
+	failed  map[string]string // listeners that could not open, as last logged
 
 	metrics nodeMetrics
 }
@@ -198,12 +199,25 @@ func (n *Node) apply(cfg lb.Config, rev int64) bool {
 			return false
 		}
 		// Applied except the listeners that could not open, which the
-		// next Update tries again.
-		n.log.Warn("configuration applied in part", "revision", rev, "err", err)
+		// next Update tries again; they are in the reports, and logged
+		// when they change (below), not at every configuration.
 	}
+	failed := n.srv.ListenerErrors()
 	n.mu.Lock()
 	n.applied, n.rev = cfg, rev
+	logged := n.failed
+	n.failed = failed
 	n.mu.Unlock()
+	for arn, why := range failed {
+		if logged[arn] != why {
+			n.log.Warn("listener cannot open", "listener", arn, "err", why, "revision", rev)
+		}
+	}
+	for arn := range logged {
+		if _, ok := failed[arn]; !ok {
+			n.log.Info("listener no longer failing", "listener", arn, "revision", rev)
+		}
+	}
 	n.metrics.revision.Set(float64(rev))
 	n.log.Debug("configuration applied", "revision", rev)
 	n.reportDue()
@@ -262,7 +276,7 @@ func (n *Node) snapshot() (Report, bool) {
 	if rev == 0 {
 		return Report{}, false
 	}
-	r := Report{Node: n.cfg.ID, AppliedRevision: rev, Groups: map[string][]lb.TargetHealth{}}
+	r := Report{Node: n.cfg.ID, AppliedRevision: rev, Groups: map[string][]lb.TargetHealth{}, ListenerErrors: n.srv.ListenerErrors()}
 	for _, tg := range cfg.TargetGroups {
 		if hs := n.srv.Health(tg.ARN); len(hs) > 0 {
 			r.Groups[tg.ARN] = hs

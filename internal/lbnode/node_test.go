@@ -1,13 +1,17 @@
 package lbnode_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,6 +150,75 @@ func newBackend(t *testing.T, name string) *backend {
 // its targets' health as it changes (and only then: the heartbeat is off),
 // reports a deregistered target draining until its last request is done,
 // and keeps serving while the source is unreachable.
+// TestNodeListenerErrors reports a listener whose port is taken on the
+// node, and logs it once however many configurations come meanwhile; and
+// no longer once the port is free.
+func TestNodeListenerErrors(t *testing.T) {
+	const (
+		lbARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/front/1"
+		lnARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:listener/app/front/1/1"
+	)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := lb.Config{
+		LoadBalancers: []lb.LoadBalancer{{ARN: lbARN, Name: "front"}},
+		Listeners: []lb.Listener{{ARN: lnARN, LoadBalancerARN: lbARN, Protocol: lb.ProtocolHTTP, Port: taken.Addr().(*net.TCPAddr).Port,
+			DefaultActions: []lb.Action{{Type: lb.ActionFixedResponse, FixedResponseConfig: &lb.FixedResponseConfig{StatusCode: "200"}}}}},
+	}
+	src := newMemSource()
+	var logs lockedBuffer
+	node, err := lbnode.NewNode(lbnode.NodeConfig{ID: "n1", Source: src, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Heartbeat: time.Hour,
+		LB: lb.Options{ShutdownTimeout: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	src.set(cfg, 10)
+	r := src.waitReport(t, "the listener's error at revision 10", func(r lbnode.Report) bool { return r.AppliedRevision == 10 })
+	if why := r.ListenerErrors[lnARN]; !strings.Contains(why, "address already in use") {
+		t.Errorf("listener errors %q, want the listener's port in use", r.ListenerErrors)
+	}
+	src.set(cfg, 11) // and again, the port still taken
+	r = src.waitReport(t, "revision 11", func(r lbnode.Report) bool { return r.AppliedRevision == 11 })
+	if _, ok := r.ListenerErrors[lnARN]; !ok {
+		t.Errorf("listener errors %q at revision 11, want the listener's", r.ListenerErrors)
+	}
+	if n := strings.Count(logs.String(), "listener cannot open"); n != 1 {
+		t.Errorf("the listener's error logged %d times over two configurations, want once", n)
+	}
+	taken.Close()
+	src.set(cfg, 12)
+	r = src.waitReport(t, "revision 12", func(r lbnode.Report) bool { return r.AppliedRevision == 12 })
+	if len(r.ListenerErrors) != 0 || node.Server().Addr(lnARN) == nil {
+		t.Errorf("listener errors %q once the port is free, listener open: %v", r.ListenerErrors, node.Server().Addr(lnARN) != nil)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for a logger's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func TestNode(t *testing.T) {
 	const (
 		lbARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/front/1"

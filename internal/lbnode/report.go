@@ -7,6 +7,8 @@
 package lbnode
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/flotilla/flotilla/internal/lb"
@@ -37,7 +39,32 @@ type Report struct {
 	// knows, draining targets included, by target group ARN
 	// (lb.Server.Health).
 	Groups map[string][]lb.TargetHealth `json:"groups,omitempty"`
+	// ListenerErrors are the listeners of the applied configuration that
+	// the node could not open, with why, by listener ARN
+	// (lb.Server.ListenerErrors). Reports of earlier releases have none.
+	ListenerErrors map[string]string `json:"listenerErrors,omitempty"`
 }
 
 // Live reports whether the report still counts at now.
 func (r Report) Live(now time.Time) bool { return now.Sub(r.At) < ReportTTL }
+
+// MergeListenerErrors returns, by listener ARN, why the listeners that some
+// node of the reports live at now could not open did not: each node's
+// reason after its name, the nodes in order of name.
+func MergeListenerErrors(reports []Report, now time.Time) map[string]string {
+	slices.SortFunc(reports, func(a, b Report) int { return cmp.Compare(a.Node, b.Node) })
+	out := map[string]string{}
+	for _, r := range reports {
+		if !r.Live(now) {
+			continue
+		}
+		for arn, why := range r.ListenerErrors {
+			if prior := out[arn]; prior != "" {
+				out[arn] = prior + "; node " + r.Node + ": " + why
+			} else {
+				out[arn] = "node " + r.Node + ": " + why
+			}
+		}
+	}
+	return out
+}

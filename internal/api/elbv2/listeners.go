@@ -3,7 +3,6 @@ package elbv2
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/flotilla/flotilla/internal/lb"
@@ -44,9 +43,6 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 		if err := s.checkTargetGroups(ctx, actions); err != nil {
 			return store.Txn{}, err
 		}
-		if err := s.checkPortFree(ctx, lbARN, int(*in.Port), ""); err != nil {
-			return store.Txn{}, err
-		}
 		id := newID()
 		base := "app/" + lbRec.Name + "/" + lbRec.ID + "/" + id
 		rec = listenerRecord{
@@ -66,7 +62,12 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 		if err != nil {
 			return store.Txn{}, err
 		}
-		return s.listenerTxn(ctx, &rec, []store.Compare{{Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}, {Key: prefixListener + id}}, tagOps...)
+		portCmps, portOps, err := s.claimPort(ctx, &rec)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		cmps := append([]store.Compare{{Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}, {Key: prefixListener + id}}, portCmps...)
+		return s.listenerTxn(ctx, &rec, cmps, append(tagOps, portOps...)...)
 	})
 	if err != nil {
 		return nil, err
@@ -81,30 +82,6 @@ func (s *Service) checkTargetGroups(ctx context.Context, actions []lb.Action) er
 		if _, _, err := s.getTargetGroup(ctx, arn); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// checkPortFree checks that no listener other than the listener except
-// uses port: DuplicateListener otherwise. Unlike ELBv2, whose load
-// balancers each have their own addresses, every load balancer here
-// listens on the data plane nodes' one bind address, so a port is taken
-// across all of them; letting two claim it would make the nodes refuse the
-// whole configuration.
-func (s *Service) checkPortFree(ctx context.Context, lbARN string, port int, except string) error {
-	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
-	if err != nil {
-		return err
-	}
-	for _, l := range listeners {
-		if l.Value.Port != port || l.Value.ARN == except {
-			continue
-		}
-		if l.Value.LoadBalancerARN == lbARN {
-			return errDuplicateListener()
-		}
-		return &wire.DuplicateListenerException{Message: ptr(fmt.Sprintf(
-			"Port %d is already used by a listener of load balancer %s; Flotilla's load balancers share one address", port, l.Value.LoadBalancerARN))}
 	}
 	return nil
 }
@@ -137,12 +114,20 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 		if err := s.checkTargetGroups(ctx, actions); err != nil {
 			return store.Txn{}, err
 		}
+		var portOps []store.Op
 		if in.Port != nil && int(*in.Port) != rec.Port {
-			if err := s.checkPortFree(ctx, rec.LoadBalancerARN, int(*in.Port), arn); err != nil {
+			if portOps, err = s.releasePort(ctx, rec); err != nil {
 				return store.Txn{}, err
 			}
 			rec.Port = int(*in.Port)
 		}
+		// The port claimed, or kept: a listener of before the claims
+		// claims its port now.
+		portCmps, claimOps, err := s.claimPort(ctx, rec)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		portOps = append(portOps, claimOps...)
 		proto := wire.ProtocolEnum(rec.Protocol)
 		if in.Protocol != "" {
 			proto = in.Protocol
@@ -155,7 +140,8 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 		if actions != nil {
 			rec.DefaultActions = actions
 		}
-		return s.listenerTxn(ctx, rec, []store.Compare{{Key: prefixListener + rec.ID, ModRevision: rev}, {Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}})
+		cmps := append([]store.Compare{{Key: prefixListener + rec.ID, ModRevision: rev}, {Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}}, portCmps...)
+		return s.listenerTxn(ctx, rec, cmps, portOps...)
 	})
 	if err != nil {
 		return nil, err
@@ -215,6 +201,11 @@ func (s *Service) DeleteListener(ctx context.Context, in *wire.DeleteListenerInp
 		}
 		key := prefixListener + rec.ID
 		txn := store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{{Key: key, Delete: true}, deleteTags(arn), deleteTags(defaultRuleARN(rec))}}
+		portOps, err := s.releasePort(ctx, rec)
+		if err != nil {
+			return store.Txn{}, err
+		}
+		txn.Ops = append(txn.Ops, portOps...)
 		rules, err := list[ruleRecord](ctx, s.store, prefixRule)
 		if err != nil {
 			return store.Txn{}, err

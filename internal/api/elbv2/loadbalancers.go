@@ -1,8 +1,10 @@
 package elbv2
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -114,9 +116,48 @@ func (s *Service) DescribeLoadBalancers(ctx context.Context, in *wire.DescribeLo
 	if err != nil {
 		return nil, err
 	}
+	impaired, err := s.impaired(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := &wire.DescribeLoadBalancersOutput{LoadBalancers: []wire.LoadBalancer{}, NextMarker: next}
 	for _, r := range recs {
-		out.LoadBalancers = append(out.LoadBalancers, s.loadBalancerToWire(r))
+		w := s.loadBalancerToWire(r)
+		if why, ok := impaired[r.ARN]; ok {
+			w.State = &wire.LoadBalancerState{Code: wire.LoadBalancerStateEnumActiveImpaired, Reason: ptr(why)}
+		}
+		out.LoadBalancers = append(out.LoadBalancers, w)
+	}
+	return out, nil
+}
+
+// impaired returns, by load balancer ARN, why the load balancers with a
+// listener that a data plane node could not open are impaired: for each
+// such listener, by port, its port and the nodes' reasons.
+func (s *Service) impaired(ctx context.Context) (map[string]string, error) {
+	if s.listenerErrors == nil {
+		return nil, nil
+	}
+	errs, err := s.listenerErrors(ctx)
+	if err != nil || len(errs) == 0 {
+		return nil, err
+	}
+	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(listeners, func(a, b store.Item[listenerRecord]) int { return cmp.Compare(a.Value.Port, b.Value.Port) })
+	out := map[string]string{}
+	for _, l := range listeners {
+		why, ok := errs[l.Value.ARN]
+		if !ok {
+			continue
+		}
+		msg := fmt.Sprintf("Listener on port %d cannot open: %s", l.Value.Port, why)
+		if prior := out[l.Value.LoadBalancerARN]; prior != "" {
+			msg = prior + "; " + msg
+		}
+		out[l.Value.LoadBalancerARN] = msg
 	}
 	return out, nil
 }
@@ -150,6 +191,11 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, in *wire.DeleteLoadBal
 				gone[l.Value.ARN] = true
 				txn.Compares = append(txn.Compares, store.Compare{Key: l.Key, ModRevision: l.ModRevision})
 				txn.Ops = append(txn.Ops, store.Op{Key: l.Key, Delete: true}, deleteTags(l.Value.ARN), deleteTags(defaultRuleARN(&l.Value)))
+				portOps, err := s.releasePort(ctx, &l.Value)
+				if err != nil {
+					return store.Txn{}, err
+				}
+				txn.Ops = append(txn.Ops, portOps...)
 			}
 		}
 		for _, r := range st.rules {

@@ -43,6 +43,14 @@ type Config struct {
 	// the merged reports of the data plane nodes). When nil, registered
 	// targets are reported initial.
 	Health func(ctx context.Context, targetGroupARN string) ([]lb.TargetHealth, error)
+	// ListenerErrors returns the listeners that a data plane node could
+	// not open (the port taken on its host, say), with why, by listener
+	// ARN: their load balancers are reported active_impaired with the
+	// reasons. When nil, every load balancer is reported active.
+	ListenerErrors func(ctx context.Context) (map[string]string, error)
+	// ReservedPorts are the ports Flotilla itself listens on (its API's),
+	// with what listens there: no listener may have one.
+	ReservedPorts map[int]string
 }
 
 // Service implements the ELBv2 operations.
@@ -52,16 +60,22 @@ type Service struct {
 	acct   string
 	now    func() time.Time
 	health func(context.Context, string) ([]lb.TargetHealth, error)
+	// listenerErrors and reservedPorts are Config's.
+	listenerErrors func(context.Context) (map[string]string, error)
+	reservedPorts  map[int]string
 	// mu serializes this process's writes, so that checks across records
-	// (a port free on a load balancer, a target group no rule uses) hold
-	// when the transaction commits; the transactions' comparisons catch
-	// writes of other processes to the records read.
+	// (a target group no rule uses) hold when the transaction commits; the
+	// transactions' comparisons catch writes of other processes to the
+	// records read. Names of load balancers and target groups (their
+	// keys) and listener ports (claimPort) are unique by the comparisons
+	// alone, whatever the processes.
 	mu sync.Mutex
 }
 
 // New returns the ELBv2 service over cfg.Store.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, region: cfg.Region, acct: cfg.AccountID, now: cfg.Clock, health: cfg.Health}
+	s := &Service{store: cfg.Store, region: cfg.Region, acct: cfg.AccountID, now: cfg.Clock, health: cfg.Health,
+		listenerErrors: cfg.ListenerErrors, reservedPorts: cfg.ReservedPorts}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -57,12 +57,23 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, st, nil)
+}
+
+// newEnvOn is newEnv over st, with the service's configuration changed by
+// configure when it is not nil.
+func newEnvOn(t *testing.T, st store.Store, configure func(*elbv2.Config)) *env {
+	t.Helper()
 	e := &env{store: st, health: map[string][]lb.TargetHealth{}}
-	svc := elbv2.New(elbv2.Config{
+	cfg := elbv2.Config{
 		Store: st, Region: region, AccountID: account,
 		Clock:  func() time.Time { return created },
 		Health: func(_ context.Context, arn string) ([]lb.TargetHealth, error) { return e.health[arn], nil },
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	svc := elbv2.New(cfg)
 	s := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{akid: secret}, Logger: slog.New(slog.DiscardHandler)})
 	s.HandleQuery(svc.QueryService())
 	inUse := func(ctx context.Context) (map[string][]string, error) {
