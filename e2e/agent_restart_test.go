@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/flotilla/flotilla/internal/agent/docker"
+	"github.com/flotilla/flotilla/internal/seal"
 )
 
 // TestAgentSurvivesSIGKILL kills the agent with SIGKILL ten times in a row
@@ -148,19 +149,34 @@ func TestTwoAgents(t *testing.T) {
 
 	// Agent A signs with its instance's own credentials, which reach only
 	// its own instance's tasks and only the agent operations.
+	// They are sealed in its state file with its master key, beside its
+	// data dir.
 	var state struct {
-		InstanceARN string `json:"instanceArn"`
+		InstanceARN string          `json:"instanceArn"`
+		Plain       json.RawMessage `json:"credentials"`
+		Sealed      []byte          `json:"sealedCredentials"`
 		Credentials struct {
 			AccessKeyID     string `json:"accessKeyId"`
 			SecretAccessKey string `json:"secretAccessKey"`
-		} `json:"credentials"`
+		} `json:"-"`
 	}
 	b, err := os.ReadFile(filepath.Join(dirA, "agent-state.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &state); err != nil || state.Credentials.AccessKeyID == "" {
-		t.Fatalf("agent A holds no instance credentials: %v %s", err, b)
+	if err := json.Unmarshal(b, &state); err != nil || state.Sealed == nil || state.Plain != nil {
+		t.Fatalf("agent A's state holds no sealed instance credentials, or plaintext ones: %v %s", err, b)
+	}
+	keys, err := seal.Load(dirA + ".master.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := keys.Open(state.Sealed, "agent-state.json:credentials")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(plain, &state.Credentials); err != nil || state.Credentials.AccessKeyID == "" {
+		t.Fatalf("agent A's instance credentials: %v %s", err, plain)
 	}
 	asA := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.Endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider(state.Credentials.AccessKeyID, state.Credentials.SecretAccessKey, "")})
