@@ -44,17 +44,23 @@ func TestCLIv2(t *testing.T) {
 	}
 
 	// ELBv2 is the query protocol.
-	var lbs struct{ LoadBalancers []struct{ LoadBalancerArn string } }
+	var lbs struct {
+		LoadBalancers []struct{ LoadBalancerArn string }
+	}
 	mustJSON(t, v2("elbv2", "create-load-balancer", "--name", "front-v2"), &lbs)
 	if len(lbs.LoadBalancers) != 1 {
 		t.Fatalf("create-load-balancer: %+v", lbs)
 	}
-	var tgs struct{ TargetGroups []struct{ TargetGroupArn string } }
+	var tgs struct {
+		TargetGroups []struct{ TargetGroupArn string }
+	}
 	mustJSON(t, v2("elbv2", "create-target-group", "--name", "tg-v2", "--protocol", "HTTP", "--port", "8080", "--target-type", "ip"), &tgs)
 	if len(tgs.TargetGroups) != 1 {
 		t.Fatalf("create-target-group: %+v", tgs)
 	}
-	var desc struct{ TargetGroups []struct{ TargetGroupName string } }
+	var desc struct {
+		TargetGroups []struct{ TargetGroupName string }
+	}
 	mustJSON(t, v2("elbv2", "describe-target-groups", "--names", "tg-v2"), &desc)
 	if len(desc.TargetGroups) != 1 || desc.TargetGroups[0].TargetGroupName != "tg-v2" {
 		t.Fatalf("describe-target-groups: %+v", desc)
