@@ -86,7 +86,7 @@ func TestRegionsCLI(t *testing.T) {
 	var tgs struct {
 		TargetGroups []struct{ TargetGroupArn string }
 	}
-	mustJSON(t, eu("elbv2", "create-target-group", "--name", "tg", "--protocol", "HTTP", "--port", "80", "--vpc-id", "vpc-1"), &tgs)
+	mustJSON(t, eu("elbv2", "create-target-group", "--name", "tg", "--protocol", "HTTP", "--port", "80"), &tgs)
 	tgARN := tgs.TargetGroups[0].TargetGroupArn
 	if !strings.HasPrefix(tgARN, "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/tg/") {
 		t.Fatalf("target group ARN %s", tgARN)
