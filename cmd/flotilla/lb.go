@@ -58,17 +58,6 @@ func (l *loadBalancing) Health(ctx context.Context, targetGroupARN string) ([]lb
 	return lbnode.TargetHealth(ctx, l.st, time.Now(), targetGroupARN)
 }
 
-// Run runs the source and the in-process node until ctx ends.
-func (l *loadBalancing) Run(ctx context.Context) error {
-	done := make(chan error, 1)
-	go func() { done <- l.source.Run(ctx) }()
-	err := l.node.Run(ctx)
-	if serr := <-done; err == nil {
-		err = serr
-	}
-	return err
-}
-
 func hostname() string {
 	h, err := os.Hostname()
 	if err != nil || h == "" {
