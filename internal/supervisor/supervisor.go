@@ -206,14 +206,14 @@ func (r *run) loop() error {
 		case lost := <-r.elected:
 			r.campaigning = false
 			r.leading, r.lost = true, lost
-			r.s.log.Info("leading")
+			r.s.log.Debug("leading")
 			for _, m := range r.members {
 				if m.c.LeaderOnly && r.ctx.Err() == nil {
 					r.start(m)
 				}
 			}
 		case <-r.lost:
-			r.s.log.Info("lost leadership")
+			r.s.log.Info("lost leadership; stopping the leader-only components")
 			r.leading, r.lost = false, nil
 			for i := len(r.members) - 1; i >= 0; i-- {
 				if m := r.members[i]; m.c.LeaderOnly {
@@ -332,7 +332,8 @@ func (r *run) record(name string, err error) {
 		return
 	}
 	r.first = &Error{Component: name, Err: err}
-	r.s.log.Info("stopping", "failed", name, "err", err)
+	// The error is logged where Run's caller handles it.
+	r.s.log.Info("stopping", "failed", name)
 	r.fail()
 }
 
