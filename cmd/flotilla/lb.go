@@ -64,17 +64,6 @@ func (l *loadBalancing) ListenerErrors(ctx context.Context) (map[string]string, 
 	return lbnode.ListenerErrors(ctx, l.st, time.Now())
 }
 
-// Run runs the source and the in-process node until ctx ends.
-func (l *loadBalancing) Run(ctx context.Context) error {
-	done := make(chan error, 1)
-	go func() { done <- l.source.Run(ctx) }()
-	err := l.node.Run(ctx)
-	if serr := <-done; err == nil {
-		err = serr
-	}
-	return err
-}
-
 func hostname() string {
 	h, err := os.Hostname()
 	if err != nil || h == "" {

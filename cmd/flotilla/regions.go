@@ -21,14 +21,17 @@ import (
 	"github.com/flotilla/flotilla/internal/lbnode"
 	"github.com/flotilla/flotilla/internal/link"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/store"
+	"github.com/flotilla/flotilla/internal/supervisor"
 )
 
 // regionStack is what serves one region: its ECS, ELBv2 and ACM services,
-// load balancing and service controller, over the region's view of the
-// store.
+// placer, load balancing and service controller, over the region's view of
+// the store.
 type regionStack struct {
 	name    string
+	placer  *scheduler.Placer
 	ecs     *ecs.Service
 	elb     *elbv2.Service
 	acm     *acm.Service
@@ -39,30 +42,21 @@ type regionStack struct {
 	elbQ    api.QueryService
 }
 
-// Run runs the region's housekeeping, load balancing and service
-// controller until ctx ends or one of them fails.
-func (r *regionStack) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, 3)
-	go func() { errs <- wrapRun("ecs housekeeping", r.ecs.Run(ctx)) }()
-	go func() { errs <- wrapRun("load balancer", r.lbs.Run(ctx)) }()
-	go func() { errs <- wrapRun("service controller", r.ctl.Run(ctx)) }()
-	var first error
-	for range 3 {
-		if err := <-errs; err != nil && first == nil && ctx.Err() == nil {
-			first = err
-			cancel()
-		}
+// components are the parts of the region's stack that run, in the order
+// they start: the placer that RunTask, StartTask and the service
+// controller place through, the ECS housekeeping (every server sweeps the
+// agents' links), the load balancers' configuration source and the
+// in-process node that follows it, and the service controller, which runs
+// on the leader only.
+func (r *regionStack) components() []supervisor.Component {
+	name := "region " + r.name + " "
+	return []supervisor.Component{
+		{Name: name + "placer", Run: r.placer.Run},
+		{Name: name + "ecs housekeeping", Run: r.ecs.Run},
+		{Name: name + "load balancer source", Run: r.lbs.source.Run},
+		{Name: name + "load balancer node", Run: r.lbs.node.Run},
+		{Name: name + "service controller", LeaderOnly: true, Run: r.ctl.Run},
 	}
-	return first
-}
-
-func wrapRun(what string, err error) error {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }
 
 // regionsConfig is what every region's stack is made with.
@@ -76,26 +70,32 @@ type regionsConfig struct {
 	// ReservedPorts are the ports Flotilla itself listens on, which no
 	// listener may take: port → what holds it.
 	ReservedPorts map[int]string
-	Logger        *slog.Logger
-	Registerer    prometheus.Registerer
+	// Leadership gates the regions' leader-only components (their service
+	// controllers).
+	Leadership supervisor.Leadership
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // regions serves every region a request is signed for, each with its own
 // resources, as AWS does: a region's stack is made on the first request
 // signed for it, recorded in the store (flotilla.Region), and started
 // again with the server. It is the API server's credentials lookup for
-// the instance keys of every region.
+// the instance keys of every region. The stacks' components run under a
+// supervisor of the regions' own (Run), to which a new region's are added
+// while it runs: the region set is one component of the server, started
+// before the API and stopped after it.
 type regions struct {
 	cfg regionsConfig
+	sup *supervisor.Supervisor
 
-	mu      sync.Mutex
-	stacks  map[string]*regionStack
-	pending []*regionStack // made, not yet started by Run
-	wake    chan struct{}
+	mu     sync.Mutex
+	stacks map[string]*regionStack
 }
 
 func newRegions(cfg regionsConfig) *regions {
-	return &regions{cfg: cfg, stacks: map[string]*regionStack{}, wake: make(chan struct{}, 1)}
+	return &regions{cfg: cfg, stacks: map[string]*regionStack{},
+		sup: supervisor.New(supervisor.Config{Leadership: cfg.Leadership, Logger: cfg.Logger})}
 }
 
 // Open makes the stacks of the regions the store has records of. A store
@@ -168,12 +168,10 @@ func (rs *regions) get(ctx context.Context, name string) (*regionStack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("region %s: %w", name, err)
 	}
-	rs.stacks[name] = s
-	rs.pending = append(rs.pending, s)
-	select {
-	case rs.wake <- struct{}{}:
-	default:
+	if err := rs.sup.Add(s.components()...); err != nil {
+		return nil, fmt.Errorf("region %s: %w", name, err)
 	}
+	rs.stacks[name] = s
 	return s, nil
 }
 
@@ -215,50 +213,21 @@ func (rs *regions) makeStack(name, keyPrefix string) (*regionStack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &regionStack{name: name, lbs: lbs}
+	s := &regionStack{name: name, lbs: lbs, placer: scheduler.NewPlacer(st, log)}
 	s.elb = elbv2.New(elbv2.Config{Store: st, Region: name, AccountID: cfg.AccountID, Health: lbs.Health,
 		ListenerErrors: lbs.ListenerErrors, ReservedPorts: cfg.ReservedPorts})
 	s.acm = acm.New(acm.Config{Store: st, Region: name, AccountID: cfg.AccountID, InUse: s.elb.CertificateUsers})
 	s.ecs = ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: name, ID: cfg.AccountID}, Logger: log,
-		Endpoint: cfg.Endpoint, TargetGroupLoadBalancers: s.elb.TargetGroupLoadBalancers})
+		Endpoint: cfg.Endpoint, TargetGroupLoadBalancers: s.elb.TargetGroupLoadBalancers, Placer: s.placer})
 	s.ctl = service.New(service.Config{Store: st, Tasks: s.ecs, LoadBalancers: s.elb, InstanceGracePeriod: cfg.GracePeriod, Logger: log})
 	s.ecsJSON, s.acmJSON, s.elbQ = s.ecs.JSONService(), s.acm.JSONService(), s.elb.QueryService()
 	return s, nil
 }
 
-// Run runs the stacks of the regions, those made later included, until
-// ctx ends or one of them fails.
+// Run runs the stacks' components, those of regions made later included,
+// until ctx ends or one of them fails.
 func (rs *regions) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	errs := make(chan error, 1)
-	for {
-		rs.mu.Lock()
-		start := rs.pending
-		rs.pending = nil
-		rs.mu.Unlock()
-		for _, s := range start {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := s.Run(ctx); err != nil {
-					select {
-					case errs <- fmt.Errorf("region %s: %w", s.name, err):
-					default:
-					}
-				}
-			}()
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-errs:
-			return err
-		case <-rs.wake:
-		}
-	}
+	return rs.sup.Run(ctx)
 }
 
 // Register serves ECS, ELBv2, ACM, the agents' links and the load

@@ -108,3 +108,38 @@ func TestRegionsUpgradeKeepsData(t *testing.T) {
 		})
 	}
 }
+
+// TestRegionMadeWhileRunningRuns checks that a region made on a request
+// while the server runs has its stack's components run by the regions'
+// supervisor: its load balancers' configuration source answers (it has
+// read the store), and that its service controller is its only
+// leader-only component.
+func TestRegionMadeWhileRunningRuns(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+	defer st.Close()
+	rs := openRegions(t, st, "us-east-1")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rs.Run(ctx) }()
+	s, err := rs.get(ctx, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without its source running, the poll would end with ErrNoConfig.
+	if _, rev, err := s.lbs.source.Config(ctx, 0); err != nil || rev == 0 {
+		t.Fatalf("eu-west-1's load balancer source: revision %d, %v", rev, err)
+	}
+	var leaderOnly []string
+	for _, c := range s.components() {
+		if c.LeaderOnly {
+			leaderOnly = append(leaderOnly, c.Name)
+		}
+	}
+	if len(leaderOnly) != 1 || leaderOnly[0] != "region eu-west-1 service controller" {
+		t.Errorf("leader-only components %q, want the service controller", leaderOnly)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}

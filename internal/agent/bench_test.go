@@ -23,6 +23,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api/ecs"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/link"
+	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/seal"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
@@ -50,7 +51,9 @@ func BenchmarkRunTaskToRunning(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	svc := ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: "123456789012"}})
+	placer := scheduler.NewPlacer(st, nil)
+	go placer.Run(ctx)
+	svc := ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: "123456789012"}, Placer: placer})
 	srv := api.NewServer(api.Config{Credentials: sigv4.Chain{sigv4.StaticCredentials{benchKey: benchSecret}, svc}})
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()

@@ -22,6 +22,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/api/ecs"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
+	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -50,14 +51,18 @@ func TestGoldenResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: account}, Clock: func() time.Time { return goldenNow }})
+	placer := scheduler.NewPlacer(st, nil)
+	svc := ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: account}, Clock: func() time.Time { return goldenNow },
+		Placer: placer})
 	runCtx, stop := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { defer close(ran); _ = svc.Run(runCtx) }()
+	placed := make(chan struct{})
+	go func() { defer close(placed); _ = placer.Run(runCtx) }()
 	srv := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{testKey: testSecret}})
 	srv.HandleJSON(svc.JSONService())
 	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { ts.Close(); stop(); <-ran; st.Close() })
+	t.Cleanup(func() { ts.Close(); stop(); <-ran; <-placed; st.Close() })
 	rec := &sdktest.Recorder{}
 	c := sdk.New(sdk.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), RetryMaxAttempts: 1,

@@ -432,16 +432,11 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// Run runs the placer that RunTask and StartTask place through, and does the
-// service's housekeeping until ctx ends: every link.HeartbeatInterval it
-// marks disconnected the agents whose link nobody holds any more
-// (sweepLinks), and every minute it forgets STOPPED tasks after their
-// retention. RunTask and StartTask need Run running.
+// Run does the service's housekeeping until ctx ends: every
+// link.HeartbeatInterval it marks disconnected the agents whose link nobody
+// holds any more (sweepLinks), and every minute it forgets STOPPED tasks
+// after their retention. The placer (Config.Placer) runs apart.
 func (s *Service) Run(ctx context.Context) error {
-	pctx, stopPlacer := context.WithCancel(ctx)
-	placed := make(chan error, 1)
-	go func() { placed <- s.placer.Run(pctx) }()
-	defer func() { stopPlacer(); <-placed }()
 	if err := s.sweepLinks(ctx); err != nil {
 		return err
 	}

@@ -33,6 +33,11 @@ type Config struct {
 	// loadBalancers are checked with it. When nil, services may not have
 	// load balancers.
 	TargetGroupLoadBalancers func(ctx context.Context, arn string) ([]string, error)
+	// Placer is what RunTask, StartTask and the services' tasks are placed
+	// through, over Store; whoever makes it runs it (its Run), a component
+	// of its own. When nil, New makes one that nobody runs: operations
+	// that place tasks then wait until their context ends.
+	Placer *scheduler.Placer
 }
 
 // Service implements the ECS operations.
@@ -54,7 +59,10 @@ type Service struct {
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, acct: cfg.Account, now: cfg.Clock, log: cfg.Logger, endpoint: cfg.Endpoint, tgLBs: cfg.TargetGroupLoadBalancers,
 		links: links{conns: map[string]*linkConn{}}, server: flotilla.NewID()[:16]}
-	s.placer = scheduler.NewPlacer(cfg.Store, cfg.Logger)
+	s.placer = cfg.Placer
+	if s.placer == nil {
+		s.placer = scheduler.NewPlacer(cfg.Store, cfg.Logger)
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
