@@ -55,7 +55,30 @@ func RegionKey(name string) string { return RegionsPrefix + name }
 // but the first one a store served. The first one's resources are at the
 // keys themselves, where releases serving one region wrote them, so that
 // an upgraded store finds them in that region.
-func RegionKeyPrefix(name string) string { return "/region/" + name + "/" }
+func RegionKeyPrefix(name string) string { return RegionKeysPrefix + name + "/" }
+
+// RegionKeysPrefix is what RegionKeyPrefix starts with for every region.
+// The resource keys that follow a region's prefix are the ones the first
+// region uses, unchanged: /region/eu-west-1/ + /ecs/instancekeys/FLTI...
+// (a doubled slash) is eu-west-1's key of what the first region keeps at
+// /ecs/instancekeys/FLTI...
+const RegionKeysPrefix = "/region/"
+
+// RegionLocalKey returns the key a region's resource has in the region's
+// own view of the store: key without its leading RegionKeyPrefix, or key
+// itself when it is not under one (a key of the first region, or of no
+// region).
+func RegionLocalKey(key string) string {
+	rest, ok := strings.CutPrefix(key, RegionKeysPrefix)
+	if !ok {
+		return key
+	}
+	name, local, ok := strings.Cut(rest, "/")
+	if !ok || name == "" {
+		return key
+	}
+	return local
+}
 
 // Region is the record of a region that has resources in the store.
 type Region struct {
