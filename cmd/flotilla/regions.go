@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,22 +135,65 @@ func (rs *regions) Open(ctx context.Context) error {
 }
 
 // legacyRegion is the region of the resources a store without region
-// records holds: the one its clusters' ARNs name, else the default.
+// records holds, at the keys themselves: the one their ARNs name (of
+// clusters, instances, task definitions, services, tasks, load balancers,
+// target groups, listeners, certificates: every record's "arn"), else the
+// default. A store whose resources name more than one region is refused,
+// rather than one of them guessed.
 func (rs *regions) legacyRegion(ctx context.Context) (string, error) {
-	cs, _, err := store.ListJSON[flotilla.Cluster](ctx, rs.cfg.Store, flotilla.ClustersPrefix, store.ListOptions{Limit: 1})
-	if err != nil {
-		return "", fmt.Errorf("list clusters: %w", err)
-	}
-	if len(cs) == 1 {
-		if p, ok := flotilla.ParseARN(cs[0].Value.ARN); ok && flotilla.ValidateRegion(p.Region) == nil {
-			if p.Region != rs.cfg.DefaultRegion {
-				rs.cfg.Logger.Warn("the stored resources are in another region than --region", "component", "main",
-					"stored_region", p.Region, "region", rs.cfg.DefaultRegion)
+	const page = 500
+	found := map[string]string{} // region → an ARN in it
+	after := ""
+	for {
+		kvs, _, err := rs.cfg.Store.List(ctx, "", store.ListOptions{StartAfter: after, Limit: page})
+		if err != nil {
+			return "", fmt.Errorf("read the stored resources' region: %w", err)
+		}
+		for _, kv := range kvs {
+			var rec struct {
+				ARN string `json:"arn"`
 			}
-			return p.Region, nil
+			if strings.HasPrefix(kv.Key, flotilla.RegionKeysPrefix) || json.Unmarshal(kv.Value, &rec) != nil {
+				continue
+			}
+			if r := arnRegion(rec.ARN); r != "" && found[r] == "" {
+				found[r] = rec.ARN
+			}
+		}
+		if len(kvs) < page {
+			break
+		}
+		after = kvs[len(kvs)-1].Key
+	}
+	switch len(found) {
+	case 0:
+		return rs.cfg.DefaultRegion, nil
+	case 1:
+		for r := range found {
+			if r != rs.cfg.DefaultRegion {
+				rs.cfg.Logger.Warn("the stored resources are in another region than --region", "component", "main",
+					"stored_region", r, "region", rs.cfg.DefaultRegion)
+			}
+			return r, nil
 		}
 	}
-	return rs.cfg.DefaultRegion, nil
+	var in []string
+	for _, r := range slices.Sorted(maps.Keys(found)) {
+		in = append(in, found[r])
+	}
+	return "", fmt.Errorf("the stored resources name %d regions (%s): a release that served one region wrote them, "+
+		"and which region they belong to cannot be told; delete those of all regions but one with that release, then upgrade",
+		len(found), strings.Join(in, ", "))
+}
+
+// arnRegion returns the region an ARN names, or "" when it names none that
+// is valid.
+func arnRegion(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || flotilla.ValidateRegion(parts[3]) != nil {
+		return ""
+	}
+	return parts[3]
 }
 
 // get returns the stack of a region, making it on first use (and
