@@ -2,20 +2,45 @@ package flotilla
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
-// regionPattern is the shape of AWS's region names: us-east-1,
-// ap-southeast-2, us-gov-west-1, cn-north-1, us-isob-east-1.
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+// regions are AWS's regions, by partition, as the AWS SDKs' partitions
+// data (aws-sdk-go-v2 internal/endpoints/awsrulesfn/partitions.json)
+// lists them: the commercial regions, China's, GovCloud's, the
+// European Sovereign Cloud's and the isolated ones.
+var regions = map[string]bool{}
 
-// ValidateRegion reports a name that is not shaped like an AWS region's.
-// Flotilla serves every region so shaped, each with its own resources, as
-// AWS, moto and LocalStack do.
+func init() {
+	for _, r := range []string{
+		// aws
+		"af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+		"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+		"ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
+		"eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+		"il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
+		"us-west-1", "us-west-2",
+		// aws-cn
+		"cn-north-1", "cn-northwest-1",
+		// aws-us-gov
+		"us-gov-east-1", "us-gov-west-1",
+		// aws-eusc
+		"eusc-de-east-1",
+		// aws-iso, aws-iso-b, aws-iso-e, aws-iso-f
+		"us-iso-east-1", "us-iso-west-1", "us-isob-east-1", "us-isob-west-1", "eu-isoe-west-1",
+		"us-isof-east-1", "us-isof-south-1",
+	} {
+		regions[r] = true
+	}
+}
+
+// ValidateRegion reports a name that is not one of AWS's regions.
+// Flotilla serves every AWS region, each with its own resources, as AWS
+// does; a name that is none (a typo such as us-esat-1) is refused, as AWS
+// refuses a credential scoped to it.
 func ValidateRegion(region string) error {
-	if !regionPattern.MatchString(region) {
-		return fmt.Errorf("invalid region %q: a region name is like us-east-1", region)
+	if !regions[region] {
+		return fmt.Errorf("invalid region %q: not an AWS region, such as us-east-1", region)
 	}
 	return nil
 }
@@ -28,6 +53,7 @@ var partitions = []struct{ prefix, partition string }{
 	{"eu-isoe-", "aws-iso-e"},
 	{"us-iso-", "aws-iso"},
 	{"us-gov-", "aws-us-gov"},
+	{"eusc-", "aws-eusc"},
 	{"cn-", "aws-cn"},
 }
 
@@ -55,7 +81,30 @@ func RegionKey(name string) string { return RegionsPrefix + name }
 // but the first one a store served. The first one's resources are at the
 // keys themselves, where releases serving one region wrote them, so that
 // an upgraded store finds them in that region.
-func RegionKeyPrefix(name string) string { return "/region/" + name + "/" }
+func RegionKeyPrefix(name string) string { return RegionKeysPrefix + name + "/" }
+
+// RegionKeysPrefix is what RegionKeyPrefix starts with for every region.
+// The resource keys that follow a region's prefix are the ones the first
+// region uses, unchanged: /region/eu-west-1/ + /ecs/instancekeys/FLTI...
+// (a doubled slash) is eu-west-1's key of what the first region keeps at
+// /ecs/instancekeys/FLTI...
+const RegionKeysPrefix = "/region/"
+
+// RegionLocalKey returns the key a region's resource has in the region's
+// own view of the store: key without its leading RegionKeyPrefix, or key
+// itself when it is not under one (a key of the first region, or of no
+// region).
+func RegionLocalKey(key string) string {
+	rest, ok := strings.CutPrefix(key, RegionKeysPrefix)
+	if !ok {
+		return key
+	}
+	name, local, ok := strings.Cut(rest, "/")
+	if !ok || name == "" {
+		return key
+	}
+	return local
+}
 
 // Region is the record of a region that has resources in the store.
 type Region struct {

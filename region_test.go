@@ -3,12 +3,12 @@ package flotilla
 import "testing"
 
 func TestValidateRegion(t *testing.T) {
-	for _, r := range []string{"us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "us-isob-east-1", "il-central-1"} {
+	for _, r := range []string{"us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "us-isob-east-1", "il-central-1", "eusc-de-east-1"} {
 		if err := ValidateRegion(r); err != nil {
 			t.Errorf("ValidateRegion(%q): %v", r, err)
 		}
 	}
-	for _, r := range []string{"", "us-east", "US-EAST-1", "us-east-1/x", "us:east-1", "useast1", "us-east-1 ", "us-east-123"} {
+	for _, r := range []string{"", "us-east", "US-EAST-1", "us-east-1/x", "us:east-1", "useast1", "us-east-1 ", "us-east-123", "us-esat-1", "zz-node-1", "us-east-9"} {
 		if err := ValidateRegion(r); err == nil {
 			t.Errorf("ValidateRegion(%q) = nil, want an error", r)
 		}
@@ -23,6 +23,7 @@ func TestARNPartition(t *testing.T) {
 		{"us-gov-west-1", "arn:aws-us-gov:ecs:us-gov-west-1:123456789012:cluster/c"},
 		{"us-iso-east-1", "arn:aws-iso:ecs:us-iso-east-1:123456789012:cluster/c"},
 		{"us-isob-east-1", "arn:aws-iso-b:ecs:us-isob-east-1:123456789012:cluster/c"},
+		{"eusc-de-east-1", "arn:aws-eusc:ecs:eusc-de-east-1:123456789012:cluster/c"},
 	}
 	for _, c := range cases {
 		a := Account{Region: c.region, ID: "123456789012"}

@@ -42,6 +42,7 @@ type authFixture struct {
 	inst             map[string]Credentials // by instance ARN
 	instARN, taskARN [2]string              // instance i's ARN and its task
 	srv              *api.Server
+	regs             *regions
 }
 
 func newAuthFixture(t *testing.T) *authFixture {
@@ -66,6 +67,7 @@ func newAuthFixture(t *testing.T) *authFixture {
 	if err := regs.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
+	f.regs = regs
 	if f.srv, err = apiServer(ctx, api.Config{Logger: quiet, Registerer: reg}, "123456789012", f.account, f.node, regs); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +118,12 @@ func newAuthFixture(t *testing.T) *authFixture {
 // call sends a request signed with c for the service's scope.
 func (f *authFixture) call(t *testing.T, c Credentials, service, method, path string, hdr map[string]string, body string) (*http.Response, string) {
 	t.Helper()
+	return f.callIn(t, c, testRegion, service, method, path, hdr, body)
+}
+
+// callIn sends a request signed with c for the service's scope in region.
+func (f *authFixture) callIn(t *testing.T, c Credentials, region, service, method, path string, hdr map[string]string, body string) (*http.Response, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, f.url+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +133,7 @@ func (f *authFixture) call(t *testing.T, c Credentials, service, method, path st
 	}
 	sum := hashHex(body)
 	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey},
-		req, sum, service, testRegion, time.Now()); err != nil {
+		req, sum, service, region, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,25 +81,49 @@ type regionsConfig struct {
 	Registerer prometheus.Registerer
 }
 
-// regions serves every region a request is signed for, each with its own
-// resources, as AWS does: a region's stack is made on the first request
-// signed for it, recorded in the store (flotilla.Region), and started
-// again with the server. It is the API server's credentials lookup for
-// the instance keys of every region. The stacks' components run under a
-// supervisor of the regions' own (Run), to which a new region's are added
-// while it runs: the region set is one component of the server, started
-// before the API and stopped after it.
+// maxRegions is how many regions a server serves at most: each has a
+// stack of its own (goroutines, an in-process load balancer node, metrics,
+// a store read in every instance key lookup).
+const maxRegions = 8
+
+// Backoffs between the starts of a region's stack whose Run failed.
+const (
+	minRestartBackoff = time.Second
+	maxRestartBackoff = time.Minute
+)
+
+// errRegionNotServed is returned for a region that has no stack here, to
+// a caller that may not make one.
+var errRegionNotServed = errors.New("region not served")
+
+// errTooManyRegions is returned for a new region when maxRegions are
+// served.
+var errTooManyRegions = fmt.Errorf("at most %d regions are served", maxRegions)
+
+// regions serves the AWS regions the account's requests are signed for,
+// each with its own resources, as AWS does: a region's stack is made on
+// the first request the account's key signs for it, recorded in the store
+// (flotilla.Region), and started again with the server. Instances' and
+// load balancer nodes' keys reach only the regions made already. It is the
+// API server's credentials lookup for the instance keys of every region.
+// Each region's stack is one component of a supervisor of the regions'
+// own (Run), added when the region is made: the region set is one
+// component of the server, started before the API and stopped after it.
 type regions struct {
 	cfg regionsConfig
 	sup *supervisor.Supervisor
+	// restartBackoff is the first wait before a failed stack starts
+	// again, doubled up to maxRestartBackoff.
+	restartBackoff time.Duration
 
-	mu     sync.Mutex
-	stacks map[string]*regionStack
+	mu      sync.Mutex
+	stacks  map[string]*regionStack
+	making map[string]chan struct{} // regions being made, closed when done
 }
 
 func newRegions(cfg regionsConfig) *regions {
-	return &regions{cfg: cfg, stacks: map[string]*regionStack{},
-		sup: supervisor.New(supervisor.Config{Leadership: cfg.Leadership, Logger: cfg.Logger})}
+	return &regions{cfg: cfg, restartBackoff: minRestartBackoff, stacks: map[string]*regionStack{},
+		making: map[string]chan struct{}{}, sup: supervisor.New(supervisor.Config{Logger: cfg.Logger})}
 }
 
 // Open makes the stacks of the regions the store has records of. A store
@@ -122,44 +150,144 @@ func (rs *regions) Open(ctx context.Context) error {
 		}
 	}
 	for _, r := range recs {
-		if _, err := rs.get(ctx, r.Value.Name); err != nil {
+		// The regions recorded are all served, however many.
+		if _, err := rs.stack(ctx, r.Value.Name, 0); err != nil {
 			return err
 		}
 	}
-	_, err = rs.get(ctx, rs.cfg.DefaultRegion)
+	// --region is served, however many others are.
+	_, err = rs.stack(ctx, rs.cfg.DefaultRegion, 0)
 	return err
 }
 
 // legacyRegion is the region of the resources a store without region
-// records holds: the one its clusters' ARNs name, else the default.
+// records holds, at the keys themselves: the one their ARNs name (of
+// clusters, instances, task definitions, services, tasks, load balancers,
+// target groups, listeners, certificates: every record's "arn"), else the
+// default. A store whose resources name more than one region is refused,
+// rather than one of them guessed.
 func (rs *regions) legacyRegion(ctx context.Context) (string, error) {
-	cs, _, err := store.ListJSON[flotilla.Cluster](ctx, rs.cfg.Store, flotilla.ClustersPrefix, store.ListOptions{Limit: 1})
-	if err != nil {
-		return "", fmt.Errorf("list clusters: %w", err)
-	}
-	if len(cs) == 1 {
-		if p, ok := flotilla.ParseARN(cs[0].Value.ARN); ok && flotilla.ValidateRegion(p.Region) == nil {
-			if p.Region != rs.cfg.DefaultRegion {
-				rs.cfg.Logger.Warn("the stored resources are in another region than --region", "component", "main",
-					"stored_region", p.Region, "region", rs.cfg.DefaultRegion)
+	const page = 500
+	found := map[string]string{} // region → an ARN in it
+	after := ""
+	for {
+		kvs, _, err := rs.cfg.Store.List(ctx, "", store.ListOptions{StartAfter: after, Limit: page})
+		if err != nil {
+			return "", fmt.Errorf("read the stored resources' region: %w", err)
+		}
+		for _, kv := range kvs {
+			var rec struct {
+				ARN string `json:"arn"`
 			}
-			return p.Region, nil
+			if strings.HasPrefix(kv.Key, flotilla.RegionKeysPrefix) || json.Unmarshal(kv.Value, &rec) != nil {
+				continue
+			}
+			if r := arnRegion(rec.ARN); r != "" && found[r] == "" {
+				found[r] = rec.ARN
+			}
+		}
+		if len(kvs) < page {
+			break
+		}
+		after = kvs[len(kvs)-1].Key
+	}
+	switch len(found) {
+	case 0:
+		return rs.cfg.DefaultRegion, nil
+	case 1:
+		for r := range found {
+			if r != rs.cfg.DefaultRegion {
+				rs.cfg.Logger.Warn("the stored resources are in another region than --region", "component", "main",
+					"stored_region", r, "region", rs.cfg.DefaultRegion)
+			}
+			return r, nil
 		}
 	}
-	return rs.cfg.DefaultRegion, nil
+	var in []string
+	for _, r := range slices.Sorted(maps.Keys(found)) {
+		in = append(in, found[r])
+	}
+	return "", fmt.Errorf("the stored resources name %d regions (%s): a release that served one region wrote them, "+
+		"and which region they belong to cannot be told; delete those of all regions but one with that release, then upgrade",
+		len(found), strings.Join(in, ", "))
+}
+
+// arnRegion returns the region an ARN names, or "" when it names none that
+// is valid.
+func arnRegion(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || flotilla.ValidateRegion(parts[3]) != nil {
+		return ""
+	}
+	return parts[3]
 }
 
 // get returns the stack of a region, making it on first use (and
-// recording the region, its keys under RegionKeyPrefix, when it is new).
+// recording the region, its keys under RegionKeyPrefix, when it is new),
+// unless maxRegions are served (errTooManyRegions).
 func (rs *regions) get(ctx context.Context, name string) (*regionStack, error) {
+	return rs.stack(ctx, name, maxRegions)
+}
+
+// lookup returns the stack of a region made already, or nil.
+func (rs *regions) lookup(name string) *regionStack {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if s := rs.stacks[name]; s != nil {
-		return s, nil
-	}
+	return rs.stacks[name]
+}
+
+// stack returns the stack of a region, making it when there is none and
+// fewer than limit regions are served (0: no limit). The store is read
+// and written without rs.mu held: a region being made is in rs.making,
+// and a second caller waits for the first.
+func (rs *regions) stack(ctx context.Context, name string, limit int) (*regionStack, error) {
 	if err := flotilla.ValidateRegion(name); err != nil {
 		return nil, err
 	}
+	for {
+		rs.mu.Lock()
+		if s := rs.stacks[name]; s != nil {
+			rs.mu.Unlock()
+			return s, nil
+		}
+		if done := rs.making[name]; done != nil {
+			rs.mu.Unlock()
+			select {
+			case <-done:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if limit > 0 && len(rs.stacks)+len(rs.making) >= limit {
+			rs.mu.Unlock()
+			return nil, errTooManyRegions
+		}
+		done := make(chan struct{})
+		rs.making[name] = done
+		rs.mu.Unlock()
+
+		s, err := rs.makeRecorded(ctx, name)
+
+		rs.mu.Lock()
+		delete(rs.making, name)
+		close(done)
+		if err != nil {
+			rs.mu.Unlock()
+			return nil, err
+		}
+		rs.stacks[name] = s
+		rs.mu.Unlock()
+		if err := rs.sup.Add(rs.stackComponent(s)); err != nil {
+			return nil, fmt.Errorf("region %s: %w", name, err)
+		}
+		return s, nil
+	}
+}
+
+// makeRecorded makes the stack of a region, recording the region first
+// when it is new.
+func (rs *regions) makeRecorded(ctx context.Context, name string) (*regionStack, error) {
 	rec, err := rs.record(ctx, name, flotilla.RegionKeyPrefix(name))
 	if err != nil {
 		return nil, err
@@ -168,11 +296,34 @@ func (rs *regions) get(ctx context.Context, name string) (*regionStack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("region %s: %w", name, err)
 	}
-	if err := rs.sup.Add(s.components()...); err != nil {
-		return nil, fmt.Errorf("region %s: %w", name, err)
-	}
-	rs.stacks[name] = s
 	return s, nil
+}
+
+// serve returns the stack of the region a request is signed for: made on
+// first use when the account's key signs it, only looked up when another
+// key does (errRegionNotServed): an instance's or a load balancer node's
+// key may not make regions.
+func (rs *regions) serve(ctx context.Context, region string) (*regionStack, error) {
+	if api.CallerPrincipal(ctx).Kind == api.Account {
+		return rs.get(ctx, region)
+	}
+	if s := rs.lookup(region); s != nil {
+		return s, nil
+	}
+	return nil, errRegionNotServed
+}
+
+// regionError is the error a service answers a request in region with
+// when serve returns err: notServed's code (the service's invalid
+// signature error) for a region not served, limit's for one too many.
+func regionError(region string, err error, notServed, limit string) error {
+	switch {
+	case errors.Is(err, errRegionNotServed):
+		return api.Errorf(notServed, "Credential should be scoped to a region this key's resources are in, not '%s'.", region)
+	case errors.Is(err, errTooManyRegions):
+		return api.Errorf(limit, "Region %s is not served: this server serves at most %d regions.", region, maxRegions)
+	}
+	return err
 }
 
 // record returns the record of a region, creating it with keyPrefix when
@@ -224,10 +375,59 @@ func (rs *regions) makeStack(name, keyPrefix string) (*regionStack, error) {
 	return s, nil
 }
 
-// Run runs the stacks' components, those of regions made later included,
-// until ctx ends or one of them fails.
+// Run runs the stacks of the regions, those made later included, until
+// ctx ends. A stack whose components fail is logged and started again
+// after a backoff (runStack): one region's failure stops no other.
 func (rs *regions) Run(ctx context.Context) error {
 	return rs.sup.Run(ctx)
+}
+
+// stackComponent is the component that runs s, started again when it fails.
+func (rs *regions) stackComponent(s *regionStack) supervisor.Component {
+	return supervisor.Component{Name: "region " + s.name, Run: func(ctx context.Context) error {
+		rs.runStack(ctx, s)
+		return nil
+	}}
+}
+
+// Run runs the region's components under a supervisor of its own, which
+// runs the leader-only ones while this process leads, until ctx ends or
+// one of them fails.
+func (s *regionStack) Run(ctx context.Context, leadership supervisor.Leadership, log *slog.Logger) error {
+	sup := supervisor.New(supervisor.Config{Leadership: leadership, Logger: log})
+	if err := sup.Add(s.components()...); err != nil {
+		return err
+	}
+	return sup.Run(ctx)
+}
+
+// runStack runs s until ctx ends, starting it again when it fails.
+func (rs *regions) runStack(ctx context.Context, s *regionStack) {
+	backoff := rs.restartBackoff
+	for {
+		started := time.Now()
+		err := s.Run(ctx, rs.cfg.Leadership, rs.cfg.Logger)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > maxRestartBackoff {
+			// It ran a while: this is a new failure, not the last one's.
+			backoff = rs.restartBackoff
+		}
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		rs.cfg.Logger.Error("region stack failed; starting it again", "component", "main", "region", s.name,
+			"backoff", backoff, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxRestartBackoff)
+	}
 }
 
 // Register serves ECS, ELBv2, ACM, the agents' links and the load
@@ -238,23 +438,23 @@ func (rs *regions) Register(ctx context.Context, srv *api.Server) error {
 		return err
 	}
 	srv.HandleJSON(api.RegionalJSON(first.ecsJSON, func(ctx context.Context, region string) (api.JSONService, error) {
-		s, err := rs.get(ctx, region)
+		s, err := rs.serve(ctx, region)
 		if err != nil {
-			return api.JSONService{}, err
+			return api.JSONService{}, regionError(region, err, sigv4.CodeInvalidSignature, "LimitExceededException")
 		}
 		return s.ecsJSON, nil
 	}))
 	srv.HandleQuery(api.RegionalQuery(first.elbQ, func(ctx context.Context, region string) (api.QueryService, error) {
-		s, err := rs.get(ctx, region)
+		s, err := rs.serve(ctx, region)
 		if err != nil {
-			return api.QueryService{}, err
+			return api.QueryService{}, regionError(region, err, api.CodeSignatureDoesNotMatch, "OperationNotPermitted")
 		}
 		return s.elbQ, nil
 	}))
 	srv.HandleJSON(api.RegionalJSON(first.acmJSON, func(ctx context.Context, region string) (api.JSONService, error) {
-		s, err := rs.get(ctx, region)
+		s, err := rs.serve(ctx, region)
 		if err != nil {
-			return api.JSONService{}, err
+			return api.JSONService{}, regionError(region, err, sigv4.CodeInvalidSignature, "LimitExceededException")
 		}
 		return s.acmJSON, nil
 	}))
@@ -266,15 +466,16 @@ func (rs *regions) Register(ctx context.Context, srv *api.Server) error {
 }
 
 // handler serves a request with the handler of its signing region's
-// stack, made once per stack.
+// stack, made once per stack. A raw route makes no region: one with no
+// stack is refused.
 func (rs *regions) handler(of func(*regionStack) http.Handler) http.Handler {
 	var mu sync.Mutex
 	made := map[*regionStack]http.Handler{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := rs.get(r.Context(), api.SigningRegion(r.Context()))
-		if err != nil {
-			rs.cfg.Logger.Error("open region", "component", "main", "region", api.SigningRegion(r.Context()), "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
+		region := api.SigningRegion(r.Context())
+		s := rs.lookup(region)
+		if s == nil {
+			http.Error(w, fmt.Sprintf("Credential should be scoped to a region this key's resources are in, not '%s'.", region), http.StatusForbidden)
 			return
 		}
 		mu.Lock()

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
-// Store is a store.Store that seals the values of keys under its prefixes
-// before they reach the store it wraps, each for its own key (the key is
+// Store is a store.Store that seals the values of keys under its prefixes,
+// in the first region's keys or in another region's (under
+// flotilla.RegionKeyPrefix: /region/eu-west-1//ecs/instancekeys/... is
+// sealed for the prefix /ecs/instancekeys/), before they reach the store it wraps, each for its own key (the key is
 // the associated data), and opens them on every read: Get, List and the
 // events of Watch. Values under other keys pass as they are. A value under
 // a prefix that is not sealed (written before the prefix was sealed) is
@@ -28,8 +31,10 @@ func NewStore(st store.Store, k *Keyring, prefixes ...string) *Store {
 	return &Store{st: st, k: k, prefixes: prefixes}
 }
 
-// sealed reports whether key's value is to be sealed.
+// sealed reports whether key's value is to be sealed: whether the key,
+// in its region's view of the store, is under a prefix.
 func (s *Store) sealed(key string) bool {
+	key = flotilla.RegionLocalKey(key)
 	for _, p := range s.prefixes {
 		if strings.HasPrefix(key, p) {
 			return true
@@ -151,34 +156,80 @@ func (s *Store) Compact(ctx context.Context, rev int64) error {
 func (s *Store) Close() error { return s.st.Close() }
 
 // Migrate seals every value under the prefixes that is not sealed yet, in
+// the first region's keys and in every other region's, in
 // compare-and-swap transactions, and returns how many it sealed. The
 // plaintext stays in the wrapped store's history, if it keeps one, until
 // that is compacted.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
+	regions, err := s.regionPrefixes(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("seal: %w", err)
+	}
 	n := 0
-	for _, p := range s.prefixes {
-		kvs, _, err := s.st.List(ctx, p, store.ListOptions{})
-		if err != nil {
-			return n, fmt.Errorf("seal %s: %w", p, err)
-		}
-		for _, kv := range kvs {
-			if IsSealed(kv.Value) {
-				continue
-			}
-			_, err := s.Txn(ctx, store.Txn{
-				Compares: []store.Compare{{Key: kv.Key, ModRevision: kv.ModRevision}},
-				Ops:      []store.Op{{Key: kv.Key, Value: kv.Value}},
-			})
-			if errors.Is(err, store.ErrConflict) {
-				// Written or deleted since the list: what this store
-				// wrote is sealed, and a raw write is sealed next time.
-				continue
-			}
+	for _, under := range append([]string{""}, regions...) {
+		for _, p := range s.prefixes {
+			m, err := s.migrate(ctx, under+p)
+			n += m
 			if err != nil {
-				return n, fmt.Errorf("seal %s: %w", kv.Key, err)
+				return n, err
 			}
-			n++
 		}
 	}
 	return n, nil
+}
+
+// migrate seals the values under prefix that are not sealed yet.
+func (s *Store) migrate(ctx context.Context, prefix string) (int, error) {
+	n := 0
+	kvs, _, err := s.st.List(ctx, prefix, store.ListOptions{})
+	if err != nil {
+		return n, fmt.Errorf("seal %s: %w", prefix, err)
+	}
+	for _, kv := range kvs {
+		if IsSealed(kv.Value) || !s.sealed(kv.Key) {
+			continue
+		}
+		_, err := s.Txn(ctx, store.Txn{
+			Compares: []store.Compare{{Key: kv.Key, ModRevision: kv.ModRevision}},
+			Ops:      []store.Op{{Key: kv.Key, Value: kv.Value}},
+		})
+		if errors.Is(err, store.ErrConflict) {
+			// Written or deleted since the list: what this store
+			// wrote is sealed, and a raw write is sealed next time.
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("seal %s: %w", kv.Key, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// regionPrefixes returns the region key prefixes the wrapped store holds
+// keys under (flotilla.RegionKeyPrefix), reading one key per region: each
+// list starts after the last region's keys.
+func (s *Store) regionPrefixes(ctx context.Context) ([]string, error) {
+	var prefixes []string
+	after := ""
+	for {
+		kvs, _, err := s.st.List(ctx, flotilla.RegionKeysPrefix, store.ListOptions{StartAfter: after, Limit: 1})
+		if err != nil {
+			return nil, fmt.Errorf("list regions' keys: %w", err)
+		}
+		if len(kvs) == 0 {
+			return prefixes, nil
+		}
+		name, _, ok := strings.Cut(strings.TrimPrefix(kvs[0].Key, flotilla.RegionKeysPrefix), "/")
+		if !ok {
+			// A key /region/x with no region's keys under it.
+			after = kvs[0].Key
+			continue
+		}
+		p := flotilla.RegionKeyPrefix(name)
+		prefixes = append(prefixes, p)
+		// Every key under p sorts before p with its final "/" raised to
+		// "0", and the keys after p's follow it.
+		after = p[:len(p)-1] + "0"
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/seal"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
@@ -108,5 +109,50 @@ func TestStoreSeals(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStoreSealsOtherRegions checks that the values under the prefixes in
+// another region's keys (flotilla.RegionKeyPrefix) reach the file sealed,
+// for their full key, and that Migrate seals those written before.
+func TestStoreSealsOtherRegions(t *testing.T) {
+	ctx := context.Background()
+	raw := openBolt(t, filepath.Join(t.TempDir(), "state.db"))
+	secret := []byte(`{"secretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`)
+	for _, key := range []string{"/region/eu-west-1//keys/old", "/region/us-west-2//keys/old", "/region/us-west-2//plain/old"} {
+		if _, err := raw.Txn(ctx, store.Txn{Ops: []store.Op{{Key: key, Value: secret}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k := keyring(t)
+	st := seal.NewStore(raw, k, "/keys/")
+	n, err := st.Migrate(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("Migrate = %d, %v; want 2 sealed", n, err)
+	}
+	eu := store.WithPrefix(st, "/region/eu-west-1/")
+	if _, err := eu.Txn(ctx, store.Txn{Ops: []store.Op{{Key: "/keys/a", Value: secret}, {Key: "/plain/a", Value: secret}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"/region/eu-west-1//keys/a", "/region/eu-west-1//keys/old", "/region/us-west-2//keys/old"} {
+		kv, err := raw.Get(ctx, key)
+		if err != nil || !seal.IsSealed(kv.Value) || bytes.Contains(kv.Value, []byte("wJalr")) {
+			t.Fatalf("stored %s = %v, %v; want it sealed", key, kv, err)
+		}
+		// Sealed for the full key: another key's value does not open as it.
+		if _, err := k.Open(kv.Value, flotilla.RegionLocalKey(key)); err == nil {
+			t.Fatalf("%s is sealed for its key in the region's view, not its own", key)
+		}
+		if v, err := st.Get(ctx, key); err != nil || !bytes.Equal(v.Value, secret) {
+			t.Fatalf("Get %s = %v, %v", key, v, err)
+		}
+	}
+	for _, key := range []string{"/region/eu-west-1//plain/a", "/region/us-west-2//plain/old"} {
+		if kv, _ := raw.Get(ctx, key); !bytes.Equal(kv.Value, secret) {
+			t.Fatalf("stored %s = %q, want it as written", key, kv.Value)
+		}
+	}
+	if kv, err := eu.Get(ctx, "/keys/a"); err != nil || !bytes.Equal(kv.Value, secret) {
+		t.Fatalf("region view Get = %v, %v", kv, err)
 	}
 }
