@@ -18,6 +18,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/controller/service"
+	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/lbnode"
 	"github.com/flotilla/flotilla/internal/link"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
@@ -76,8 +77,12 @@ type regionsConfig struct {
 	// ReservedPorts are the ports Flotilla itself listens on, which no
 	// listener may take: port → what holds it.
 	ReservedPorts map[int]string
-	Logger        *slog.Logger
-	Registerer    prometheus.Registerer
+	// ConnLimit bounds the client connections of every region's load
+	// balancers together, the file descriptors being the process's; the
+	// default bound (lb.NewConnLimit(0)) when nil.
+	ConnLimit  *lb.ConnLimit
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // regions serves every region a request is signed for, each with its own
@@ -95,6 +100,9 @@ type regions struct {
 }
 
 func newRegions(cfg regionsConfig) *regions {
+	if cfg.ConnLimit == nil {
+		cfg.ConnLimit = lb.NewConnLimit(0)
+	}
 	return &regions{cfg: cfg, stacks: map[string]*regionStack{}, wake: make(chan struct{}, 1)}
 }
 
@@ -211,7 +219,7 @@ func (rs *regions) makeStack(name, keyPrefix string) (*regionStack, error) {
 	log := cfg.Logger.With("region", name)
 	// Every region's metrics carry its name.
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"region": name}, cfg.Registerer)
-	lbs, err := newLoadBalancing(st, cfg.DataDir, log, reg)
+	lbs, err := newLoadBalancing(st, cfg.DataDir, cfg.ConnLimit, log, reg)
 	if err != nil {
 		return nil, err
 	}

@@ -159,6 +159,10 @@ type Server struct {
 	done     chan struct{} // closed by Close
 }
 
+// ConnLimit returns the bound on the Server's client connections, which
+// it shares with the Servers given the same Options.ConnLimit.
+func (s *Server) ConnLimit() *ConnLimit { return s.deps.limit }
+
 // New returns a Server with no listeners. It panics if opts.Validate fails.
 func New(opts Options) *Server {
 	if err := opts.Validate(); err != nil {
