@@ -130,8 +130,14 @@ func (rs *regions) Open(ctx context.Context) error {
 		}
 	}
 	for _, r := range recs {
-		if _, err := rs.get(ctx, r.Value.Name); err != nil {
+		s, err := rs.get(ctx, r.Value.Name)
+		if err != nil {
 			return err
+		}
+		// Listeners written before the regions shared their port claims
+		// claim their ports, for the listeners of every region to find.
+		if err := s.elb.ClaimPorts(ctx); err != nil {
+			return fmt.Errorf("region %s: %w", r.Value.Name, err)
 		}
 	}
 	_, err = rs.get(ctx, rs.cfg.DefaultRegion)
@@ -212,9 +218,12 @@ func (rs *regions) record(ctx context.Context, name, keyPrefix string) (*flotill
 // keyPrefix.
 func (rs *regions) makeStack(name, keyPrefix string) (*regionStack, error) {
 	cfg := rs.cfg
-	st := cfg.Store
+	st, elbStore := cfg.Store, cfg.Store
 	if keyPrefix != "" {
 		st = store.WithPrefix(cfg.Store, keyPrefix)
+		// Every region's load balancers listen on the same address: the
+		// claims of their ports are the store's own, one for all regions.
+		elbStore = store.WithPrefixSharing(cfg.Store, keyPrefix, elbv2.PortClaimsPrefix)
 	}
 	log := cfg.Logger.With("region", name)
 	// Every region's metrics carry its name.
@@ -224,8 +233,8 @@ func (rs *regions) makeStack(name, keyPrefix string) (*regionStack, error) {
 		return nil, err
 	}
 	s := &regionStack{name: name, lbs: lbs}
-	s.elb = elbv2.New(elbv2.Config{Store: st, Region: name, AccountID: cfg.AccountID, Health: lbs.Health,
-		ListenerErrors: lbs.ListenerErrors, ReservedPorts: cfg.ReservedPorts})
+	s.elb = elbv2.New(elbv2.Config{Store: elbStore, Region: name, AccountID: cfg.AccountID, Health: lbs.Health,
+		ListenerErrors: lbs.ListenerErrors, ReservedPorts: cfg.ReservedPorts, Logger: log})
 	s.acm = acm.New(acm.Config{Store: st, Region: name, AccountID: cfg.AccountID, InUse: s.elb.CertificateUsers})
 	s.ecs = ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: name, ID: cfg.AccountID}, Logger: log,
 		Endpoint: cfg.Endpoint, TargetGroupLoadBalancers: s.elb.TargetGroupLoadBalancers})
