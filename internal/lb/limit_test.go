@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"bufio"
 	"crypto/tls"
 	"io"
 	"net"
@@ -197,45 +198,64 @@ func upgradeBackend(t *testing.T) *backend {
 // TestMaxConnsUpgrade counts an upgraded connection against the bound for
 // as long as it is open, not only until its 101: with two upgraded, a
 // third connection waits in the backlog, and is served once one of them
-// closes.
+// closes; on a plain HTTP listener and on an HTTPS one.
 func TestMaxConnsUpgrade(t *testing.T) {
-	s, _ := newTestServer(t, Options{MaxConns: 2})
-	be := upgradeBackend(t)
-	tg := group("tg", be)
-	mustUpdate(t, s, oneListener(forward(tg.ARN), nil, tg))
-	waitState(t, s, tg.ARN, StateHealthy, be)
-	upgrade := func(rc *rawConn) {
-		t.Helper()
-		rc.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
-		resp, err := http.ReadResponse(rc.br, &http.Request{Method: http.MethodGet})
-		if err != nil {
-			t.Fatalf("upgrade: %v", err)
-		}
-		if resp.StatusCode != http.StatusSwitchingProtocols {
-			t.Fatalf("upgrade: %d", resp.StatusCode)
-		}
-		rc.send("ping\n")
-		if line, err := rc.br.ReadString('\n'); err != nil || line != "ping\n" {
-			t.Fatalf("through the upgraded connection: %q %v", line, err)
-		}
-	}
-	a, b := dialRaw(t, s), dialRaw(t, s)
-	upgrade(a)
-	upgrade(b)
-	waiting := dialRaw(t, s)
-	waiting.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
-	// A bound that works never answers here, however long the wait.
-	_ = waiting.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	if _, err := waiting.br.Peek(1); err == nil {
-		t.Fatal("a third connection was served with two upgraded connections open and MaxConns 2")
-	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
-		t.Fatalf("third connection: %v", err)
-	}
-	_ = waiting.c.SetReadDeadline(time.Now().Add(60 * time.Second))
-	a.c.Close()
-	resp, err := http.ReadResponse(waiting.br, &http.Request{Method: http.MethodGet})
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("third connection, once an upgraded one closed: %v %v", resp, err)
+	for _, proto := range []string{ProtocolHTTP, ProtocolHTTPS} {
+		t.Run(proto, func(t *testing.T) {
+			cert, _ := testcert.Pair(t, "default.example")
+			s, _ := newTestServer(t, Options{MaxConns: 2, Certificates: func(string) (*tls.Certificate, error) { return cert, nil }})
+			be := upgradeBackend(t)
+			tg := group("tg", be)
+			cfg := oneListener(forward(tg.ARN), nil, tg)
+			if proto == ProtocolHTTPS {
+				cfg = oneHTTPSListener(tg, "cert/default")
+			}
+			mustUpdate(t, s, cfg)
+			waitState(t, s, tg.ARN, StateHealthy, be)
+			dial := func() *rawConn {
+				rc := dialRaw(t, s)
+				if proto == ProtocolHTTPS {
+					tc := tls.Client(rc.c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+					rc.c, rc.br = tc, bufio.NewReader(tc)
+				}
+				return rc
+			}
+			upgrade := func(rc *rawConn) {
+				t.Helper()
+				rc.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+				resp, err := http.ReadResponse(rc.br, &http.Request{Method: http.MethodGet})
+				if err != nil {
+					t.Fatalf("upgrade: %v", err)
+				}
+				if resp.StatusCode != http.StatusSwitchingProtocols {
+					t.Fatalf("upgrade: %d", resp.StatusCode)
+				}
+				rc.send("ping\n")
+				if line, err := rc.br.ReadString('\n'); err != nil || line != "ping\n" {
+					t.Fatalf("through the upgraded connection: %q %v", line, err)
+				}
+			}
+			a, b := dial(), dial()
+			upgrade(a)
+			upgrade(b)
+			waiting := dialRaw(t, s) // plain TCP: for HTTPS, its handshake waits
+			if proto == ProtocolHTTP {
+				waiting.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+			} else {
+				waiting.send("\x16\x03\x01\x00\x05hello") // a TLS record head: the server answers something
+			}
+			// A bound that works never answers here, however long the wait.
+			_ = waiting.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			if _, err := waiting.br.Peek(1); err == nil {
+				t.Fatal("a third connection was served with two upgraded connections open and MaxConns 2")
+			} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+				t.Fatalf("third connection: %v", err)
+			}
+			waiting.c.Close()
+			a.c.Close()
+			third := dial()
+			upgrade(third)
+		})
 	}
 }
 
