@@ -31,8 +31,9 @@ type loadBalancing struct {
 
 // newLoadBalancing builds the server's data plane parts. The in-process
 // node is named after the host and the data directory, so that a restarted
-// server replaces its own report.
-func newLoadBalancing(st store.Store, dataDir string, log *slog.Logger, reg prometheus.Registerer) (*loadBalancing, error) {
+// server replaces its own report. Its client connections count against
+// limit, which it shares with the other regions' nodes.
+func newLoadBalancing(st store.Store, dataDir string, limit *lb.ConnLimit, log *slog.Logger, reg prometheus.Registerer) (*loadBalancing, error) {
 	src := lbnode.NewStoreSource(st, lbnode.StoreSourceOptions{Logger: log})
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
@@ -42,7 +43,7 @@ func newLoadBalancing(st store.Store, dataDir string, log *slog.Logger, reg prom
 	node, err := lbnode.NewNode(lbnode.NodeConfig{
 		ID:         nodeName(hostname()) + "-server-" + hex.EncodeToString(sum[:4]),
 		Source:     src,
-		LB:         lb.Options{Logger: log, Registerer: reg},
+		LB:         lb.Options{Logger: log, Registerer: reg, ConnLimit: limit},
 		Logger:     log,
 		Registerer: reg,
 	})

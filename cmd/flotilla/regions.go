@@ -22,6 +22,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/controller/service"
+	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/lbnode"
 	"github.com/flotilla/flotilla/internal/link"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
@@ -77,6 +78,10 @@ type regionsConfig struct {
 	// Leadership gates the regions' leader-only components (their service
 	// controllers).
 	Leadership supervisor.Leadership
+	// ConnLimit bounds the client connections of every region's load
+	// balancers together, the file descriptors being the process's; the
+	// default bound (lb.NewConnLimit(0)) when nil.
+	ConnLimit  *lb.ConnLimit
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -116,12 +121,15 @@ type regions struct {
 	// again, doubled up to maxRestartBackoff.
 	restartBackoff time.Duration
 
-	mu      sync.Mutex
-	stacks  map[string]*regionStack
+	mu     sync.Mutex
+	stacks map[string]*regionStack
 	making map[string]chan struct{} // regions being made, closed when done
 }
 
 func newRegions(cfg regionsConfig) *regions {
+	if cfg.ConnLimit == nil {
+		cfg.ConnLimit = lb.NewConnLimit(0)
+	}
 	return &regions{cfg: cfg, restartBackoff: minRestartBackoff, stacks: map[string]*regionStack{},
 		making: map[string]chan struct{}{}, sup: supervisor.New(supervisor.Config{Logger: cfg.Logger})}
 }
@@ -151,8 +159,14 @@ func (rs *regions) Open(ctx context.Context) error {
 	}
 	for _, r := range recs {
 		// The regions recorded are all served, however many.
-		if _, err := rs.stack(ctx, r.Value.Name, 0); err != nil {
+		s, err := rs.stack(ctx, r.Value.Name, 0)
+		if err != nil {
 			return err
+		}
+		// Listeners written before the regions shared their port claims
+		// claim their ports, for the listeners of every region to find.
+		if err := s.elb.ClaimPorts(ctx); err != nil {
+			return fmt.Errorf("region %s: %w", r.Value.Name, err)
 		}
 	}
 	// --region is served, however many others are.
@@ -353,20 +367,23 @@ func (rs *regions) record(ctx context.Context, name, keyPrefix string) (*flotill
 // keyPrefix.
 func (rs *regions) makeStack(name, keyPrefix string) (*regionStack, error) {
 	cfg := rs.cfg
-	st := cfg.Store
+	st, elbStore := cfg.Store, cfg.Store
 	if keyPrefix != "" {
 		st = store.WithPrefix(cfg.Store, keyPrefix)
+		// Every region's load balancers listen on the same address: the
+		// claims of their ports are the store's own, one for all regions.
+		elbStore = store.WithPrefixSharing(cfg.Store, keyPrefix, elbv2.PortClaimsPrefix)
 	}
 	log := cfg.Logger.With("region", name)
 	// Every region's metrics carry its name.
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"region": name}, cfg.Registerer)
-	lbs, err := newLoadBalancing(st, cfg.DataDir, log, reg)
+	lbs, err := newLoadBalancing(st, cfg.DataDir, cfg.ConnLimit, log, reg)
 	if err != nil {
 		return nil, err
 	}
 	s := &regionStack{name: name, lbs: lbs, placer: scheduler.NewPlacer(st, log)}
-	s.elb = elbv2.New(elbv2.Config{Store: st, Region: name, AccountID: cfg.AccountID, Health: lbs.Health,
-		ListenerErrors: lbs.ListenerErrors, ReservedPorts: cfg.ReservedPorts})
+	s.elb = elbv2.New(elbv2.Config{Store: elbStore, Region: name, AccountID: cfg.AccountID, Health: lbs.Health,
+		ListenerErrors: lbs.ListenerErrors, ReservedPorts: cfg.ReservedPorts, Logger: log})
 	s.acm = acm.New(acm.Config{Store: st, Region: name, AccountID: cfg.AccountID, InUse: s.elb.CertificateUsers})
 	s.ecs = ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: name, ID: cfg.AccountID}, Logger: log,
 		Endpoint: cfg.Endpoint, TargetGroupLoadBalancers: s.elb.TargetGroupLoadBalancers, Placer: s.placer})

@@ -143,3 +143,24 @@ func TestRegionMadeWhileRunningRuns(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 }
+
+// TestRegionsShareConnLimit gives every region's load balancer node the
+// one bound on client connections of the process, whose file descriptors
+// they share, rather than each a bound of its own.
+func TestRegionsShareConnLimit(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+	defer st.Close()
+	rs := openRegions(t, st, "us-east-1")
+	first, err := rs.get(context.Background(), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := rs.get(context.Background(), "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := first.lbs.node.Server().ConnLimit(), second.lbs.node.Server().ConnLimit()
+	if a != b || a != rs.cfg.ConnLimit {
+		t.Fatalf("us-east-1's node has connection limit %p, eu-west-1's %p, the process's %p", a, b, rs.cfg.ConnLimit)
+	}
+}

@@ -217,8 +217,8 @@ func (k *socket) sweep() {
 }
 
 // untrack forgets a connection that closed or was handed over, and gives
-// back its slot of the limit unless it was handed over (the net/http
-// server's ConnState hook gives it back then).
+// back its slot of the limit unless it was handed over (the connection
+// handed over gives it back when it closes: replayConn).
 func (k *socket) untrack(cc *clientConn) {
 	f := &k.fast
 	f.mu.Lock()
@@ -324,9 +324,10 @@ func (l *handoffListener) hand(c net.Conn) bool {
 	}
 }
 
-// replayConn is a connection handed over with bytes already read from it.
+// replayConn is a connection handed over with bytes already read from it,
+// and its slot of the limit.
 type replayConn struct {
-	net.Conn
+	slotConn
 	buf []byte
 }
 
@@ -337,15 +338,6 @@ func (c *replayConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
-}
-
-// CloseWrite lets net/http half-close the connection before closing it, as
-// it does on a *net.TCPConn.
-func (c *replayConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }
 
 // clientConn is a client connection the socket serves itself.
@@ -478,7 +470,7 @@ func (cc *clientConn) serve() {
 // handOff gives the connection, with what was read of it, to net/http.
 func (cc *clientConn) handOff() bool {
 	buf, _ := cc.br.Peek(cc.br.Buffered())
-	rc := &replayConn{Conn: cc.c}
+	rc := &replayConn{slotConn: slotConn{Conn: cc.c, limit: cc.k.limit}}
 	if cc.cr.hasPending {
 		rc.buf = append(rc.buf, cc.cr.pending[0])
 	}

@@ -1,7 +1,9 @@
 package lb
 
 import (
+	"bufio"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -172,5 +174,132 @@ func TestRetryNoResponse(t *testing.T) {
 	}
 	if bad == 0 {
 		t.Error("no POST answered 502 of 20, half of them to a target that closes without answering")
+	}
+}
+
+// upgradeBackend answers every request with a protocol upgrade, then
+// echoes what comes through the tunnel until its client closes it.
+func upgradeBackend(t *testing.T) *backend {
+	be := newBackend(t, "ws")
+	be.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		if brw.Flush() == nil {
+			_, _ = io.Copy(c, brw)
+		}
+	})
+	return be
+}
+
+// TestMaxConnsUpgrade counts an upgraded connection against the bound for
+// as long as it is open, not only until its 101: with two upgraded, a
+// third connection waits in the backlog, and is served once one of them
+// closes; on a plain HTTP listener and on an HTTPS one.
+func TestMaxConnsUpgrade(t *testing.T) {
+	for _, proto := range []string{ProtocolHTTP, ProtocolHTTPS} {
+		t.Run(proto, func(t *testing.T) {
+			cert, _ := testcert.Pair(t, "default.example")
+			s, _ := newTestServer(t, Options{MaxConns: 2, Certificates: func(string) (*tls.Certificate, error) { return cert, nil }})
+			be := upgradeBackend(t)
+			tg := group("tg", be)
+			cfg := oneListener(forward(tg.ARN), nil, tg)
+			if proto == ProtocolHTTPS {
+				cfg = oneHTTPSListener(tg, "cert/default")
+			}
+			mustUpdate(t, s, cfg)
+			waitState(t, s, tg.ARN, StateHealthy, be)
+			dial := func() *rawConn {
+				rc := dialRaw(t, s)
+				if proto == ProtocolHTTPS {
+					tc := tls.Client(rc.c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+					rc.c, rc.br = tc, bufio.NewReader(tc)
+				}
+				return rc
+			}
+			upgrade := func(rc *rawConn) {
+				t.Helper()
+				rc.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+				resp, err := http.ReadResponse(rc.br, &http.Request{Method: http.MethodGet})
+				if err != nil {
+					t.Fatalf("upgrade: %v", err)
+				}
+				if resp.StatusCode != http.StatusSwitchingProtocols {
+					t.Fatalf("upgrade: %d", resp.StatusCode)
+				}
+				rc.send("ping\n")
+				if line, err := rc.br.ReadString('\n'); err != nil || line != "ping\n" {
+					t.Fatalf("through the upgraded connection: %q %v", line, err)
+				}
+			}
+			a, b := dial(), dial()
+			upgrade(a)
+			upgrade(b)
+			waiting := dialRaw(t, s) // plain TCP: for HTTPS, its handshake waits
+			if proto == ProtocolHTTP {
+				waiting.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+			} else {
+				waiting.send("\x16\x03\x01\x00\x05hello") // a TLS record head: the server answers something
+			}
+			// A bound that works never answers here, however long the wait.
+			_ = waiting.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			if _, err := waiting.br.Peek(1); err == nil {
+				t.Fatal("a third connection was served with two upgraded connections open and MaxConns 2")
+			} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+				t.Fatalf("third connection: %v", err)
+			}
+			waiting.c.Close()
+			a.c.Close()
+			third := dial()
+			upgrade(third)
+		})
+	}
+}
+
+// TestConnLimitShared bounds the client connections of two Servers given
+// one ConnLimit together: with the one slot taken by a connection to the
+// first, a connection to the second waits until it closes.
+func TestConnLimitShared(t *testing.T) {
+	limit := NewConnLimit(1)
+	first, _ := connServer(t, Options{ConnLimit: limit})
+	second, _ := connServer(t, Options{ConnLimit: limit})
+	a := dialRaw(t, first)
+	a.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _ := a.read(http.MethodGet); resp.StatusCode != 200 {
+		t.Fatalf("GET: %d", resp.StatusCode)
+	}
+	waiting := dialRaw(t, second)
+	waiting.send("GET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+	// A bound that works never answers here, however long the wait.
+	_ = waiting.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := waiting.br.Peek(1); err == nil {
+		t.Fatal("the second Server served a connection with the first holding the one slot of their limit")
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("connection to the second Server: %v", err)
+	}
+	_ = waiting.c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	a.c.Close()
+	if resp, body := waiting.read(http.MethodGet); resp.StatusCode != 200 || body != "GET /second " {
+		t.Fatalf("connection to the second Server, once the first's closed: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestConnLimitOptions refuses MaxConns with a ConnLimit, which would
+// otherwise be ignored, and gives a Server without either its own bound.
+func TestConnLimitOptions(t *testing.T) {
+	if err := (Options{MaxConns: 2, ConnLimit: NewConnLimit(2)}).Validate(); err == nil {
+		t.Error("Validate accepted MaxConns with a ConnLimit")
+	}
+	if got := (Options{MaxConns: 3}).withDefaults().ConnLimit.Max(); got != 3 {
+		t.Errorf("MaxConns 3: bound %d", got)
+	}
+	if got := (Options{MaxConns: -1}).withDefaults().ConnLimit.Max(); got != 0 {
+		t.Errorf("MaxConns -1: bound %d, want none", got)
+	}
+	if got, want := (Options{}).withDefaults().ConnLimit.Max(), defaultMaxConns(); got != want {
+		t.Errorf("MaxConns 0: bound %d, want %d", got, want)
 	}
 }

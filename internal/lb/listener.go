@@ -36,7 +36,7 @@ type socket struct {
 
 	table   atomic.Pointer[table]
 	closing atomic.Bool
-	limit   *connLimit    // of the Server's client connections
+	limit   *ConnLimit    // of the Server's client connections
 	stop    chan struct{} // closed when the socket stops accepting
 	stopped sync.Once
 
@@ -87,8 +87,7 @@ func listen(l Listener, bind string, tbl *table, d *deps) (*socket, error) {
 			case http.StateNew:
 				conns.Inc()
 			case http.StateClosed, http.StateHijacked:
-				conns.Dec()
-				k.limit.release()
+				conns.Dec() // the connection gives back its slot when it closes (slotConn)
 			}
 			k.httpConnState(c, st)
 		},

@@ -59,8 +59,14 @@ type Options struct {
 	// file descriptors the rest of the process needs. When 0, half of what
 	// the open file limit (RLIMIT_NOFILE) leaves after a quarter of it (at
 	// least 256) kept for the rest of the process, each client connection
-	// possibly holding one to a target; no bound when negative.
+	// possibly holding one to a target; no bound when negative. It must be
+	// 0 when ConnLimit is set.
 	MaxConns int
+	// ConnLimit, when set, is the bound on client connections, shared with
+	// the other Servers given it, so that several Servers in one process
+	// (one a region) stay within the process's file descriptors together;
+	// when nil, the Server has a bound of its own, of MaxConns.
+	ConnLimit *ConnLimit
 	// ShutdownTimeout bounds how long Run waits, once its context ends, for
 	// requests in flight; 30s when 0.
 	ShutdownTimeout time.Duration
@@ -98,6 +104,9 @@ func (o Options) Validate() error {
 	if o.MaxIdleConnsPerTarget < 0 {
 		return fmt.Errorf("lb: options: max idle connections per target %d is negative", o.MaxIdleConnsPerTarget)
 	}
+	if o.ConnLimit != nil && o.MaxConns != 0 {
+		return fmt.Errorf("lb: options: max connections %d and a connection limit are both set", o.MaxConns)
+	}
 	return nil
 }
 
@@ -124,8 +133,8 @@ func (o Options) withDefaults() Options {
 	if o.MaxIdleConnsPerTarget == 0 {
 		o.MaxIdleConnsPerTarget = 1024
 	}
-	if o.MaxConns == 0 {
-		o.MaxConns = defaultMaxConns()
+	if o.ConnLimit == nil {
+		o.ConnLimit = NewConnLimit(o.MaxConns)
 	}
 	return o
 }
@@ -150,6 +159,10 @@ type Server struct {
 	done     chan struct{} // closed by Close
 }
 
+// ConnLimit returns the bound on the Server's client connections, which
+// it shares with the Servers given the same Options.ConnLimit.
+func (s *Server) ConnLimit() *ConnLimit { return s.deps.limit }
+
 // New returns a Server with no listeners. It panics if opts.Validate fails.
 func New(opts Options) *Server {
 	if err := opts.Validate(); err != nil {
@@ -157,8 +170,8 @@ func New(opts Options) *Server {
 	}
 	opts = opts.withDefaults()
 	log := opts.Logger.With("component", "lb")
-	if opts.MaxConns > 0 {
-		log.Info("client connections bounded", "max_conns", opts.MaxConns, "open_file_limit", openFileLimit())
+	if n := opts.ConnLimit.Max(); n > 0 {
+		log.Info("client connections bounded", "max_conns", n, "open_file_limit", openFileLimit())
 	}
 	s := &Server{
 		log:      log,
@@ -176,7 +189,7 @@ func New(opts Options) *Server {
 		prober:  newProber(opts.ConnectTimeout),
 		buffers: newBufferPool(),
 		wg:      &s.wg,
-		limit:   newConnLimit(opts.MaxConns),
+		limit:   opts.ConnLimit,
 	}
 	if n := opts.EventLoops; loopsSupported && n >= 0 {
 		if n == 0 {

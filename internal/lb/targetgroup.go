@@ -27,7 +27,7 @@ type deps struct {
 	buffers *bufferPool
 	wg      *sync.WaitGroup // health checkers, serving goroutines
 	loops   []*evloop       // serving plain HTTP connections; none on other platforms or when switched off
-	limit   *connLimit      // on the client connections of every listener
+	limit   *ConnLimit      // on the client connections of every listener
 }
 
 // Why a draining target finished, the reason label of the deregistrations

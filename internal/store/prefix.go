@@ -20,9 +20,20 @@ func WithPrefix(s Store, prefix string) Store {
 	return &prefixed{s: s, prefix: prefix, done: make(chan struct{})}
 }
 
+// WithPrefixSharing returns a WithPrefix view of s but for the keys under
+// the shared prefixes, which are s's own: key k under one of them is key k
+// of s in every view, the key space the views share (the claims of what
+// must be unique across them), written in the same transactions as the
+// view's own keys. A List or Watch of a prefix under a shared one sees s's
+// keys under it; of any other prefix, only the view's own keys.
+func WithPrefixSharing(s Store, prefix string, shared ...string) Store {
+	return &prefixed{s: s, prefix: prefix, shared: shared, done: make(chan struct{})}
+}
+
 type prefixed struct {
 	s      Store
 	prefix string
+	shared []string // prefixes of the keys that are s's own
 
 	once sync.Once
 	done chan struct{} // closed by Close
@@ -37,8 +48,21 @@ func (p *prefixed) closed() bool {
 	}
 }
 
+// key returns the key of s that is key k of the view.
+func (p *prefixed) key(k string) string {
+	for _, sh := range p.shared {
+		if strings.HasPrefix(k, sh) {
+			return k
+		}
+	}
+	return p.prefix + k
+}
+
+// strip returns kv, a key-value of s, as the view sees it.
 func (p *prefixed) strip(kv KV) KV {
-	kv.Key = strings.TrimPrefix(kv.Key, p.prefix)
+	if p.key(kv.Key) != kv.Key { // not shared
+		kv.Key = strings.TrimPrefix(kv.Key, p.prefix)
+	}
 	return kv
 }
 
@@ -46,7 +70,7 @@ func (p *prefixed) Get(ctx context.Context, key string) (*KV, error) {
 	if p.closed() {
 		return nil, ErrClosed
 	}
-	kv, err := p.s.Get(ctx, p.prefix+key)
+	kv, err := p.s.Get(ctx, p.key(key))
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +83,9 @@ func (p *prefixed) List(ctx context.Context, prefix string, opts ListOptions) ([
 		return nil, 0, ErrClosed
 	}
 	if opts.StartAfter != "" {
-		opts.StartAfter = p.prefix + opts.StartAfter
+		opts.StartAfter = p.key(opts.StartAfter)
 	}
-	kvs, rev, err := p.s.List(ctx, p.prefix+prefix, opts)
+	kvs, rev, err := p.s.List(ctx, p.key(prefix), opts)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -77,11 +101,11 @@ func (p *prefixed) Txn(ctx context.Context, txn Txn) (int64, error) {
 	}
 	t := Txn{Compares: make([]Compare, len(txn.Compares)), Ops: make([]Op, len(txn.Ops))}
 	for i, c := range txn.Compares {
-		c.Key = p.prefix + c.Key
+		c.Key = p.key(c.Key)
 		t.Compares[i] = c
 	}
 	for i, op := range txn.Ops {
-		op.Key = p.prefix + op.Key
+		op.Key = p.key(op.Key)
 		t.Ops[i] = op
 	}
 	return p.s.Txn(ctx, t)
@@ -92,7 +116,7 @@ func (p *prefixed) Watch(ctx context.Context, prefix string, fromRev int64) (<-c
 		return nil, ErrClosed
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	in, err := p.s.Watch(wctx, p.prefix+prefix, fromRev)
+	in, err := p.s.Watch(wctx, p.key(prefix), fromRev)
 	if err != nil {
 		cancel()
 		return nil, err

@@ -59,3 +59,49 @@ func TestWithPrefixKeys(t *testing.T) {
 		t.Fatalf("closing the view closed the store: %v", err)
 	}
 }
+
+// TestWithPrefixSharing keeps the keys under a shared prefix in the
+// underlying store's own key space, where every view finds them, written
+// atomically with the view's own keys, and shows the view's own keys
+// everywhere else.
+func TestWithPrefixSharing(t *testing.T) {
+	under := openBolt(t)
+	ctx := t.Context()
+	eu := store.WithPrefixSharing(under, "/region/eu-west-1/", "/claims/")
+	us := store.WithPrefixSharing(under, "/region/us-east-1/", "/claims/")
+	if _, err := eu.Txn(ctx, store.Txn{
+		Compares: []store.Compare{{Key: "/claims/80"}},
+		Ops:      []store.Op{{Key: "/claims/80", Value: []byte("eu")}, {Key: "/own/a", Value: []byte("1")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"/claims/80", "/region/eu-west-1//own/a"} {
+		if _, err := under.Get(ctx, k); err != nil {
+			t.Fatalf("%s of the store: %v", k, err)
+		}
+	}
+	kv, err := us.Get(ctx, "/claims/80")
+	if err != nil || string(kv.Value) != "eu" || kv.Key != "/claims/80" {
+		t.Fatalf("the other view's shared key: %+v %v", kv, err)
+	}
+	// The claim, compared absent, is taken: nothing of the transaction is
+	// written.
+	_, err = us.Txn(ctx, store.Txn{
+		Compares: []store.Compare{{Key: "/claims/80"}},
+		Ops:      []store.Op{{Key: "/claims/80", Value: []byte("us")}, {Key: "/own/b", Value: []byte("1")}},
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("claiming a key the other view holds: %v, want ErrConflict", err)
+	}
+	if _, err := us.Get(ctx, "/own/b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the own key of a failed transaction: %v", err)
+	}
+	kvs, _, err := us.List(ctx, "/claims/", store.ListOptions{})
+	if err != nil || len(kvs) != 1 || kvs[0].Key != "/claims/80" {
+		t.Fatalf("List of the shared prefix: %+v %v", kvs, err)
+	}
+	kvs, _, err = eu.List(ctx, "", store.ListOptions{})
+	if err != nil || len(kvs) != 1 || kvs[0].Key != "/own/a" {
+		t.Fatalf("List of the view's keys: %+v %v", kvs, err)
+	}
+}

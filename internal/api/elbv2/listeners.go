@@ -62,7 +62,7 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 		if err != nil {
 			return store.Txn{}, err
 		}
-		portCmps, portOps, err := s.claimPort(ctx, &rec)
+		portCmps, portOps, err := s.claimPort(ctx, &rec, 0)
 		if err != nil {
 			return store.Txn{}, err
 		}
@@ -115,6 +115,7 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 			return store.Txn{}, err
 		}
 		var portOps []store.Op
+		held := rec.Port
 		if in.Port != nil && int(*in.Port) != rec.Port {
 			if portOps, err = s.releasePort(ctx, rec); err != nil {
 				return store.Txn{}, err
@@ -123,7 +124,7 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 		}
 		// The port claimed, or kept: a listener of before the claims
 		// claims its port now.
-		portCmps, claimOps, err := s.claimPort(ctx, rec)
+		portCmps, claimOps, err := s.claimPort(ctx, rec, held)
 		if err != nil {
 			return store.Txn{}, err
 		}

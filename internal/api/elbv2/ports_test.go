@@ -1,9 +1,11 @@
 package elbv2_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -107,6 +109,42 @@ func TestReservedPorts(t *testing.T) {
 	wantCode[*types.InvalidConfigurationRequestException](t, err, "InvalidConfigurationRequest")
 	l := e.createListener(t, web, 80, tg)
 	_, err = e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn, Port: aws.Int32(9400)})
+	wantCode[*types.InvalidConfigurationRequestException](t, err, "InvalidConfigurationRequest")
+}
+
+// TestReservedPortKept lets a listener written before Flotilla reserved
+// its port (the metrics port of an upgrade) be modified without moving
+// it, still refuses moving one there, and warns of it at start
+// (ClaimPorts), the data plane being unable to open it.
+func TestReservedPortKept(t *testing.T) {
+	old := newEnv(t)
+	ctx := context.Background()
+	web := aws.ToString(old.createLB(t, "web").LoadBalancerArn)
+	tg := aws.ToString(old.createTG(t, "tg", types.TargetTypeEnumInstance).TargetGroupArn)
+	kept := old.createListener(t, web, 9401, tg)
+	other := old.createListener(t, web, 80, tg)
+
+	var logs bytes.Buffer
+	var svc *elbv2.Config
+	e := newEnvOn(t, old.store, func(c *elbv2.Config) {
+		c.ReservedPorts = map[int]string{9401: "metrics (--metrics-listen)"}
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		svc = c
+	})
+	if err := elbv2.New(*svc).ClaimPorts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), aws.ToString(kept.ListenerArn)) {
+		t.Errorf("no warning of the listener on the reserved port at start; logs:\n%s", logs.String())
+	}
+	sdktest.Must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: kept.ListenerArn,
+		DefaultActions: []types.Action{{Type: types.ActionTypeEnumFixedResponse, FixedResponseConfig: &types.FixedResponseActionConfig{StatusCode: aws.String("503")}}}}))
+	sdktest.Must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: kept.ListenerArn, Port: aws.Int32(9401)}))
+	_, err := e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: other.ListenerArn, Port: aws.Int32(9401)})
+	wantCode[*types.InvalidConfigurationRequestException](t, err, "InvalidConfigurationRequest")
+	// Moved off it, it cannot come back.
+	sdktest.Must(e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: kept.ListenerArn, Port: aws.Int32(81)}))
+	_, err = e.client.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: kept.ListenerArn, Port: aws.Int32(9401)})
 	wantCode[*types.InvalidConfigurationRequestException](t, err, "InvalidConfigurationRequest")
 }
 

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -49,8 +50,10 @@ type Config struct {
 	// reasons. When nil, every load balancer is reported active.
 	ListenerErrors func(ctx context.Context) (map[string]string, error)
 	// ReservedPorts are the ports Flotilla itself listens on (its API's),
-	// with what listens there: no listener may have one.
+	// with what listens there: no listener may take one.
 	ReservedPorts map[int]string
+	// Logger is where ClaimPorts warns; slog.Default() when nil.
+	Logger *slog.Logger
 }
 
 // Service implements the ELBv2 operations.
@@ -63,6 +66,7 @@ type Service struct {
 	// listenerErrors and reservedPorts are Config's.
 	listenerErrors func(context.Context) (map[string]string, error)
 	reservedPorts  map[int]string
+	log            *slog.Logger
 	// mu serializes this process's writes, so that checks across records
 	// (a target group no rule uses) hold when the transaction commits; the
 	// transactions' comparisons catch writes of other processes to the
@@ -75,7 +79,11 @@ type Service struct {
 // New returns the ELBv2 service over cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, region: cfg.Region, acct: cfg.AccountID, now: cfg.Clock, health: cfg.Health,
-		listenerErrors: cfg.ListenerErrors, reservedPorts: cfg.ReservedPorts}
+		listenerErrors: cfg.ListenerErrors, reservedPorts: cfg.ReservedPorts, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("component", "elbv2")
 	if s.now == nil {
 		s.now = time.Now
 	}
