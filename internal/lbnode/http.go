@@ -31,7 +31,7 @@ import (
 // call nothing else):
 //
 //	GET  Path/config?after=N   long poll: Source.Config, answered as ConfigResponse
-//	PUT  Path/nodes/NODE       a Report as JSON: Source.Report
+//	PUT  Path/nodes/NODE       a Report as JSON, up to MaxReportBytes: Source.Report
 const Path = "/flotilla/lb/v1"
 
 // SigningName is the service name nodes sign their requests with.
@@ -57,8 +57,9 @@ func privateChannel(r *http.Request) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// maxReportBytes bounds a report's body.
-const maxReportBytes = 16 << 20
+// MaxReportBytes bounds a report's body: the server refuses a larger one
+// with 413 Request Entity Too Large.
+const MaxReportBytes = 1 << 20
 
 // Handler serves src to nodes over HTTP at Path; register it for every
 // path under Path + "/".
@@ -112,7 +113,12 @@ func Handler(src Source, log *slog.Logger) http.Handler {
 		case ok && strings.HasPrefix(rest, "nodes/") && r.Method == http.MethodPut:
 			node := strings.TrimPrefix(rest, "nodes/")
 			var rep Report
-			if err := json.NewDecoder(io.LimitReader(r.Body, maxReportBytes)).Decode(&rep); err != nil {
+			var tooLarge *http.MaxBytesError
+			switch err := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxReportBytes)).Decode(&rep); {
+			case errors.As(err, &tooLarge):
+				fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the report is larger than %d bytes", MaxReportBytes))
+				return
+			case err != nil:
 				fail(w, http.StatusBadRequest, "the report is not valid JSON")
 				return
 			}
@@ -124,6 +130,10 @@ func Handler(src Source, log *slog.Logger) http.Handler {
 			switch {
 			case errors.Is(err, ErrInvalidNode):
 				fail(w, http.StatusBadRequest, err.Error())
+			case errors.Is(err, ErrTooManyNodes):
+				// The node may report once another has stopped.
+				w.Header().Set("Retry-After", strconv.Itoa(int(ReportTTL/time.Second)))
+				fail(w, http.StatusTooManyRequests, err.Error())
 			case err != nil:
 				if r.Context().Err() != nil {
 					break

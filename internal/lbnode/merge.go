@@ -17,14 +17,17 @@ import (
 //   - A node is suspect in the group when it finds no target healthy and
 //     some target unhealthy that another node finds healthy: it is more
 //     likely the node than every target that fails. A suspect node's
-//     views do not count (but for draining).
-//   - A target is draining while a node drains it.
+//     views do not count.
+//   - A node's draining view does not count either: whether a target is
+//     draining is the control plane's to say (it is while the target is
+//     deregistered and some node still lists it), and a node that drains
+//     a registered target has not applied its registration yet.
 //   - Of the nodes that count and know the target, it is healthy when
 //     every one finds it healthy, and unhealthy when more of them find it
 //     unhealthy than healthy (a tie is not a quorum).
 //   - Otherwise it is as those nodes say when they agree (initial, unused,
 //     unavailable), and initial when they disagree or when only suspect
-//     nodes know it.
+//     or draining nodes know it.
 //
 // Each entry keeps the reason and description of the first node (in
 // report order) whose view decided it.
@@ -66,7 +69,6 @@ func Merge(reports []Report, now time.Time, targetGroupARN string) []lb.TargetHe
 	}
 	type tally struct {
 		views              []lb.TargetHealth // of the nodes that count, in report order
-		draining           *lb.TargetHealth
 		healthy, unhealthy int
 	}
 	tallies := map[key]*tally{}
@@ -82,10 +84,7 @@ func Merge(reports []Report, now time.Time, targetGroupARN string) []lb.TargetHe
 				tallies[k] = tl
 				order = append(order, k)
 			}
-			if th.State == lb.StateDraining && tl.draining == nil {
-				tl.draining = &th
-			}
-			if !counts {
+			if !counts || th.State == lb.StateDraining {
 				continue
 			}
 			tl.views = append(tl.views, th)
@@ -101,19 +100,16 @@ func Merge(reports []Report, now time.Time, targetGroupARN string) []lb.TargetHe
 	out := make([]lb.TargetHealth, 0, len(order))
 	for _, k := range order {
 		tl := tallies[k]
-		out = append(out, decide(lb.Target{ID: k.id, Port: k.port}, tl.views, tl.draining, tl.healthy, tl.unhealthy))
+		out = append(out, decide(lb.Target{ID: k.id, Port: k.port}, tl.views, tl.healthy, tl.unhealthy))
 	}
 	return out
 }
 
 // decide returns a target's merged health from the views that count (in
-// report order, with how many are healthy and unhealthy) and the first
-// node's view that drains it, if any.
-func decide(target lb.Target, views []lb.TargetHealth, draining *lb.TargetHealth, healthy, unhealthy int) lb.TargetHealth {
+// report order, with how many are healthy and unhealthy).
+func decide(target lb.Target, views []lb.TargetHealth, healthy, unhealthy int) lb.TargetHealth {
 	undecided := lb.TargetHealth{Target: target, State: lb.StateInitial, Reason: lb.ReasonInitialHealthChecking}
 	switch {
-	case draining != nil:
-		return *draining
 	case len(views) == 0:
 		return undecided
 	case healthy == len(views):

@@ -37,7 +37,7 @@ func TestMerge(t *testing.T) {
 	want := map[string]string{
 		"10.0.0.1": lb.StateHealthy,   // healthy everywhere
 		"10.0.0.2": lb.StateInitial,   // one node of two finds it unhealthy: no quorum either way
-		"10.0.0.3": lb.StateDraining,  // one node drains it
+		"10.0.0.3": lb.StateHealthy,   // a node's draining view does not count
 		"10.0.0.4": lb.StateInitial,   // not yet healthy everywhere
 		"10.0.0.5": lb.StateHealthy,   // only one node knows it
 		"10.0.0.6": lb.StateInitial,   // the nodes disagree
@@ -114,10 +114,15 @@ func TestMergeQuorum(t *testing.T) {
 		},
 		want: map[string]string{"10.0.0.1": lb.StateInitial, "10.0.0.2": lb.StateHealthy},
 	}, {
-		name: "a suspect node still drains",
+		name:    "one node drains every target",
+		reports: []Report{all("a", lb.StateHealthy, three...), all("b", lb.StateDraining, three...)},
+		want:    map[string]string{"10.0.0.1": lb.StateHealthy, "10.0.0.2": lb.StateHealthy, "10.0.0.3": lb.StateHealthy},
+	}, {
+		name: "only draining or suspect nodes know a target",
 		reports: []Report{all("a", lb.StateHealthy, "10.0.0.1"),
-			report("b", time.Second, th("10.0.0.1", 80, lb.StateUnhealthy), th("10.0.0.2", 80, lb.StateDraining))},
-		want: map[string]string{"10.0.0.1": lb.StateHealthy, "10.0.0.2": lb.StateDraining},
+			report("b", time.Second, th("10.0.0.1", 80, lb.StateUnhealthy), th("10.0.0.2", 80, lb.StateUnhealthy)),
+			all("c", lb.StateDraining, "10.0.0.2", "10.0.0.3")},
+		want: map[string]string{"10.0.0.1": lb.StateHealthy, "10.0.0.2": lb.StateInitial, "10.0.0.3": lb.StateInitial},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := map[string]string{}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,7 +31,8 @@ type Source interface {
 	// Report records what a node observes, replacing its previous
 	// report; the control plane sets Report.At by its own clock. It
 	// returns ErrInvalidNode when the report's Node is not a valid node
-	// name.
+	// name, and ErrTooManyNodes when it is a new node's and MaxNodes
+	// nodes have reported within ReportTTL.
 	Report(ctx context.Context, r Report) error
 }
 
@@ -47,7 +49,15 @@ var (
 	// longer than 128 characters or has characters other than letters,
 	// digits, '.', '_' and '-'.
 	ErrInvalidNode = errors.New("lbnode: invalid node name")
+	// ErrTooManyNodes is returned by Report for the first report of a node
+	// when MaxNodes nodes have live reports.
+	ErrTooManyNodes = errors.New("lbnode: too many nodes")
 )
+
+// MaxNodes is how many nodes' reports a control plane (one region's) keeps.
+// A new node's report takes the place of the oldest report that is no
+// longer live, and is refused while all of them are.
+const MaxNodes = 64
 
 var nodeName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
@@ -80,6 +90,10 @@ type StoreSource struct {
 	st   store.Store
 	opts StoreSourceOptions
 	log  *slog.Logger
+
+	// newNode serializes the reports of new nodes, so that they keep
+	// within MaxNodes.
+	newNode sync.Mutex
 
 	mu      sync.Mutex
 	cfg     lb.Config
@@ -150,10 +164,67 @@ func (s *StoreSource) Report(ctx context.Context, r Report) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.st.Txn(ctx, store.Txn{Ops: []store.Op{op}}); err != nil {
-		return fmt.Errorf("store the report of %s: %w", r.Node, err)
+	for {
+		txn := store.Txn{Ops: []store.Op{op}}
+		_, err := s.st.Get(ctx, Key(r.Node))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			s.newNode.Lock()
+			txn, err = s.admit(ctx, r, op)
+			if err == nil {
+				_, err = s.st.Txn(ctx, txn)
+			}
+			s.newNode.Unlock()
+			if errors.Is(err, store.ErrConflict) {
+				continue // another node's report came or went: count again
+			}
+		case err == nil:
+			_, err = s.st.Txn(ctx, txn)
+		}
+		switch {
+		case errors.Is(err, ErrTooManyNodes):
+			return err
+		case err != nil:
+			return fmt.Errorf("store the report of %s: %w", r.Node, err)
+		}
+		return nil
 	}
-	return nil
+}
+
+// admit returns the transaction that stores op, the first report of r's
+// node, within MaxNodes: it deletes the oldest report that is no longer
+// live when MaxNodes are stored, and fails with store.ErrConflict when the
+// reports it counted changed. It returns ErrTooManyNodes when MaxNodes
+// reports are live.
+func (s *StoreSource) admit(ctx context.Context, r Report, op store.Op) (store.Txn, error) {
+	txn := store.Txn{Compares: []store.Compare{{Key: op.Key, ModRevision: 0}}, Ops: []store.Op{op}}
+	items, _, err := store.ListJSON[Report](ctx, s.st, Prefix, store.ListOptions{})
+	if err != nil {
+		return txn, err
+	}
+	if len(items) < MaxNodes {
+		return txn, nil
+	}
+	// Make room: the oldest reports that are no longer live go, as many
+	// as keep the reports within MaxNodes (an earlier release kept any
+	// number).
+	var stale []store.Item[Report]
+	for _, it := range items {
+		if !it.Value.Live(r.At) {
+			stale = append(stale, it)
+		}
+	}
+	need := len(items) - MaxNodes + 1
+	if len(stale) < need {
+		return txn, fmt.Errorf("%w: %d nodes have reported in the last %s, and %d may; node %s may report once one of them has stopped for that long",
+			ErrTooManyNodes, len(items)-len(stale), ReportTTL, MaxNodes, r.Node)
+	}
+	slices.SortFunc(stale, func(a, b store.Item[Report]) int { return a.Value.At.Compare(b.Value.At) })
+	for _, it := range stale[:need] {
+		txn.Compares = append(txn.Compares, store.Compare{Key: it.Key, ModRevision: it.ModRevision})
+		txn.Ops = append(txn.Ops, store.Op{Key: it.Key, Delete: true})
+	}
+	return txn, nil
 }
 
 // Run keeps the configuration Config serves in step with the store until

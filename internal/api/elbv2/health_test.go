@@ -17,8 +17,9 @@ import (
 )
 
 // TestDescribeTargetHealthDraining: a deregistered target the data plane
-// still drains is listed, draining, as ELBv2 lists it, and asked for by
-// itself it is draining rather than unused.
+// still lists is listed, draining, as ELBv2 lists it, whatever state the
+// nodes give it (one that has not applied the deregistration finds it
+// healthy), and asked for by itself it is draining rather than unused.
 func TestDescribeTargetHealthDraining(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -27,6 +28,7 @@ func TestDescribeTargetHealthDraining(t *testing.T) {
 	e.health[*arn] = []lb.TargetHealth{
 		{Target: lb.Target{ID: "10.0.0.1", Port: 8080}, State: lb.StateHealthy},
 		{Target: lb.Target{ID: "10.0.0.3", Port: 8080}, State: lb.StateDraining, Reason: lb.ReasonDeregistrationInProgress},
+		{Target: lb.Target{ID: "10.0.0.4", Port: 8080}, State: lb.StateHealthy},
 	}
 	draining := &types.TargetHealth{State: types.TargetHealthStateEnumDraining, Reason: types.TargetHealthReasonEnumDeregistrationInProgress,
 		Description: aws.String("Target deregistration is in progress")}
@@ -35,6 +37,7 @@ func TestDescribeTargetHealthDraining(t *testing.T) {
 		{Target: &types.TargetDescription{Id: aws.String("10.0.0.1"), Port: aws.Int32(8080)}, HealthCheckPort: aws.String("8080"),
 			TargetHealth: &types.TargetHealth{State: types.TargetHealthStateEnumHealthy}},
 		{Target: &types.TargetDescription{Id: aws.String("10.0.0.3"), Port: aws.Int32(8080)}, HealthCheckPort: aws.String("8080"), TargetHealth: draining},
+		{Target: &types.TargetDescription{Id: aws.String("10.0.0.4"), Port: aws.Int32(8080)}, HealthCheckPort: aws.String("8080"), TargetHealth: draining},
 	}
 	if !reflect.DeepEqual(all.TargetHealthDescriptions, want) {
 		t.Errorf("DescribeTargetHealth = %+v\nwant %+v", all.TargetHealthDescriptions, want)

@@ -483,9 +483,9 @@ const (
 // DescribeTargetHealth reports the health of the given targets of a group,
 // or of all its targets: the data plane's view (Config.Health), initial
 // while it has none, unavailable when health checks are disabled, draining
-// for a deregistered target the data plane still drains (listed with all
-// targets, as ELBv2 lists them), unused for a target that is not
-// registered.
+// for a deregistered target the data plane still lists, whatever the
+// nodes say of it (listed with all targets, as ELBv2 lists them), unused
+// for a target that is not registered.
 func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTargetHealthInput) (*wire.DescribeTargetHealthOutput, error) {
 	rec, _, err := s.getTargetGroup(ctx, deref(in.TargetGroupArn))
 	if err != nil {
@@ -507,7 +507,7 @@ func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTar
 		for _, h := range hs {
 			t := lb.Target{ID: h.Target.ID, Port: portOf(h.Target)}
 			observed[t.ID+":"+strconv.Itoa(t.Port)] = h
-			if h.State == lb.StateDraining && !slices.ContainsFunc(rec.Targets, func(r lb.Target) bool { return r.ID == t.ID && portOf(r) == t.Port }) {
+			if !slices.ContainsFunc(rec.Targets, func(r lb.Target) bool { return r.ID == t.ID && portOf(r) == t.Port }) {
 				draining = append(draining, t)
 			}
 		}
@@ -519,7 +519,7 @@ func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTar
 		}
 		th := &wire.TargetHealth{State: wire.TargetHealthStateEnumInitial, Reason: wire.TargetHealthReasonEnumElbRegistrationInProgress, Description: ptr(descRegistration)}
 		switch h, ok := observed[id+":"+strconv.Itoa(port)]; {
-		case !registered && ok && h.State == lb.StateDraining:
+		case !registered && ok:
 			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumDraining, Reason: wire.TargetHealthReasonEnumTargetDeregistrationInProgress, Description: ptr(descDeregistration)}
 		case !registered:
 			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumUnused, Reason: wire.TargetHealthReasonEnumTargetNotRegistered, Description: ptr(descNotRegistered)}

@@ -81,13 +81,17 @@ type key struct{ cluster, name string }
 
 // Run reconciles services until ctx ends.
 //
-// Each run of the watch counts agents' absences from its own start at the
-// earliest (Input.HeardSince): the server could not hear from agents
-// before it started, nor while it had lost the store, so a long restart
-// or a partition is not held against them.
+// Agents' absences count from when the store first answered at the
+// earliest (Input.HeardSince), and from when it answered again after the
+// controller lost it (Rev or Watch failed): the server could not hear from
+// agents before it started, nor while it had lost the store, so a long
+// restart or a partition is not held against them. A watch that merely
+// fell behind and starts again does not move it, or tasks on agents that
+// are really gone would never count as lost.
 func (c *Controller) Run(ctx context.Context) error {
+	var since time.Time // zero until the store answers
 	for ctx.Err() == nil {
-		if err := c.runWatching(ctx); err != nil && ctx.Err() == nil {
+		if err := c.runWatching(ctx, &since); err != nil && ctx.Err() == nil {
 			c.log.Warn("service controller watch ended; starting again", "err", err)
 			select {
 			case <-ctx.Done():
@@ -98,15 +102,22 @@ func (c *Controller) Run(ctx context.Context) error {
 	return nil
 }
 
-func (c *Controller) runWatching(ctx context.Context) error {
+// runWatching reconciles services from a snapshot and a watch until the
+// watch ends. *since is when agents could first be heard from: set when
+// the store answers and it is zero, and zeroed when the store is lost.
+func (c *Controller) runWatching(ctx context.Context, since *time.Time) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rev, err := c.cfg.Store.Rev(ctx)
 	if err != nil {
+		*since = time.Time{}
 		return err
 	}
-	// The store answers again: from now on, agents' links could be heard.
-	since := c.now().UTC()
+	if since.IsZero() {
+		// The store answers (again): from now on, agents' links could be
+		// heard.
+		*since = c.now().UTC()
+	}
 	events := make(chan store.Event, 1024)
 	broken := make(chan error, 3)
 	prefixes := []string{flotilla.ServicesPrefix, flotilla.TasksPrefix, flotilla.InstancesPrefix}
@@ -117,6 +128,9 @@ func (c *Controller) runWatching(ctx context.Context) error {
 	for _, prefix := range prefixes {
 		ch, err := c.cfg.Store.Watch(wctx, prefix, rev)
 		if err != nil {
+			if !errors.Is(err, store.ErrCompacted) {
+				*since = time.Time{}
+			}
 			return err
 		}
 		go func() {
@@ -143,7 +157,7 @@ func (c *Controller) runWatching(ctx context.Context) error {
 		// Reconcile what is dirty, then wait for more.
 		for k := range dirty {
 			delete(dirty, k)
-			next, err := c.reconcile(ctx, k, since)
+			next, err := c.reconcile(ctx, k, *since)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
