@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
 	"github.com/flotilla/flotilla/internal/store"
 )
@@ -150,4 +152,27 @@ func update[T any](ctx context.Context, st store.Store, key string, check, mutat
 		return cur, nil
 	})
 	return v, err
+}
+
+// wireTime is a wire timestamp as a time, zero for none.
+func wireTime(t *model.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+// containerChange is an agent's report of one container in the domain's
+// terms.
+func containerChange(name, runtimeID, status string, exitCode *int32, reason string, nb []wire.NetworkBinding) flotilla.ContainerStateChange {
+	ch := flotilla.ContainerStateChange{Name: name, RuntimeID: runtimeID, Status: status, Reason: reason}
+	if exitCode != nil {
+		v := int(*exitCode)
+		ch.ExitCode = &v
+	}
+	for _, b := range nb {
+		ch.NetworkBindings = append(ch.NetworkBindings, flotilla.NetworkBinding{
+			BindIP: str(b.BindIP), ContainerPort: int(i32(b.ContainerPort)), HostPort: int(i32(b.HostPort)), Protocol: string(b.Protocol)})
+	}
+	return ch
 }
