@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
@@ -95,7 +94,7 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 			{Type: wire.PlacementStrategyTypeSpread, Field: ptr("attribute:ecs.availability-zone")},
 			{Type: wire.PlacementStrategyTypeSpread, Field: ptr("instanceId")}})
 	}
-	svc.Deployments = []flotilla.Deployment{newDeployment(td.ARN, desired, now)}
+	svc.StartDeployment(flotilla.NewDeployment(flotilla.NewDeploymentID(), td.ARN, desired, now))
 	key := flotilla.ServiceKey(cluster, name)
 	for {
 		old, rev, err := store.GetJSON[flotilla.Service](ctx, s.store, key)
@@ -120,12 +119,6 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 		}
 		return &wire.CreateServiceResponse{Service: s.serviceToWire(&svc, false)}, nil
 	}
-}
-
-func newDeployment(tdARN string, desired int, now time.Time) flotilla.Deployment {
-	return flotilla.Deployment{ID: flotilla.NewID()[:20], Status: flotilla.DeploymentPrimary, TaskDefinitionARN: tdARN,
-		DesiredCount: desired, RolloutState: flotilla.RolloutInProgress, RolloutStateReason: "ECS deployment in progress.",
-		CreatedAt: now, UpdatedAt: now}
 }
 
 // deploymentConfiguration validates a request's configuration and fills
@@ -324,16 +317,11 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 		}
 		now := s.now().UTC()
 		if (td != nil && td.ARN != svc.TaskDefinitionARN) || boolv(in.ForceNewDeployment) {
+			tdARN := svc.TaskDefinitionARN
 			if td != nil {
-				svc.TaskDefinitionARN = td.ARN
+				tdARN = td.ARN
 			}
-			for i := range svc.Deployments {
-				if svc.Deployments[i].Status == flotilla.DeploymentPrimary {
-					svc.Deployments[i].Status = flotilla.DeploymentActive
-					svc.Deployments[i].UpdatedAt = now
-				}
-			}
-			svc.Deployments = append([]flotilla.Deployment{newDeployment(svc.TaskDefinitionARN, svc.DesiredCount, now)}, svc.Deployments...)
+			svc.StartDeployment(flotilla.NewDeployment(flotilla.NewDeploymentID(), tdARN, svc.DesiredCount, now))
 		}
 		for i := range svc.Deployments {
 			if svc.Deployments[i].Status == flotilla.DeploymentPrimary {
@@ -496,7 +484,7 @@ func (s *Service) DescribeServiceDeployments(ctx context.Context, in *wire.Descr
 				Status: b.Status, StatusReason: b.StatusReason,
 				DeploymentConfiguration: deploymentConfigToWire(svc.DeploymentConfiguration),
 				DeploymentCircuitBreaker: &wire.ServiceDeploymentCircuitBreaker{Status: circuitStatus(cb, d),
-					FailureCount: ptr(int32(d.FailedTasks)), Threshold: ptr(int32(circuitThreshold(d.DesiredCount)))},
+					FailureCount: ptr(int32(d.FailedTasks)), Threshold: ptr(int32(flotilla.CircuitBreakerThreshold(d.DesiredCount)))},
 			})
 			found = true
 		}
@@ -506,8 +494,6 @@ func (s *Service) DescribeServiceDeployments(ctx context.Context, in *wire.Descr
 	}
 	return out, nil
 }
-
-func circuitThreshold(desired int) int { return min(max(int(math.Ceil(0.5*float64(desired))), 3), 200) }
 
 func circuitStatus(cb flotilla.CircuitBreaker, d flotilla.Deployment) wire.ServiceDeploymentRollbackMonitorsStatus {
 	switch {
