@@ -176,3 +176,61 @@ func containerChange(name, runtimeID, status string, exitCode *int32, reason str
 	}
 	return ch
 }
+
+func placementConstraintsFromWire(in []wire.PlacementConstraint) []flotilla.PlacementConstraint {
+	var out []flotilla.PlacementConstraint
+	for _, c := range in {
+		out = append(out, flotilla.PlacementConstraint{Type: string(c.Type), Expression: str(c.Expression)})
+	}
+	return out
+}
+
+func placementConstraintsToWire(in []flotilla.PlacementConstraint) []wire.PlacementConstraint {
+	out := make([]wire.PlacementConstraint, 0, len(in))
+	for _, c := range in {
+		out = append(out, wire.PlacementConstraint{Type: wire.PlacementConstraintType(c.Type), Expression: optional(c.Expression)})
+	}
+	return out
+}
+
+func placementStrategiesFromWire(in []wire.PlacementStrategy) []flotilla.PlacementStrategy {
+	var out []flotilla.PlacementStrategy
+	for _, st := range in {
+		out = append(out, flotilla.PlacementStrategy{Type: string(st.Type), Field: str(st.Field)})
+	}
+	return out
+}
+
+func placementStrategiesToWire(in []flotilla.PlacementStrategy) []wire.PlacementStrategy {
+	out := make([]wire.PlacementStrategy, 0, len(in))
+	for _, st := range in {
+		out = append(out, wire.PlacementStrategy{Type: wire.PlacementStrategyType(st.Type), Field: optional(st.Field)})
+	}
+	return out
+}
+
+// loadBalancersFromWire keeps what a service records of its loadBalancers;
+// checkLoadBalancers has refused the rest (loadBalancerName).
+func loadBalancersFromWire(in []wire.LoadBalancer) []flotilla.ServiceLoadBalancer {
+	var out []flotilla.ServiceLoadBalancer
+	for _, l := range in {
+		out = append(out, flotilla.ServiceLoadBalancer{TargetGroupARN: str(l.TargetGroupArn), ContainerName: str(l.ContainerName), ContainerPort: int(i32(l.ContainerPort))})
+	}
+	return out
+}
+
+func loadBalancersToWire(in []flotilla.ServiceLoadBalancer) []wire.LoadBalancer {
+	out := make([]wire.LoadBalancer, 0, len(in))
+	for _, l := range in {
+		out = append(out, wire.LoadBalancer{TargetGroupArn: optional(l.TargetGroupARN), ContainerName: optional(l.ContainerName), ContainerPort: ptr(int32(l.ContainerPort))})
+	}
+	return out
+}
+
+// optional is a wire string that is left out when empty.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

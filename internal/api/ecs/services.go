@@ -73,7 +73,8 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 	if err := s.checkLoadBalancers(ctx, in.LoadBalancers, td); err != nil {
 		return nil, err
 	}
-	if err := checkPlacement(in.PlacementConstraints, in.PlacementStrategy); err != nil {
+	constraints, strategies := placementConstraintsFromWire(in.PlacementConstraints), placementStrategiesFromWire(in.PlacementStrategy)
+	if err := checkPlacement(constraints, strategies); err != nil {
 		return nil, err
 	}
 	tags := tagsFromWire(in.Tags)
@@ -84,15 +85,15 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 	svc := flotilla.Service{
 		Name: name, ARN: s.acct.ServiceARN(cluster, name), Cluster: cluster, Status: flotilla.ServiceActive,
 		SchedulingStrategy: strategy, DesiredCount: desired, TaskDefinitionARN: td.ARN, DeploymentConfiguration: dc,
-		PlacementConstraints: rawJSON(in.PlacementConstraints), PlacementStrategy: rawJSON(in.PlacementStrategy),
-		HealthCheckGracePeriodSeconds: int(i32(in.HealthCheckGracePeriodSeconds)), LoadBalancers: rawJSON(in.LoadBalancers),
+		PlacementConstraints: constraints, PlacementStrategy: strategies,
+		HealthCheckGracePeriodSeconds: int(i32(in.HealthCheckGracePeriodSeconds)), LoadBalancers: loadBalancersFromWire(in.LoadBalancers),
 		Tags: tags, CreatedAt: now, CreatedBy: s.acct.RootPrincipal(), Version: 1, ClientToken: str(in.ClientToken),
 	}
-	if svc.PlacementStrategy == nil && strategy == flotilla.SchedulingReplica {
+	if len(svc.PlacementStrategy) == 0 && strategy == flotilla.SchedulingReplica {
 		// ECS's default for a service: spread across zones, then instances.
-		svc.PlacementStrategy = rawJSON([]wire.PlacementStrategy{
-			{Type: wire.PlacementStrategyTypeSpread, Field: ptr("attribute:ecs.availability-zone")},
-			{Type: wire.PlacementStrategyTypeSpread, Field: ptr("instanceId")}})
+		svc.PlacementStrategy = []flotilla.PlacementStrategy{
+			{Type: scheduler.StrategySpread, Field: "attribute:ecs.availability-zone"},
+			{Type: scheduler.StrategySpread, Field: "instanceId"}}
 	}
 	svc.StartDeployment(flotilla.NewDeployment(flotilla.NewDeploymentID(), td.ARN, desired, now))
 	key := flotilla.ServiceKey(cluster, name)
@@ -157,16 +158,8 @@ func deploymentConfiguration(in *wire.DeploymentConfiguration, strategy string, 
 }
 
 // checkPlacement validates a service's placement as the scheduler would.
-func checkPlacement(cs []wire.PlacementConstraint, ss []wire.PlacementStrategy) error {
-	var sc []scheduler.Constraint
-	for _, c := range cs {
-		sc = append(sc, scheduler.Constraint{Type: string(c.Type), Expression: str(c.Expression)})
-	}
-	var st []scheduler.Strategy
-	for _, x := range ss {
-		st = append(st, scheduler.Strategy{Type: string(x.Type), Field: str(x.Field)})
-	}
-	_, err := scheduler.Compile(sc, st)
+func checkPlacement(cs []flotilla.PlacementConstraint, ss []flotilla.PlacementStrategy) error {
+	_, err := scheduler.Compile(cs, ss)
 	return err
 }
 
@@ -251,8 +244,9 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 			return nil, flotilla.Errorf(flotilla.EClient, "TaskDefinition is inactive")
 		}
 	}
+	constraints, strategies := placementConstraintsFromWire(in.PlacementConstraints), placementStrategiesFromWire(in.PlacementStrategy)
 	if in.PlacementConstraints != nil || in.PlacementStrategy != nil {
-		if err := checkPlacement(in.PlacementConstraints, in.PlacementStrategy); err != nil {
+		if err := checkPlacement(constraints, strategies); err != nil {
 			return nil, err
 		}
 	}
@@ -275,7 +269,7 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 		if err != nil {
 			return nil, err
 		}
-		if err := s.checkLoadBalancers(ctx, fromRaw[[]wire.LoadBalancer](cur.LoadBalancers), td); err != nil {
+		if err := s.checkLoadBalancers(ctx, loadBalancersToWire(cur.LoadBalancers), td); err != nil {
 			return nil, err
 		}
 	}
@@ -298,13 +292,13 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 		}
 		svc.DeploymentConfiguration = dc
 		if in.PlacementConstraints != nil {
-			svc.PlacementConstraints = rawJSON(in.PlacementConstraints)
+			svc.PlacementConstraints = constraints
 		}
 		if in.PlacementStrategy != nil {
 			if svc.SchedulingStrategy == flotilla.SchedulingDaemon && len(in.PlacementStrategy) > 0 {
 				return flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy does not support placement strategies.")
 			}
-			svc.PlacementStrategy = rawJSON(in.PlacementStrategy)
+			svc.PlacementStrategy = strategies
 		}
 		if in.HealthCheckGracePeriodSeconds != nil {
 			if err := flotilla.ValidateHealthCheckGracePeriod(int64(*in.HealthCheckGracePeriodSeconds)); err != nil {
@@ -313,7 +307,7 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 			svc.HealthCheckGracePeriodSeconds = int(*in.HealthCheckGracePeriodSeconds)
 		}
 		if in.LoadBalancers != nil {
-			svc.LoadBalancers = rawJSON(in.LoadBalancers)
+			svc.LoadBalancers = loadBalancersFromWire(in.LoadBalancers)
 		}
 		now := s.now().UTC()
 		if (td != nil && td.ARN != svc.TaskDefinitionARN) || boolv(in.ForceNewDeployment) {
@@ -611,21 +605,12 @@ func (s *Service) serviceToWire(svc *flotilla.Service, withTags bool) *wire.Serv
 		SchedulingStrategy: wire.SchedulingStrategy(svc.SchedulingStrategy), CreatedAt: model.NewTime(svc.CreatedAt),
 		CreatedBy: ptr(svc.CreatedBy), HealthCheckGracePeriodSeconds: ptr(int32(svc.HealthCheckGracePeriodSeconds)),
 		DeploymentController: &wire.DeploymentController{Type: wire.DeploymentControllerTypeEcs},
-		PlacementConstraints: fromRaw[[]wire.PlacementConstraint](svc.PlacementConstraints),
-		PlacementStrategy:    fromRaw[[]wire.PlacementStrategy](svc.PlacementStrategy),
-		LoadBalancers:        fromRaw[[]wire.LoadBalancer](svc.LoadBalancers),
+		PlacementConstraints: placementConstraintsToWire(svc.PlacementConstraints),
+		PlacementStrategy:    placementStrategiesToWire(svc.PlacementStrategy),
+		LoadBalancers:        loadBalancersToWire(svc.LoadBalancers),
 		ServiceRegistries:    []wire.ServiceRegistry{}, Deployments: []wire.Deployment{}, Events: []wire.ServiceEvent{},
 		EnableECSManagedTags: ptr(false), EnableExecuteCommand: ptr(false), PropagateTags: wire.PropagateTagsNone,
 		RunningCount: ptr(int32(0)), PendingCount: ptr(int32(0)),
-	}
-	if w.PlacementConstraints == nil {
-		w.PlacementConstraints = []wire.PlacementConstraint{}
-	}
-	if w.PlacementStrategy == nil {
-		w.PlacementStrategy = []wire.PlacementStrategy{}
-	}
-	if w.LoadBalancers == nil {
-		w.LoadBalancers = []wire.LoadBalancer{}
 	}
 	for _, d := range svc.Deployments {
 		*w.RunningCount += int32(d.RunningCount)

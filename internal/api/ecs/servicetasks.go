@@ -2,11 +2,9 @@ package ecs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/flotilla/flotilla"
-	wire "github.com/flotilla/flotilla/internal/model/ecs"
 	"github.com/flotilla/flotilla/internal/scheduler"
 )
 
@@ -21,21 +19,13 @@ func (s *Service) StartServiceTasks(ctx context.Context, svc *flotilla.Service, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var cs []wire.PlacementConstraint
-	var ss []wire.PlacementStrategy
-	if len(svc.PlacementConstraints) > 0 {
-		_ = json.Unmarshal(svc.PlacementConstraints, &cs)
-	}
-	if len(svc.PlacementStrategy) > 0 {
-		_ = json.Unmarshal(svc.PlacementStrategy, &ss)
-	}
 	pr := scheduler.PlaceRequest{Cluster: svc.Cluster, Count: count,
 		Request: scheduler.Request{Group: req.group, Reservation: req.res},
 		NewTask: func(ci *flotilla.ContainerInstance) flotilla.Task { return s.newTask(req, ci) }}
 	if instanceID != "" {
 		pr.Named = []string{instanceID}
 	} else {
-		plan, err := placementPlan(req.td, cs, ss)
+		plan, err := placementPlan(req.td, svc.PlacementConstraints, svc.PlacementStrategy)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -226,20 +226,15 @@ func (s *Service) failuresToWire(cluster string, fs []scheduler.Failure) []wire.
 // placementPlan compiles the constraints of the task definition and of the
 // request, and the request's strategies (random when none is given, as for
 // ECS's standalone tasks).
-func placementPlan(td *wire.TaskDefinition, constraints []wire.PlacementConstraint, strategies []wire.PlacementStrategy) (*scheduler.Plan, error) {
-	var cs []scheduler.Constraint
+func placementPlan(td *wire.TaskDefinition, constraints []flotilla.PlacementConstraint, strategies []flotilla.PlacementStrategy) (*scheduler.Plan, error) {
+	var cs []flotilla.PlacementConstraint
 	for _, c := range td.PlacementConstraints {
-		cs = append(cs, scheduler.Constraint{Type: string(c.Type), Expression: str(c.Expression)})
+		cs = append(cs, flotilla.PlacementConstraint{Type: string(c.Type), Expression: str(c.Expression)})
 	}
-	for _, c := range constraints {
-		cs = append(cs, scheduler.Constraint{Type: string(c.Type), Expression: str(c.Expression)})
-	}
-	var ss []scheduler.Strategy
-	for _, st := range strategies {
-		ss = append(ss, scheduler.Strategy{Type: string(st.Type), Field: str(st.Field)})
-	}
+	cs = append(cs, constraints...)
+	ss := strategies
 	if len(ss) == 0 {
-		ss = []scheduler.Strategy{{Type: "random"}}
+		ss = []flotilla.PlacementStrategy{{Type: scheduler.StrategyRandom}}
 	}
 	plan, err := scheduler.Compile(cs, ss)
 	if err != nil {

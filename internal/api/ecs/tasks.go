@@ -42,7 +42,7 @@ func (s *Service) RunTask(ctx context.Context, in *wire.RunTaskRequest) (*wire.R
 			return out, err
 		}
 	}
-	plan, err := placementPlan(req.td, in.PlacementConstraints, in.PlacementStrategy)
+	plan, err := placementPlan(req.td, placementConstraintsFromWire(in.PlacementConstraints), placementStrategiesFromWire(in.PlacementStrategy))
 	if err != nil {
 		return nil, err
 	}
