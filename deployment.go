@@ -36,6 +36,34 @@ func (s *Service) StartDeployment(d Deployment) {
 	s.TaskDefinitionARN = d.TaskDefinitionARN
 }
 
+// DefaultDeploymentConfiguration returns ECS's deployment configuration for
+// a service of a scheduling strategy that names none: REPLICA 100% minimum
+// healthy, 200% maximum; DAEMON 0% and 100%.
+func DefaultDeploymentConfiguration(strategy string) DeploymentConfiguration {
+	if strategy == SchedulingDaemon {
+		return DeploymentConfiguration{MinimumHealthyPercent: 0, MaximumPercent: 100}
+	}
+	return DeploymentConfiguration{MinimumHealthyPercent: 100, MaximumPercent: 200}
+}
+
+// Validate checks a deployment configuration against ECS's rules for the
+// scheduling strategy: minimumHealthyPercent from 0 to 100; for REPLICA a
+// maximumPercent of at least 100 and above minimumHealthyPercent; for
+// DAEMON a maximumPercent of 100.
+func (dc DeploymentConfiguration) Validate(strategy string) error {
+	switch {
+	case dc.MinimumHealthyPercent < 0 || dc.MinimumHealthyPercent > 100:
+		return Errorf(EInvalid, "minimumHealthyPercent must be between 0 and 100.")
+	case dc.MaximumPercent < 100 && strategy == SchedulingReplica:
+		return Errorf(EInvalid, "maximumPercent must be at least 100 for the REPLICA scheduling strategy.")
+	case dc.MaximumPercent <= dc.MinimumHealthyPercent && strategy == SchedulingReplica:
+		return Errorf(EInvalid, "maximumPercent must be greater than minimumHealthyPercent.")
+	case strategy == SchedulingDaemon && dc.MaximumPercent != 100:
+		return Errorf(EInvalid, "The daemon scheduling strategy requires a maximumPercent of 100.")
+	}
+	return nil
+}
+
 // CircuitBreakerThreshold returns how many failed tasks trip the deployment
 // circuit breaker of a deployment of desired tasks, by ECS's documented
 // formula: half the desired count rounded up, at least 3 and at most 200.

@@ -61,3 +61,38 @@ func TestStartDeployment(t *testing.T) {
 		t.Errorf("NewDeploymentID() = %q, want 20 random hex digits", id)
 	}
 }
+
+func TestDeploymentConfigurationValidate(t *testing.T) {
+	if got := DefaultDeploymentConfiguration(SchedulingReplica); got != (DeploymentConfiguration{MinimumHealthyPercent: 100, MaximumPercent: 200}) {
+		t.Errorf("REPLICA default = %+v", got)
+	}
+	if got := DefaultDeploymentConfiguration(SchedulingDaemon); got != (DeploymentConfiguration{MinimumHealthyPercent: 0, MaximumPercent: 100}) {
+		t.Errorf("DAEMON default = %+v", got)
+	}
+	for _, c := range []struct {
+		strategy      string
+		minPct, maxPc int
+		ok            bool
+	}{
+		{SchedulingReplica, 100, 200, true},
+		{SchedulingReplica, 0, 100, true},
+		{SchedulingReplica, 50, 150, true},
+		{SchedulingReplica, -1, 200, false},
+		{SchedulingReplica, 101, 200, false},
+		{SchedulingReplica, 50, 99, false},
+		{SchedulingReplica, 100, 100, false},
+		{SchedulingDaemon, 0, 100, true},
+		{SchedulingDaemon, 50, 100, true},
+		{SchedulingDaemon, 0, 200, false},
+		{SchedulingDaemon, 0, 50, false},
+	} {
+		dc := DeploymentConfiguration{MinimumHealthyPercent: c.minPct, MaximumPercent: c.maxPc}
+		err := dc.Validate(c.strategy)
+		if (err == nil) != c.ok {
+			t.Errorf("%+v.Validate(%s) = %v, want ok %v", dc, c.strategy, err, c.ok)
+		}
+		if err != nil && ErrorCode(err) != EInvalid {
+			t.Errorf("%+v.Validate(%s) = %v, want an %s error", dc, c.strategy, err, EInvalid)
+		}
+	}
+}

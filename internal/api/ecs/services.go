@@ -122,13 +122,10 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 	}
 }
 
-// deploymentConfiguration validates a request's configuration and fills
-// ECS's defaults (REPLICA 100/200, DAEMON 0/100), starting from have.
+// deploymentConfiguration applies a request's configuration to have (or to
+// ECS's defaults for the scheduling strategy) and validates the result.
 func deploymentConfiguration(in *wire.DeploymentConfiguration, strategy string, have *flotilla.DeploymentConfiguration) (flotilla.DeploymentConfiguration, error) {
-	dc := flotilla.DeploymentConfiguration{MinimumHealthyPercent: 100, MaximumPercent: 200}
-	if strategy == flotilla.SchedulingDaemon {
-		dc = flotilla.DeploymentConfiguration{MinimumHealthyPercent: 0, MaximumPercent: 100}
-	}
+	dc := flotilla.DefaultDeploymentConfiguration(strategy)
 	if have != nil {
 		dc = *have
 	}
@@ -144,17 +141,7 @@ func deploymentConfiguration(in *wire.DeploymentConfiguration, strategy string, 
 	if cb := in.DeploymentCircuitBreaker; cb != nil {
 		dc.CircuitBreaker = flotilla.CircuitBreaker{Enable: boolv(cb.Enable), Rollback: boolv(cb.Rollback)}
 	}
-	switch {
-	case dc.MinimumHealthyPercent < 0 || dc.MinimumHealthyPercent > 100:
-		return dc, flotilla.Errorf(flotilla.EInvalid, "minimumHealthyPercent must be between 0 and 100.")
-	case dc.MaximumPercent < 100 && strategy == flotilla.SchedulingReplica:
-		return dc, flotilla.Errorf(flotilla.EInvalid, "maximumPercent must be at least 100 for the REPLICA scheduling strategy.")
-	case dc.MaximumPercent <= dc.MinimumHealthyPercent && strategy == flotilla.SchedulingReplica:
-		return dc, flotilla.Errorf(flotilla.EInvalid, "maximumPercent must be greater than minimumHealthyPercent.")
-	case strategy == flotilla.SchedulingDaemon && dc.MaximumPercent != 100:
-		return dc, flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy requires a maximumPercent of 100.")
-	}
-	return dc, nil
+	return dc, dc.Validate(strategy)
 }
 
 // checkPlacement validates a service's placement as the scheduler would.
