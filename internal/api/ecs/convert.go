@@ -234,3 +234,35 @@ func optional(s string) *string {
 	}
 	return &s
 }
+
+// taskSpec is what tasks of a definition are made from, with a run's
+// overrides, in the domain's terms.
+func taskSpec(td *wire.TaskDefinition, ov *wire.TaskOverride) flotilla.TaskSpec {
+	spec := flotilla.TaskSpec{CPU: str(td.Cpu), Memory: str(td.Memory)}
+	for _, c := range td.ContainerDefinitions {
+		cs := flotilla.ContainerSpec{Name: str(c.Name), Image: str(c.Image), Essential: c.Essential == nil || *c.Essential,
+			CPU: int(i32(c.Cpu)), Memory: int(i32(c.Memory)), MemoryReservation: int(i32(c.MemoryReservation)), HealthCheck: c.HealthCheck != nil}
+		for _, pm := range c.PortMappings {
+			cs.HostPorts = append(cs.HostPorts, flotilla.HostPort{Port: int(i32(pm.HostPort)), UDP: pm.Protocol == wire.TransportProtocolUdp})
+		}
+		spec.Containers = append(spec.Containers, cs)
+	}
+	if ov == nil {
+		return spec
+	}
+	spec.Overrides = flotilla.TaskOverrides{CPU: str(ov.Cpu), Memory: str(ov.Memory)}
+	for _, co := range ov.ContainerOverrides {
+		o := flotilla.ContainerOverride{Name: str(co.Name)}
+		if co.Cpu != nil {
+			o.CPU = ptr(int(*co.Cpu))
+		}
+		if co.Memory != nil {
+			o.Memory = ptr(int(*co.Memory))
+		}
+		if co.MemoryReservation != nil {
+			o.MemoryReservation = ptr(int(*co.MemoryReservation))
+		}
+		spec.Overrides.Containers = append(spec.Overrides.Containers, o)
+	}
+	return spec
+}

@@ -69,83 +69,11 @@ func (s *Service) newTaskRequest(ctx context.Context, cluster, tdRef string, lau
 }
 
 // resolve computes the task's containers and its reservation from the
-// definition and the overrides.
+// definition and the overrides (flotilla.TaskSpec.Resolve).
 func (r *taskRequest) resolve() error {
-	byName := map[string]wire.ContainerOverride{}
-	if r.overrides != nil {
-		for _, co := range r.overrides.ContainerOverrides {
-			name := str(co.Name)
-			if !slices.ContainsFunc(r.td.ContainerDefinitions, func(c wire.ContainerDefinition) bool { return str(c.Name) == name }) {
-				return flotilla.Errorf(flotilla.EInvalid, "Override for container named %s is not a container in the TaskDefinition.", name)
-			}
-			byName[name] = co
-		}
-	}
-	cpu, mem := 0, 0
-	for _, c := range r.td.ContainerDefinitions {
-		tc := flotilla.TaskContainer{Name: str(c.Name), Image: str(c.Image), LastStatus: flotilla.ContainerPending,
-			Essential: c.Essential == nil || *c.Essential, CPU: int(i32(c.Cpu)), Memory: int(i32(c.Memory)), MemoryReservation: int(i32(c.MemoryReservation))}
-		if co, ok := byName[tc.Name]; ok {
-			if co.Cpu != nil {
-				tc.CPU = int(*co.Cpu)
-			}
-			if co.Memory != nil {
-				tc.Memory = int(*co.Memory)
-			}
-			if co.MemoryReservation != nil {
-				tc.MemoryReservation = int(*co.MemoryReservation)
-			}
-		}
-		if tc.Memory > 0 && tc.MemoryReservation > tc.Memory {
-			return flotilla.Errorf(flotilla.EInvalid, "Invalid memory override for container %s: memory must be at least memoryReservation.", tc.Name)
-		}
-		if tc.Essential && (c.HealthCheck != nil) {
-			tc.HealthStatus = flotilla.HealthUnknown
-		}
-		cpu += tc.CPU
-		if tc.MemoryReservation > 0 {
-			mem += tc.MemoryReservation
-		} else {
-			mem += tc.Memory
-		}
-		for _, pm := range c.PortMappings {
-			hp := int(i32(pm.HostPort))
-			if hp == 0 {
-				continue
-			}
-			if pm.Protocol == wire.TransportProtocolUdp {
-				r.res.UDPPorts = append(r.res.UDPPorts, strconv.Itoa(hp))
-			} else {
-				r.res.Ports = append(r.res.Ports, strconv.Itoa(hp))
-			}
-		}
-		r.containers = append(r.containers, tc)
-	}
-	taskCPU, taskMem := str(r.td.Cpu), str(r.td.Memory)
-	if r.overrides != nil {
-		if v := str(r.overrides.Cpu); v != "" {
-			taskCPU = v
-		}
-		if v := str(r.overrides.Memory); v != "" {
-			taskMem = v
-		}
-	}
-	if taskCPU != "" {
-		v, err := flotilla.ParseTaskCPU(taskCPU)
-		if err != nil {
-			return err
-		}
-		cpu = v
-	}
-	if taskMem != "" {
-		v, err := flotilla.ParseTaskMemory(taskMem)
-		if err != nil {
-			return err
-		}
-		mem = v
-	}
-	r.res.CPU, r.res.MemoryMiB = cpu, mem
-	return nil
+	var err error
+	r.containers, r.res, err = taskSpec(r.td, r.overrides).Resolve()
+	return err
 }
 
 // newTask builds a task placed on ci.
