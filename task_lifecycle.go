@@ -1,6 +1,9 @@
 package flotilla
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // This file holds a task's lifecycle rules: how a stop request, an agent's
 // report and a health report change a task, and how a task's move along
@@ -77,6 +80,16 @@ func (t *Task) StopLost(code, reason string, now time.Time) {
 			t.Containers[i].Reason = reason
 		}
 	}
+}
+
+// AgentDesiredStatus is the status the task's agent is to bring it to: its
+// desired status, except that a DEACTIVATING task keeps running while its
+// load balancer targets drain.
+func (t *Task) AgentDesiredStatus() string {
+	if t.LastStatus == TaskDeactivating {
+		return TaskRunning
+	}
+	return t.DesiredStatus
 }
 
 // FinishDeactivation moves a DEACTIVATING task, whose targets have drained,
@@ -216,6 +229,31 @@ func taskCountBucket(st string) int {
 		return 1
 	default:
 		return 0
+	}
+}
+
+// Reaccount recomputes the instance's remaining resources and its pending
+// and running counts from the tasks placed on it (those of tasks with
+// another InstanceID are ignored) that are not STOPPED.
+func (ci *ContainerInstance) Reaccount(tasks []Task) {
+	ci.RemainingResources = slices.Clone(ci.RegisteredResources)
+	for i := range ci.RemainingResources {
+		ci.RemainingResources[i].StringSetValue = slices.Clone(ci.RemainingResources[i].StringSetValue)
+	}
+	ci.PendingTasksCount, ci.RunningTasksCount = 0, 0
+	for i := range tasks {
+		t := &tasks[i]
+		if t.InstanceID != ci.ID {
+			continue
+		}
+		switch taskCountBucket(t.LastStatus) {
+		case 0:
+			ci.Reserve(t.Reservation)
+			ci.PendingTasksCount++
+		case 1:
+			ci.Reserve(t.Reservation)
+			ci.RunningTasksCount++
+		}
 	}
 }
 

@@ -277,3 +277,43 @@ func TestContainerInstanceMoveTask(t *testing.T) {
 		}
 	})
 }
+
+func TestTaskAgentDesiredStatus(t *testing.T) {
+	for _, c := range []struct{ last, desired, want string }{
+		{TaskRunning, TaskRunning, TaskRunning},
+		{TaskDeactivating, TaskStopped, TaskRunning}, // its targets drain first
+		{TaskStopping, TaskStopped, TaskStopped},
+		{TaskPending, TaskStopped, TaskStopped},
+	} {
+		tk := Task{LastStatus: c.last, DesiredStatus: c.desired}
+		if got := tk.AgentDesiredStatus(); got != c.want {
+			t.Errorf("AgentDesiredStatus of a %s task desired %s = %s, want %s", c.last, c.desired, got, c.want)
+		}
+	}
+}
+
+func TestContainerInstanceReaccount(t *testing.T) {
+	ci := ContainerInstance{ID: "i-1", PendingTasksCount: 7, RunningTasksCount: 9,
+		RegisteredResources: []Resource{{Name: "CPU", Type: "INTEGER", IntegerValue: 2048}, {Name: "MEMORY", Type: "INTEGER", IntegerValue: 4096},
+			{Name: "PORTS", Type: "STRINGSET", StringSetValue: []string{"22"}}}}
+	res := Reservation{CPU: 256, MemoryMiB: 512, Ports: []string{"80"}}
+	tasks := []Task{
+		{InstanceID: "i-1", LastStatus: TaskPending, Reservation: res},
+		{InstanceID: "i-1", LastStatus: TaskRunning, Reservation: Reservation{CPU: 512, MemoryMiB: 1024}},
+		{InstanceID: "i-1", LastStatus: TaskDeactivating, Reservation: Reservation{CPU: 128}},
+		{InstanceID: "i-1", LastStatus: TaskStopped, Reservation: Reservation{CPU: 1000}},
+		{InstanceID: "i-2", LastStatus: TaskRunning, Reservation: Reservation{CPU: 1000}},
+	}
+	ci.Reaccount(tasks)
+	if ci.PendingTasksCount != 1 || ci.RunningTasksCount != 2 {
+		t.Errorf("counts = %d pending, %d running; want 1, 2", ci.PendingTasksCount, ci.RunningTasksCount)
+	}
+	want := []Resource{{Name: "CPU", Type: "INTEGER", IntegerValue: 2048 - 256 - 512 - 128}, {Name: "MEMORY", Type: "INTEGER", IntegerValue: 4096 - 512 - 1024},
+		{Name: "PORTS", Type: "STRINGSET", StringSetValue: []string{"22", "80"}}, {Name: "PORTS_UDP", Type: "STRINGSET", StringSetValue: []string{}}}
+	if !reflect.DeepEqual(ci.RemainingResources, want) {
+		t.Errorf("remaining = %+v\nwant %+v", ci.RemainingResources, want)
+	}
+	if got := ci.RegisteredResources[2].StringSetValue; !reflect.DeepEqual(got, []string{"22"}) {
+		t.Errorf("registered ports changed to %q", got)
+	}
+}
