@@ -1,7 +1,8 @@
 // Package flotilla holds Flotilla's domain: the records the control plane
-// keeps (clusters, container instances, task definitions, account settings),
-// their ARNs and store keys, their validation rules, and the domain errors
-// that the API layer maps to AWS error codes.
+// keeps (clusters, container instances, task definitions, tasks, services,
+// account settings), their ARNs and store keys, their validation rules, the
+// rules of their lifecycles (a task's states, a service's deployments), and
+// the domain errors that the API layer maps to AWS error codes.
 package flotilla
 
 import (

@@ -1,7 +1,6 @@
 package flotilla
 
 import (
-	"encoding/json"
 	"math"
 	"time"
 )
@@ -59,6 +58,32 @@ type Deployment struct {
 	UpdatedAt          time.Time `json:"updatedAt"`
 }
 
+// PlacementConstraint is one of ECS's placement constraints: distinctInstance,
+// or memberOf with a cluster query language expression. Its JSON is ECS's
+// (the fields in the order ECS's API model has them, as services have
+// always been stored).
+type PlacementConstraint struct {
+	Expression string `json:"expression,omitempty"`
+	Type       string `json:"type,omitempty"`
+}
+
+// PlacementStrategy is one of ECS's placement strategies: binpack on cpu or
+// memory, spread on instanceId, host or attribute:<name>, or random. Its
+// JSON is ECS's.
+type PlacementStrategy struct {
+	Field string `json:"field,omitempty"`
+	Type  string `json:"type,omitempty"`
+}
+
+// ServiceLoadBalancer is one of a service's loadBalancers: the target group
+// its tasks are registered in, at the host port of a container port of one
+// of their containers. Its JSON is ECS's.
+type ServiceLoadBalancer struct {
+	ContainerName  string `json:"containerName,omitempty"`
+	ContainerPort  int    `json:"containerPort"`
+	TargetGroupARN string `json:"targetGroupArn,omitempty"`
+}
+
 // ServiceEvent is one line of a service's event log.
 type ServiceEvent struct {
 	ID        string    `json:"id"`
@@ -77,10 +102,10 @@ type Service struct {
 	DesiredCount                  int                     `json:"desiredCount"`
 	TaskDefinitionARN             string                  `json:"taskDefinitionArn"`
 	DeploymentConfiguration       DeploymentConfiguration `json:"deploymentConfiguration"`
-	PlacementConstraints          json.RawMessage         `json:"placementConstraints,omitempty"` // ECS's JSON
-	PlacementStrategy             json.RawMessage         `json:"placementStrategy,omitempty"`    // ECS's JSON
+	PlacementConstraints          []PlacementConstraint   `json:"placementConstraints,omitempty"`
+	PlacementStrategy             []PlacementStrategy     `json:"placementStrategy,omitempty"`
 	HealthCheckGracePeriodSeconds int                     `json:"healthCheckGracePeriodSeconds"`
-	LoadBalancers                 json.RawMessage         `json:"loadBalancers,omitempty"`
+	LoadBalancers                 []ServiceLoadBalancer   `json:"loadBalancers,omitempty"`
 	Deployments                   []Deployment            `json:"deployments"`
 	// History holds deployments that are over (newest first, at most
 	// MaxDeploymentHistory), for ListServiceDeployments.

@@ -43,17 +43,11 @@ const (
 
 // Constraint is one of ECS's placementConstraints: distinctInstance, or
 // memberOf with a cluster query language expression.
-type Constraint struct {
-	Type       string `json:"type"`
-	Expression string `json:"expression,omitempty"`
-}
+type Constraint = flotilla.PlacementConstraint
 
 // Strategy is one of ECS's placementStrategy items: binpack on cpu or
 // memory, spread on instanceId, host or attribute:<name>, or random.
-type Strategy struct {
-	Type  string `json:"type"`
-	Field string `json:"field,omitempty"`
-}
+type Strategy = flotilla.PlacementStrategy
 
 // DefaultServiceStrategies is ECS's placement strategy for a service's tasks
 // when the service names none: spread across Availability Zones.

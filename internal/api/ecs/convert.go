@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
 	"github.com/flotilla/flotilla/internal/store"
 )
@@ -150,4 +152,117 @@ func update[T any](ctx context.Context, st store.Store, key string, check, mutat
 		return cur, nil
 	})
 	return v, err
+}
+
+// wireTime is a wire timestamp as a time, zero for none.
+func wireTime(t *model.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+// containerChange is an agent's report of one container in the domain's
+// terms.
+func containerChange(name, runtimeID, status string, exitCode *int32, reason string, nb []wire.NetworkBinding) flotilla.ContainerStateChange {
+	ch := flotilla.ContainerStateChange{Name: name, RuntimeID: runtimeID, Status: status, Reason: reason}
+	if exitCode != nil {
+		v := int(*exitCode)
+		ch.ExitCode = &v
+	}
+	for _, b := range nb {
+		ch.NetworkBindings = append(ch.NetworkBindings, flotilla.NetworkBinding{
+			BindIP: str(b.BindIP), ContainerPort: int(i32(b.ContainerPort)), HostPort: int(i32(b.HostPort)), Protocol: string(b.Protocol)})
+	}
+	return ch
+}
+
+func placementConstraintsFromWire(in []wire.PlacementConstraint) []flotilla.PlacementConstraint {
+	var out []flotilla.PlacementConstraint
+	for _, c := range in {
+		out = append(out, flotilla.PlacementConstraint{Type: string(c.Type), Expression: str(c.Expression)})
+	}
+	return out
+}
+
+func placementConstraintsToWire(in []flotilla.PlacementConstraint) []wire.PlacementConstraint {
+	out := make([]wire.PlacementConstraint, 0, len(in))
+	for _, c := range in {
+		out = append(out, wire.PlacementConstraint{Type: wire.PlacementConstraintType(c.Type), Expression: optional(c.Expression)})
+	}
+	return out
+}
+
+func placementStrategiesFromWire(in []wire.PlacementStrategy) []flotilla.PlacementStrategy {
+	var out []flotilla.PlacementStrategy
+	for _, st := range in {
+		out = append(out, flotilla.PlacementStrategy{Type: string(st.Type), Field: str(st.Field)})
+	}
+	return out
+}
+
+func placementStrategiesToWire(in []flotilla.PlacementStrategy) []wire.PlacementStrategy {
+	out := make([]wire.PlacementStrategy, 0, len(in))
+	for _, st := range in {
+		out = append(out, wire.PlacementStrategy{Type: wire.PlacementStrategyType(st.Type), Field: optional(st.Field)})
+	}
+	return out
+}
+
+// loadBalancersFromWire keeps what a service records of its loadBalancers;
+// checkLoadBalancers has refused the rest (loadBalancerName).
+func loadBalancersFromWire(in []wire.LoadBalancer) []flotilla.ServiceLoadBalancer {
+	var out []flotilla.ServiceLoadBalancer
+	for _, l := range in {
+		out = append(out, flotilla.ServiceLoadBalancer{TargetGroupARN: str(l.TargetGroupArn), ContainerName: str(l.ContainerName), ContainerPort: int(i32(l.ContainerPort))})
+	}
+	return out
+}
+
+func loadBalancersToWire(in []flotilla.ServiceLoadBalancer) []wire.LoadBalancer {
+	out := make([]wire.LoadBalancer, 0, len(in))
+	for _, l := range in {
+		out = append(out, wire.LoadBalancer{TargetGroupArn: optional(l.TargetGroupARN), ContainerName: optional(l.ContainerName), ContainerPort: ptr(int32(l.ContainerPort))})
+	}
+	return out
+}
+
+// optional is a wire string that is left out when empty.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// taskSpec is what tasks of a definition are made from, with a run's
+// overrides, in the domain's terms.
+func taskSpec(td *wire.TaskDefinition, ov *wire.TaskOverride) flotilla.TaskSpec {
+	spec := flotilla.TaskSpec{CPU: str(td.Cpu), Memory: str(td.Memory)}
+	for _, c := range td.ContainerDefinitions {
+		cs := flotilla.ContainerSpec{Name: str(c.Name), Image: str(c.Image), Essential: c.Essential == nil || *c.Essential,
+			CPU: int(i32(c.Cpu)), Memory: int(i32(c.Memory)), MemoryReservation: int(i32(c.MemoryReservation)), HealthCheck: c.HealthCheck != nil}
+		for _, pm := range c.PortMappings {
+			cs.HostPorts = append(cs.HostPorts, flotilla.HostPort{Port: int(i32(pm.HostPort)), UDP: pm.Protocol == wire.TransportProtocolUdp})
+		}
+		spec.Containers = append(spec.Containers, cs)
+	}
+	if ov == nil {
+		return spec
+	}
+	spec.Overrides = flotilla.TaskOverrides{CPU: str(ov.Cpu), Memory: str(ov.Memory)}
+	for _, co := range ov.ContainerOverrides {
+		o := flotilla.ContainerOverride{Name: str(co.Name)}
+		if co.Cpu != nil {
+			o.CPU = ptr(int(*co.Cpu))
+		}
+		if co.Memory != nil {
+			o.Memory = ptr(int(*co.Memory))
+		}
+		if co.MemoryReservation != nil {
+			o.MemoryReservation = ptr(int(*co.MemoryReservation))
+		}
+		spec.Overrides.Containers = append(spec.Overrides.Containers, o)
+	}
+	return spec
 }

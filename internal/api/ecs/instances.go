@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/flotilla/flotilla"
@@ -135,23 +134,11 @@ func (s *Service) reaccount(ctx context.Context, ci *flotilla.ContainerInstance)
 	if err != nil {
 		return err
 	}
-	ci.RemainingResources = slices.Clone(ci.RegisteredResources)
-	for i := range ci.RemainingResources {
-		ci.RemainingResources[i].StringSetValue = slices.Clone(ci.RemainingResources[i].StringSetValue)
-	}
-	ci.PendingTasksCount, ci.RunningTasksCount = 0, 0
+	tasks := make([]flotilla.Task, 0, len(items))
 	for _, it := range items {
-		t := it.Value
-		if t.InstanceID != ci.ID || t.LastStatus == flotilla.TaskStopped {
-			continue
-		}
-		ci.Reserve(t.Reservation)
-		if flotilla.TaskStatusAfter(t.LastStatus, flotilla.TaskActivating) {
-			ci.RunningTasksCount++
-		} else {
-			ci.PendingTasksCount++
-		}
+		tasks = append(tasks, it.Value)
 	}
+	ci.Reaccount(tasks)
 	return nil
 }
 

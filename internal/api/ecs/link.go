@@ -283,13 +283,9 @@ func (s *Service) desiredTasks(ctx context.Context, cluster, instanceID string) 
 		if err != nil {
 			return nil, err
 		}
-		lt := link.Task{ARN: t.ARN, Family: t.Family, Revision: t.Revision, DesiredStatus: t.DesiredStatus,
+		lt := link.Task{ARN: t.ARN, Family: t.Family, Revision: t.Revision, DesiredStatus: t.AgentDesiredStatus(),
 			Definition: def, Overrides: t.Overrides}
-		switch {
-		case t.LastStatus == flotilla.TaskDeactivating:
-			// Its targets are draining: it keeps serving until then.
-			lt.DesiredStatus = flotilla.TaskRunning
-		case t.DesiredStatus == flotilla.TaskStopped:
+		if lt.DesiredStatus == flotilla.TaskStopped {
 			lt.StopReason = t.StoppedReason
 		}
 		set = append(set, lt)

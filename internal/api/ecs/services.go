@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
@@ -74,7 +73,8 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 	if err := s.checkLoadBalancers(ctx, in.LoadBalancers, td); err != nil {
 		return nil, err
 	}
-	if err := checkPlacement(in.PlacementConstraints, in.PlacementStrategy); err != nil {
+	constraints, strategies := placementConstraintsFromWire(in.PlacementConstraints), placementStrategiesFromWire(in.PlacementStrategy)
+	if err := checkPlacement(constraints, strategies); err != nil {
 		return nil, err
 	}
 	tags := tagsFromWire(in.Tags)
@@ -85,17 +85,17 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 	svc := flotilla.Service{
 		Name: name, ARN: s.acct.ServiceARN(cluster, name), Cluster: cluster, Status: flotilla.ServiceActive,
 		SchedulingStrategy: strategy, DesiredCount: desired, TaskDefinitionARN: td.ARN, DeploymentConfiguration: dc,
-		PlacementConstraints: rawJSON(in.PlacementConstraints), PlacementStrategy: rawJSON(in.PlacementStrategy),
-		HealthCheckGracePeriodSeconds: int(i32(in.HealthCheckGracePeriodSeconds)), LoadBalancers: rawJSON(in.LoadBalancers),
+		PlacementConstraints: constraints, PlacementStrategy: strategies,
+		HealthCheckGracePeriodSeconds: int(i32(in.HealthCheckGracePeriodSeconds)), LoadBalancers: loadBalancersFromWire(in.LoadBalancers),
 		Tags: tags, CreatedAt: now, CreatedBy: s.acct.RootPrincipal(), Version: 1, ClientToken: str(in.ClientToken),
 	}
-	if svc.PlacementStrategy == nil && strategy == flotilla.SchedulingReplica {
+	if len(svc.PlacementStrategy) == 0 && strategy == flotilla.SchedulingReplica {
 		// ECS's default for a service: spread across zones, then instances.
-		svc.PlacementStrategy = rawJSON([]wire.PlacementStrategy{
-			{Type: wire.PlacementStrategyTypeSpread, Field: ptr("attribute:ecs.availability-zone")},
-			{Type: wire.PlacementStrategyTypeSpread, Field: ptr("instanceId")}})
+		svc.PlacementStrategy = []flotilla.PlacementStrategy{
+			{Type: scheduler.StrategySpread, Field: "attribute:ecs.availability-zone"},
+			{Type: scheduler.StrategySpread, Field: "instanceId"}}
 	}
-	svc.Deployments = []flotilla.Deployment{newDeployment(td.ARN, desired, now)}
+	svc.StartDeployment(flotilla.NewDeployment(flotilla.NewDeploymentID(), td.ARN, desired, now))
 	key := flotilla.ServiceKey(cluster, name)
 	for {
 		old, rev, err := store.GetJSON[flotilla.Service](ctx, s.store, key)
@@ -122,19 +122,10 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 	}
 }
 
-func newDeployment(tdARN string, desired int, now time.Time) flotilla.Deployment {
-	return flotilla.Deployment{ID: flotilla.NewID()[:20], Status: flotilla.DeploymentPrimary, TaskDefinitionARN: tdARN,
-		DesiredCount: desired, RolloutState: flotilla.RolloutInProgress, RolloutStateReason: "ECS deployment in progress.",
-		CreatedAt: now, UpdatedAt: now}
-}
-
-// deploymentConfiguration validates a request's configuration and fills
-// ECS's defaults (REPLICA 100/200, DAEMON 0/100), starting from have.
+// deploymentConfiguration applies a request's configuration to have (or to
+// ECS's defaults for the scheduling strategy) and validates the result.
 func deploymentConfiguration(in *wire.DeploymentConfiguration, strategy string, have *flotilla.DeploymentConfiguration) (flotilla.DeploymentConfiguration, error) {
-	dc := flotilla.DeploymentConfiguration{MinimumHealthyPercent: 100, MaximumPercent: 200}
-	if strategy == flotilla.SchedulingDaemon {
-		dc = flotilla.DeploymentConfiguration{MinimumHealthyPercent: 0, MaximumPercent: 100}
-	}
+	dc := flotilla.DefaultDeploymentConfiguration(strategy)
 	if have != nil {
 		dc = *have
 	}
@@ -150,30 +141,12 @@ func deploymentConfiguration(in *wire.DeploymentConfiguration, strategy string, 
 	if cb := in.DeploymentCircuitBreaker; cb != nil {
 		dc.CircuitBreaker = flotilla.CircuitBreaker{Enable: boolv(cb.Enable), Rollback: boolv(cb.Rollback)}
 	}
-	switch {
-	case dc.MinimumHealthyPercent < 0 || dc.MinimumHealthyPercent > 100:
-		return dc, flotilla.Errorf(flotilla.EInvalid, "minimumHealthyPercent must be between 0 and 100.")
-	case dc.MaximumPercent < 100 && strategy == flotilla.SchedulingReplica:
-		return dc, flotilla.Errorf(flotilla.EInvalid, "maximumPercent must be at least 100 for the REPLICA scheduling strategy.")
-	case dc.MaximumPercent <= dc.MinimumHealthyPercent && strategy == flotilla.SchedulingReplica:
-		return dc, flotilla.Errorf(flotilla.EInvalid, "maximumPercent must be greater than minimumHealthyPercent.")
-	case strategy == flotilla.SchedulingDaemon && dc.MaximumPercent != 100:
-		return dc, flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy requires a maximumPercent of 100.")
-	}
-	return dc, nil
+	return dc, dc.Validate(strategy)
 }
 
 // checkPlacement validates a service's placement as the scheduler would.
-func checkPlacement(cs []wire.PlacementConstraint, ss []wire.PlacementStrategy) error {
-	var sc []scheduler.Constraint
-	for _, c := range cs {
-		sc = append(sc, scheduler.Constraint{Type: string(c.Type), Expression: str(c.Expression)})
-	}
-	var st []scheduler.Strategy
-	for _, x := range ss {
-		st = append(st, scheduler.Strategy{Type: string(x.Type), Field: str(x.Field)})
-	}
-	_, err := scheduler.Compile(sc, st)
+func checkPlacement(cs []flotilla.PlacementConstraint, ss []flotilla.PlacementStrategy) error {
+	_, err := scheduler.Compile(cs, ss)
 	return err
 }
 
@@ -258,8 +231,9 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 			return nil, flotilla.Errorf(flotilla.EClient, "TaskDefinition is inactive")
 		}
 	}
+	constraints, strategies := placementConstraintsFromWire(in.PlacementConstraints), placementStrategiesFromWire(in.PlacementStrategy)
 	if in.PlacementConstraints != nil || in.PlacementStrategy != nil {
-		if err := checkPlacement(in.PlacementConstraints, in.PlacementStrategy); err != nil {
+		if err := checkPlacement(constraints, strategies); err != nil {
 			return nil, err
 		}
 	}
@@ -282,7 +256,7 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 		if err != nil {
 			return nil, err
 		}
-		if err := s.checkLoadBalancers(ctx, fromRaw[[]wire.LoadBalancer](cur.LoadBalancers), td); err != nil {
+		if err := s.checkLoadBalancers(ctx, loadBalancersToWire(cur.LoadBalancers), td); err != nil {
 			return nil, err
 		}
 	}
@@ -305,13 +279,13 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 		}
 		svc.DeploymentConfiguration = dc
 		if in.PlacementConstraints != nil {
-			svc.PlacementConstraints = rawJSON(in.PlacementConstraints)
+			svc.PlacementConstraints = constraints
 		}
 		if in.PlacementStrategy != nil {
 			if svc.SchedulingStrategy == flotilla.SchedulingDaemon && len(in.PlacementStrategy) > 0 {
 				return flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy does not support placement strategies.")
 			}
-			svc.PlacementStrategy = rawJSON(in.PlacementStrategy)
+			svc.PlacementStrategy = strategies
 		}
 		if in.HealthCheckGracePeriodSeconds != nil {
 			if err := flotilla.ValidateHealthCheckGracePeriod(int64(*in.HealthCheckGracePeriodSeconds)); err != nil {
@@ -320,20 +294,15 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 			svc.HealthCheckGracePeriodSeconds = int(*in.HealthCheckGracePeriodSeconds)
 		}
 		if in.LoadBalancers != nil {
-			svc.LoadBalancers = rawJSON(in.LoadBalancers)
+			svc.LoadBalancers = loadBalancersFromWire(in.LoadBalancers)
 		}
 		now := s.now().UTC()
 		if (td != nil && td.ARN != svc.TaskDefinitionARN) || boolv(in.ForceNewDeployment) {
+			tdARN := svc.TaskDefinitionARN
 			if td != nil {
-				svc.TaskDefinitionARN = td.ARN
+				tdARN = td.ARN
 			}
-			for i := range svc.Deployments {
-				if svc.Deployments[i].Status == flotilla.DeploymentPrimary {
-					svc.Deployments[i].Status = flotilla.DeploymentActive
-					svc.Deployments[i].UpdatedAt = now
-				}
-			}
-			svc.Deployments = append([]flotilla.Deployment{newDeployment(svc.TaskDefinitionARN, svc.DesiredCount, now)}, svc.Deployments...)
+			svc.StartDeployment(flotilla.NewDeployment(flotilla.NewDeploymentID(), tdARN, svc.DesiredCount, now))
 		}
 		for i := range svc.Deployments {
 			if svc.Deployments[i].Status == flotilla.DeploymentPrimary {
@@ -496,7 +465,7 @@ func (s *Service) DescribeServiceDeployments(ctx context.Context, in *wire.Descr
 				Status: b.Status, StatusReason: b.StatusReason,
 				DeploymentConfiguration: deploymentConfigToWire(svc.DeploymentConfiguration),
 				DeploymentCircuitBreaker: &wire.ServiceDeploymentCircuitBreaker{Status: circuitStatus(cb, d),
-					FailureCount: ptr(int32(d.FailedTasks)), Threshold: ptr(int32(circuitThreshold(d.DesiredCount)))},
+					FailureCount: ptr(int32(d.FailedTasks)), Threshold: ptr(int32(flotilla.CircuitBreakerThreshold(d.DesiredCount)))},
 			})
 			found = true
 		}
@@ -506,8 +475,6 @@ func (s *Service) DescribeServiceDeployments(ctx context.Context, in *wire.Descr
 	}
 	return out, nil
 }
-
-func circuitThreshold(desired int) int { return min(max(int(math.Ceil(0.5*float64(desired))), 3), 200) }
 
 func circuitStatus(cb flotilla.CircuitBreaker, d flotilla.Deployment) wire.ServiceDeploymentRollbackMonitorsStatus {
 	switch {
@@ -625,21 +592,12 @@ func (s *Service) serviceToWire(svc *flotilla.Service, withTags bool) *wire.Serv
 		SchedulingStrategy: wire.SchedulingStrategy(svc.SchedulingStrategy), CreatedAt: model.NewTime(svc.CreatedAt),
 		CreatedBy: ptr(svc.CreatedBy), HealthCheckGracePeriodSeconds: ptr(int32(svc.HealthCheckGracePeriodSeconds)),
 		DeploymentController: &wire.DeploymentController{Type: wire.DeploymentControllerTypeEcs},
-		PlacementConstraints: fromRaw[[]wire.PlacementConstraint](svc.PlacementConstraints),
-		PlacementStrategy:    fromRaw[[]wire.PlacementStrategy](svc.PlacementStrategy),
-		LoadBalancers:        fromRaw[[]wire.LoadBalancer](svc.LoadBalancers),
+		PlacementConstraints: placementConstraintsToWire(svc.PlacementConstraints),
+		PlacementStrategy:    placementStrategiesToWire(svc.PlacementStrategy),
+		LoadBalancers:        loadBalancersToWire(svc.LoadBalancers),
 		ServiceRegistries:    []wire.ServiceRegistry{}, Deployments: []wire.Deployment{}, Events: []wire.ServiceEvent{},
 		EnableECSManagedTags: ptr(false), EnableExecuteCommand: ptr(false), PropagateTags: wire.PropagateTagsNone,
 		RunningCount: ptr(int32(0)), PendingCount: ptr(int32(0)),
-	}
-	if w.PlacementConstraints == nil {
-		w.PlacementConstraints = []wire.PlacementConstraint{}
-	}
-	if w.PlacementStrategy == nil {
-		w.PlacementStrategy = []wire.PlacementStrategy{}
-	}
-	if w.LoadBalancers == nil {
-		w.LoadBalancers = []wire.LoadBalancer{}
 	}
 	for _, d := range svc.Deployments {
 		*w.RunningCount += int32(d.RunningCount)

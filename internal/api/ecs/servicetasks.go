@@ -2,11 +2,9 @@ package ecs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/flotilla/flotilla"
-	wire "github.com/flotilla/flotilla/internal/model/ecs"
 	"github.com/flotilla/flotilla/internal/scheduler"
 )
 
@@ -21,21 +19,13 @@ func (s *Service) StartServiceTasks(ctx context.Context, svc *flotilla.Service, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var cs []wire.PlacementConstraint
-	var ss []wire.PlacementStrategy
-	if len(svc.PlacementConstraints) > 0 {
-		_ = json.Unmarshal(svc.PlacementConstraints, &cs)
-	}
-	if len(svc.PlacementStrategy) > 0 {
-		_ = json.Unmarshal(svc.PlacementStrategy, &ss)
-	}
 	pr := scheduler.PlaceRequest{Cluster: svc.Cluster, Count: count,
 		Request: scheduler.Request{Group: req.group, Reservation: req.res},
 		NewTask: func(ci *flotilla.ContainerInstance) flotilla.Task { return s.newTask(req, ci) }}
 	if instanceID != "" {
 		pr.Named = []string{instanceID}
 	} else {
-		plan, err := placementPlan(req.td, cs, ss)
+		plan, err := placementPlan(req.td, svc.PlacementConstraints, svc.PlacementStrategy)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -54,20 +44,12 @@ func (s *Service) StartServiceTasks(ctx context.Context, svc *flotilla.Service, 
 func (s *Service) StopServiceTask(ctx context.Context, cluster, taskID, code, reason string, lost bool) error {
 	if !lost {
 		_, err := s.updateTask(ctx, cluster, taskID, func(t *flotilla.Task) error {
-			s.requestStop(t, code, reason)
+			t.RequestStop(code, reason, s.now())
 			return nil
 		})
 		return ignoreMissing(err)
 	}
-	_, err := s.changeTaskState(ctx, cluster, taskID, func(t *flotilla.Task) {
-		s.requestStop(t, code, reason)
-		s.advanceTask(t, flotilla.TaskStopped, reason)
-		for i := range t.Containers {
-			if t.Containers[i].Reason == "" {
-				t.Containers[i].Reason = reason
-			}
-		}
-	})
+	_, err := s.changeTaskState(ctx, cluster, taskID, func(t *flotilla.Task) { t.StopLost(code, reason, s.now()) })
 	return ignoreMissing(err)
 }
 
@@ -86,11 +68,7 @@ func (s *Service) SetTaskTargets(ctx context.Context, cluster, taskID string, ta
 // FinishDeactivation moves a DEACTIVATING task, whose targets have
 // drained, on to STOPPING: its agent is then told to stop it.
 func (s *Service) FinishDeactivation(ctx context.Context, cluster, taskID string) error {
-	_, err := s.changeTaskState(ctx, cluster, taskID, func(t *flotilla.Task) {
-		if t.LastStatus == flotilla.TaskDeactivating {
-			t.LastStatus = flotilla.TaskStopping
-		}
-	})
+	_, err := s.changeTaskState(ctx, cluster, taskID, (*flotilla.Task).FinishDeactivation)
 	return ignoreMissing(err)
 }
 

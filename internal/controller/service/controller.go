@@ -316,16 +316,7 @@ func (c *Controller) reconcile(ctx context.Context, k key, since time.Time) (tim
 		return time.Time{}, err
 	}
 	in.LoadBalanced = in.TargetHealth != nil
-	if len(svc.PlacementConstraints) > 0 {
-		var cs []scheduler.Constraint
-		_ = json.Unmarshal(svc.PlacementConstraints, &cs)
-		in.Constraints = cs
-	}
-	if len(svc.PlacementStrategy) > 0 {
-		var ss []scheduler.Strategy
-		_ = json.Unmarshal(svc.PlacementStrategy, &ss)
-		in.Strategies = ss
-	}
+	in.Constraints, in.Strategies = svc.PlacementConstraints, svc.PlacementStrategy
 	plan := Reconcile(in)
 	next := plan.Service
 	var events []string

@@ -26,13 +26,6 @@ func ThrottleDelay(n int) time.Duration {
 	return min(ThrottleBase<<min(n-2, 16), ThrottleMax)
 }
 
-// FailureThreshold returns how many failed tasks trip the deployment
-// circuit breaker of a deployment of desired tasks, by ECS's documented
-// formula: half the desired count rounded up, at least 3 and at most 200.
-func FailureThreshold(desired int) int {
-	return min(max((desired+1)/2, 3), 200)
-}
-
 // Rollout state reasons, in ECS's words.
 const (
 	reasonCircuitBreaker = "ECS deployment circuit breaker: tasks failed to start."
@@ -88,7 +81,7 @@ func (r *run) checkFailures() {
 	n, _ := r.consecutiveFailures(p.ID, (*task).failed)
 	prev := p.FailedTasks
 	p.FailedTasks = n
-	if cb := r.svc.DeploymentConfiguration.CircuitBreaker; cb.Enable && inProgress(p) && n >= FailureThreshold(r.d) {
+	if cb := r.svc.DeploymentConfiguration.CircuitBreaker; inProgress(p) && cb.Trips(n, r.d) {
 		r.failDeployment(cb.Rollback)
 		return
 	}
@@ -131,20 +124,10 @@ func (r *run) failDeployment(rollback bool) {
 		return
 	}
 	to := r.svc.Deployments[target]
-	p.Status = flotilla.DeploymentActive
-	nd := flotilla.Deployment{
-		ID:                 newDeploymentID(&r.svc, p.ID, r.now),
-		Status:             flotilla.DeploymentPrimary,
-		TaskDefinitionARN:  to.TaskDefinitionARN,
-		DesiredCount:       r.d,
-		RolloutState:       flotilla.RolloutInProgress,
-		RolloutStateReason: reasonRollingBack + flotilla.DeploymentStartedBy(to.ID) + ".",
-		CreatedAt:          r.now,
-		UpdatedAt:          r.now,
-	}
-	r.svc.Deployments = slices.Insert(r.svc.Deployments, 0, nd)
+	nd := flotilla.NewDeployment(newDeploymentID(&r.svc, p.ID, r.now), to.TaskDefinitionARN, r.d, r.now)
+	nd.RolloutStateReason = reasonRollingBack + flotilla.DeploymentStartedBy(to.ID) + "."
+	r.svc.StartDeployment(nd)
 	r.primary = 0
-	r.svc.TaskDefinitionARN = to.TaskDefinitionARN
 	r.event("(service %s) rolling back to deployment %s.", r.svc.Name, flotilla.DeploymentStartedBy(to.ID))
 }
 

@@ -119,10 +119,10 @@
 // then exited on its own neither fails nor succeeds.
 //
 // With the circuit breaker enabled and the PRIMARY deployment IN_PROGRESS,
-// FailureThreshold(D) = min(max(ceil(0.5 × D), 3), 200) failures mark it
-// FAILED ("ECS deployment circuit breaker: tasks failed to start.", event
-// "(service S) (deployment ecs-svc/ID) deployment failed: tasks failed to
-// start."). With rollback, a new PRIMARY deployment takes the task
+// flotilla.CircuitBreakerThreshold(D) = min(max(ceil(0.5 × D), 3), 200)
+// failures mark it FAILED ("ECS deployment circuit breaker: tasks failed
+// to start.", event "(service S) (deployment ecs-svc/ID) deployment
+// failed: tasks failed to start."). With rollback, a new PRIMARY deployment takes the task
 // definition of the newest COMPLETED deployment ("ECS deployment circuit
 // breaker: rolling back to deploymentId ecs-svc/<completed id>.", event
 // "(service S) rolling back to deployment ecs-svc/<completed id>."), the

@@ -425,10 +425,11 @@ func (r *run) scalingReason(t *task) string {
 func bounds(c flotilla.DeploymentConfiguration, daemon bool, d int) (minHealthy, maxTotal int) {
 	maxPct := c.MaximumPercent
 	if maxPct <= 0 {
-		maxPct = 200
+		strategy := flotilla.SchedulingReplica
 		if daemon {
-			maxPct = 100
+			strategy = flotilla.SchedulingDaemon
 		}
+		maxPct = flotilla.DefaultDeploymentConfiguration(strategy).MaximumPercent
 	}
 	minPct := max(c.MinimumHealthyPercent, 0)
 	return (minPct*d + 99) / 100, maxPct * d / 100

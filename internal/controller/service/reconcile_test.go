@@ -12,17 +12,6 @@ import (
 	"github.com/flotilla/flotilla/internal/scheduler"
 )
 
-func TestFailureThreshold(t *testing.T) {
-	// ECS's table: 1 → 3, 25 → 13, 400 → 200, 800 → 200.
-	for _, c := range []struct{ desired, want int }{
-		{0, 3}, {1, 3}, {2, 3}, {5, 3}, {6, 3}, {7, 4}, {25, 13}, {100, 50}, {399, 200}, {400, 200}, {800, 200},
-	} {
-		if got := FailureThreshold(c.desired); got != c.want {
-			t.Errorf("FailureThreshold(%d) = %d, want %d", c.desired, got, c.want)
-		}
-	}
-}
-
 func TestThrottleDelay(t *testing.T) {
 	want := []time.Duration{0, 0, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second,
 		160 * time.Second, 320 * time.Second, 640 * time.Second, 1280 * time.Second, 27 * time.Minute, 27 * time.Minute}

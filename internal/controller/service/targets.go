@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,13 +22,6 @@ type LoadBalancers interface {
 	TargetGroupState(ctx context.Context, arn string) (*elbv2.TargetGroupState, error)
 	RegisterTaskTargets(ctx context.Context, arn string, targets []lb.Target) error
 	DeregisterTaskTargets(ctx context.Context, arn string, targets []lb.Target) error
-}
-
-// loadBalancer is one entry of a service's loadBalancers.
-type loadBalancer struct {
-	TargetGroupARN string `json:"targetGroupArn"`
-	ContainerName  string `json:"containerName"`
-	ContainerPort  int    `json:"containerPort"`
 }
 
 // targetSync is one pass of putting a service's tasks behind its target
@@ -60,11 +52,7 @@ type targetSync struct {
 // tasks as they are afterwards, the health for Reconcile and when to look
 // again at the latest.
 func (c *Controller) syncTargets(ctx context.Context, svc *flotilla.Service, tasks []flotilla.Task, instances []flotilla.ContainerInstance) ([]flotilla.Task, map[string]TargetHealth, time.Time, error) {
-	var refs []loadBalancer
-	if len(svc.LoadBalancers) > 0 {
-		_ = json.Unmarshal(svc.LoadBalancers, &refs)
-	}
-	refs = slices.DeleteFunc(refs, func(r loadBalancer) bool { return r.TargetGroupARN == "" })
+	refs := slices.DeleteFunc(slices.Clone(svc.LoadBalancers), func(r flotilla.ServiceLoadBalancer) bool { return r.TargetGroupARN == "" })
 	if c.cfg.LoadBalancers == nil || (len(refs) == 0 && !hasTargets(tasks)) {
 		return tasks, nil, time.Time{}, nil
 	}
@@ -206,7 +194,7 @@ func (ts *targetSync) group(ctx context.Context, arn string) (*elbv2.TargetGroup
 // on its instance (by instance ID or address, as the group's target type
 // says). It returns nil while some are unknown (no such binding yet, the
 // instance or the group gone).
-func (ts *targetSync) targetsOf(ctx context.Context, t *flotilla.Task, refs []loadBalancer, ci *flotilla.ContainerInstance) ([]flotilla.TaskTarget, error) {
+func (ts *targetSync) targetsOf(ctx context.Context, t *flotilla.Task, refs []flotilla.ServiceLoadBalancer, ci *flotilla.ContainerInstance) ([]flotilla.TaskTarget, error) {
 	if ci == nil || len(refs) == 0 {
 		return nil, nil
 	}
