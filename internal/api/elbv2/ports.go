@@ -4,36 +4,33 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
+	"github.com/flotilla/flotilla/internal/elb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
-// prefixPort holds the claims of listener ports, at prefixPort + port,
-// each the ARN of the listener that holds the port. A listener that takes
-// a port claims it in the transaction that writes it, compared absent (or
-// held by a listener that is gone): two servers over one store cannot
-// both give a port away, whatever their processes. Listeners written
-// before claims existed hold their ports without one; checkPortFree finds
-// them, and their next write claims their port.
-const prefixPort = prefix + "ports/"
-
-func portKey(port int) string { return prefixPort + strconv.Itoa(port) }
+// The claims of listener ports are at elb.PortKey(port), each the ARN of
+// the listener that holds the port. A listener that takes a port claims it
+// in the transaction that writes it, compared absent (or held by a
+// listener that is gone): two servers over one store cannot both give a
+// port away, whatever their processes. Listeners written before claims
+// existed hold their ports without one; checkPortFree finds them, and
+// their next write claims their port.
 
 // claimPort returns what a transaction writing listener rec (on rec.Port)
 // must hold and write so that no other listener holds the port:
 // DuplicateListener when one does, InvalidConfigurationRequest when
 // Flotilla itself uses the port. rec may exist already (ModifyListener):
 // its own claim holds.
-func (s *Service) claimPort(ctx context.Context, rec *listenerRecord) ([]store.Compare, []store.Op, error) {
+func (s *Service) claimPort(ctx context.Context, rec *elb.ListenerRecord) ([]store.Compare, []store.Op, error) {
 	if what, ok := s.reservedPorts[rec.Port]; ok {
 		return nil, nil, errInvalidConfig("Port %d is used by Flotilla's %s", rec.Port, what)
 	}
 	if err := s.checkPortFree(ctx, rec.LoadBalancerARN, rec.Port, rec.ARN); err != nil {
 		return nil, nil, err
 	}
-	key := portKey(rec.Port)
+	key := elb.PortKey(rec.Port)
 	holder, rev, err := store.GetJSON[string](ctx, s.store, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -56,7 +53,7 @@ func (s *Service) claimPort(ctx context.Context, rec *listenerRecord) ([]store.C
 			return nil, nil, err
 		}
 		if id := lastPart(*holder); id != "" {
-			cmps = append(cmps, store.Compare{Key: prefixListener + id})
+			cmps = append(cmps, store.Compare{Key: elb.ListenerKey(id)})
 		}
 	}
 	op, err := store.PutJSON(key, rec.ARN)
@@ -68,8 +65,8 @@ func (s *Service) claimPort(ctx context.Context, rec *listenerRecord) ([]store.C
 
 // releasePort returns the op that deletes the claim of listener rec's
 // port, none when rec holds no claim (written before claims existed).
-func (s *Service) releasePort(ctx context.Context, rec *listenerRecord) ([]store.Op, error) {
-	key := portKey(rec.Port)
+func (s *Service) releasePort(ctx context.Context, rec *elb.ListenerRecord) ([]store.Op, error) {
+	key := elb.PortKey(rec.Port)
 	holder, _, err := store.GetJSON[string](ctx, s.store, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -89,7 +86,7 @@ func (s *Service) releasePort(ctx context.Context, rec *listenerRecord) ([]store
 // across all of them; letting two claim it would make the nodes refuse the
 // whole configuration.
 func (s *Service) checkPortFree(ctx context.Context, lbARN string, port int, except string) error {
-	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
+	listeners, err := list[elb.ListenerRecord](ctx, s.store, elb.ListenersPrefix)
 	if err != nil {
 		return err
 	}
@@ -104,7 +101,7 @@ func (s *Service) checkPortFree(ctx context.Context, lbARN string, port int, exc
 
 // duplicateListener is the DuplicateListener error of a port that listener
 // other holds, to a listener of load balancer lbARN.
-func duplicateListener(lbARN string, other *listenerRecord) error {
+func duplicateListener(lbARN string, other *elb.ListenerRecord) error {
 	if other.LoadBalancerARN == lbARN {
 		return errDuplicateListener()
 	}

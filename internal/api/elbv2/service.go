@@ -2,7 +2,7 @@
 // Balancing v2's query API (2015-12-01) over Flotilla's state store: load
 // balancers, target groups and their targets, listeners and rules. Each
 // handler validates its input, does one store transaction, and returns;
-// BuildConfig turns the stored records into the data plane's lb.Config.
+// The records, their keys and BuildConfig are package elb's.
 // Wire types come from the generated internal/model/elbv2 package.
 package elbv2
 
@@ -20,15 +20,6 @@ import (
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/store"
-)
-
-// Key prefixes of the records in the store.
-const (
-	prefix             = "/elbv2/"
-	prefixLoadBalancer = prefix + "loadbalancers/" // + name
-	prefixTargetGroup  = prefix + "targetgroups/"  // + name
-	prefixListener     = prefix + "listeners/"     // + listener ID
-	prefixRule         = prefix + "rules/"         // + rule ID
 )
 
 // Config is what the ELBv2 service needs.
