@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -204,6 +205,42 @@ func (s *State) LoadBalancersOf() map[string][]string {
 		}
 	}
 	return out
+}
+
+// ValidName reports whether name is a valid load balancer or target group
+// name: 1 to 32 alphanumerics or hyphens, no hyphen first or last.
+func ValidName(name string) bool {
+	if name == "" || len(name) > 32 || name[0] == '-' || name[len(name)-1] == '-' {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// CertificateUsers returns, by certificate ARN, the ARNs of the load
+// balancers with a listener that presents the certificate: ACM's InUseBy,
+// and what stops DeleteCertificate.
+func CertificateUsers(ctx context.Context, st store.Store) (map[string][]string, error) {
+	listeners, err := list[ListenerRecord](ctx, st, ListenersPrefix)
+	if err != nil {
+		return nil, err
+	}
+	users := map[string][]string{}
+	for _, l := range listeners {
+		for _, c := range l.Value.Certificates {
+			if lbs := users[c.ARN]; !slices.Contains(lbs, l.Value.LoadBalancerARN) {
+				users[c.ARN] = append(lbs, l.Value.LoadBalancerARN)
+			}
+		}
+	}
+	for _, lbs := range users {
+		slices.Sort(lbs)
+	}
+	return users, nil
 }
 
 // ErrTargetGroupNotFound is what the errors of the controller's target

@@ -280,25 +280,10 @@ func (s *Service) DescribeListenerCertificates(ctx context.Context, in *wire.Des
 }
 
 // CertificateUsers returns, by certificate ARN, the ARNs of the load
-// balancers with a listener that presents the certificate: ACM's InUseBy,
-// and what stops DeleteCertificate.
+// balancers with a listener that presents the certificate
+// (elb.CertificateUsers): ACM's InUseBy, and what stops DeleteCertificate.
 func (s *Service) CertificateUsers(ctx context.Context) (map[string][]string, error) {
-	listeners, err := list[elb.ListenerRecord](ctx, s.store, elb.ListenersPrefix)
-	if err != nil {
-		return nil, err
-	}
-	users := map[string][]string{}
-	for _, l := range listeners {
-		for _, c := range l.Value.Certificates {
-			if lbs := users[c.ARN]; !slices.Contains(lbs, l.Value.LoadBalancerARN) {
-				users[c.ARN] = append(lbs, l.Value.LoadBalancerARN)
-			}
-		}
-	}
-	for _, lbs := range users {
-		slices.Sort(lbs)
-	}
-	return users, nil
+	return elb.CertificateUsers(ctx, s.store)
 }
 
 // defaultCertificateToWire returns a listener's default certificate, all

@@ -23,7 +23,7 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *wire.CreateLoadBal
 	if in.Type != "" && in.Type != wire.LoadBalancerTypeEnumApplication {
 		return nil, errValidation("Load balancer type '%s' is not supported; only 'application' is", in.Type)
 	}
-	if !validName(name) {
+	if !elb.ValidName(name) {
 		return nil, errValidation("Load balancer name '%s' must have at most 32 alphanumeric characters or hyphens, and must not begin or end with a hyphen", name)
 	}
 	tags, err := tagsFromWire(in.Tags)
@@ -295,18 +295,4 @@ func (s *Service) loadBalancerToWire(r *elb.LoadBalancerRecord) wire.LoadBalance
 		})
 	}
 	return out
-}
-
-// validName reports whether name is a valid load balancer or target group
-// name: 1 to 32 alphanumerics or hyphens, no hyphen first or last.
-func validName(name string) bool {
-	if name == "" || len(name) > 32 || name[0] == '-' || name[len(name)-1] == '-' {
-		return false
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

@@ -27,7 +27,7 @@ const flotillaVPC = "vpc-flotilla"
 // other settings it fails with DuplicateTargetGroupName.
 func (s *Service) CreateTargetGroup(ctx context.Context, in *wire.CreateTargetGroupInput) (*wire.CreateTargetGroupOutput, error) {
 	name := deref(in.Name)
-	if !validName(name) {
+	if !elb.ValidName(name) {
 		return nil, errValidation("Target group name '%s' must have at most 32 alphanumeric characters or hyphens, and must not begin or end with a hyphen", name)
 	}
 	tt := in.TargetType
