@@ -145,7 +145,7 @@ func (s *Service) GetCertificate(ctx context.Context, in *wire.GetCertificateReq
 
 // DeleteCertificate deletes a certificate that no resource uses. The check
 // and the delete are not one transaction with the users' writes: a
-// listener created meanwhile finds the certificate gone (Lookup's
+// listener created meanwhile finds the certificate gone (cert.Lookup's
 // ErrNotFound).
 func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertificateRequest) (*wire.DeleteCertificateOutput, error) {
 	arn := deref(in.CertificateArn)

@@ -1,9 +1,10 @@
 // Package elbv2 serves the Application Load Balancer part of Elastic Load
 // Balancing v2's query API (2015-12-01) over Flotilla's state store: load
 // balancers, target groups and their targets, listeners and rules. Each
-// handler validates its input, does one store transaction, and returns;
-// The records, their keys and BuildConfig are package elb's.
-// Wire types come from the generated internal/model/elbv2 package.
+// handler validates its input, does one store transaction, and returns.
+// The records, their keys, the rules that are not the wire's and
+// BuildConfig are package internal/elb's; wire types come from the
+// generated internal/model/elbv2 package.
 package elbv2
 
 import (
