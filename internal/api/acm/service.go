@@ -4,9 +4,9 @@
 // ListCertificates, DeleteCertificate and the tag operations. A certificate
 // is one store record holding its PEM material (cert.Record); HTTPS
 // listeners of the load balancer name it by ARN and read it with
-// cert.Lookup. Each handler validates
-// its input, does at most one store transaction, and returns. Wire types
-// come from the generated internal/model/acm package.
+// cert.Lookup. Each handler validates its input, does at most one store
+// transaction, and returns. Wire types come from the generated
+// internal/model/acm package.
 //
 // Flotilla issues no certificates: RequestCertificate, RenewCertificate,
 // ExportCertificate and the account configuration are not served, and
