@@ -10,10 +10,10 @@ import (
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 )
 
-// The methods the service controller uses (TargetGroupState,
-// RegisterTaskTargets, DeregisterTaskTargets) answer in the domain's
-// terms: their errors wrap elb.ErrTargetGroupNotFound when there is no
-// such group.
+// The methods the other services use (the service controller's
+// TargetGroupState, RegisterTaskTargets and DeregisterTaskTargets, ECS's
+// TargetGroupLoadBalancers) answer in the domain's terms: their errors
+// wrap elb.ErrTargetGroupNotFound when there is no such group.
 
 // TargetGroupState returns the state of a target group.
 func (s *Service) TargetGroupState(ctx context.Context, arn string) (*elb.TargetGroupState, error) {
@@ -35,12 +35,13 @@ func domainError(arn string, err error) error {
 }
 
 // TargetGroupLoadBalancers returns the load balancers whose listeners or
-// rules forward to a target group (TargetGroupNotFound when there is no
-// such group): CreateService requires one.
+// rules forward to a target group (an error wrapping
+// elb.ErrTargetGroupNotFound when there is no such group): CreateService
+// requires one.
 func (s *Service) TargetGroupLoadBalancers(ctx context.Context, arn string) ([]string, error) {
 	rec, _, err := s.getTargetGroup(ctx, arn)
 	if err != nil {
-		return nil, err
+		return nil, domainError(arn, err)
 	}
 	st, err := elb.ReadState(ctx, s.store)
 	if err != nil {

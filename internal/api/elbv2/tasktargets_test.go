@@ -13,8 +13,9 @@ import (
 )
 
 // TestTaskTargets: the service controller's operations register and
-// deregister targets and read a group's state, and answer a group that
-// does not exist with the domain's ErrTargetGroupNotFound.
+// deregister targets and read a group's state, and they and
+// TargetGroupLoadBalancers answer a group that does not exist with the
+// domain's ErrTargetGroupNotFound.
 func TestTaskTargets(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -40,6 +41,9 @@ func TestTaskTargets(t *testing.T) {
 	}
 	if err := svc.RegisterTaskTargets(ctx, gone, []lb.Target{{ID: "i-a", Port: 9000}}); !errors.Is(err, elbdomain.ErrTargetGroupNotFound) {
 		t.Errorf("RegisterTaskTargets(%s): %v, want ErrTargetGroupNotFound", gone, err)
+	}
+	if _, err := svc.TargetGroupLoadBalancers(ctx, gone); !errors.Is(err, elbdomain.ErrTargetGroupNotFound) {
+		t.Errorf("TargetGroupLoadBalancers(%s): %v, want ErrTargetGroupNotFound", gone, err)
 	}
 	if err := svc.DeregisterTaskTargets(ctx, gone, []lb.Target{{ID: "i-a", Port: 9000}}); !errors.Is(err, elbdomain.ErrTargetGroupNotFound) {
 		t.Errorf("DeregisterTaskTargets(%s): %v, want ErrTargetGroupNotFound", gone, err)
