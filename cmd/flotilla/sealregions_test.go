@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flotilla/flotilla"
-	"github.com/flotilla/flotilla/internal/api/acm"
 	"github.com/flotilla/flotilla/internal/api/ecs"
+	"github.com/flotilla/flotilla/internal/cert"
 	acmw "github.com/flotilla/flotilla/internal/model/acm"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
 	"github.com/flotilla/flotilla/internal/seal"
@@ -60,7 +60,7 @@ func TestSecondRegionKeyMaterialSealed(t *testing.T) {
 
 	raw := openStore(t, filepath.Join(dir, "state.db"))
 	n := 0
-	for _, p := range []string{ecs.InstanceKeyPrefix, acm.RecordPrefix} {
+	for _, p := range []string{ecs.InstanceKeyPrefix, cert.RecordPrefix} {
 		under := flotilla.RegionKeyPrefix("eu-west-1") + p
 		kvs, _, err := raw.List(ctx, under, store.ListOptions{})
 		if err != nil || len(kvs) == 0 {

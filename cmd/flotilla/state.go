@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/flotilla/flotilla/internal/api/acm"
 	"github.com/flotilla/flotilla/internal/api/ecs"
+	"github.com/flotilla/flotilla/internal/cert"
 	"github.com/flotilla/flotilla/internal/seal"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
@@ -26,7 +26,7 @@ const (
 // sealedPrefixes are the store prefixes whose records hold key material,
 // sealed at rest: ACM's certificates with their private keys, and the
 // container instances' credentials.
-var sealedPrefixes = []string{acm.RecordPrefix, ecs.InstanceKeyPrefix, sealPrefix}
+var sealedPrefixes = []string{cert.RecordPrefix, ecs.InstanceKeyPrefix, sealPrefix}
 
 // DefaultMasterKeyFile is where the master key of a data directory is kept
 // when --master-key-file is not given: beside the directory, not in it

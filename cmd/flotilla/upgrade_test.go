@@ -24,6 +24,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api/ecs"
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
+	elbdomain "github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/seal"
 	"github.com/flotilla/flotilla/internal/store"
@@ -182,7 +183,7 @@ func checkFixture(t *testing.T, st store.Store, f fixture) (keyPEM string) {
 		t.Errorf("listener %s: %+v", f.ListenerARN, out.Listeners)
 	}
 	// The data plane gets the certificate with its key.
-	lbcfg, _, err := elbv2.BuildConfig(ctx, st)
+	lbcfg, _, err := elbdomain.BuildConfig(ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
-	"github.com/flotilla/flotilla/internal/api/acm"
-	"github.com/flotilla/flotilla/internal/api/elbv2"
+	"github.com/flotilla/flotilla/internal/cert"
+	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/store"
 )
@@ -82,9 +82,9 @@ type StoreSourceOptions struct {
 }
 
 // StoreSource is a Source over the control plane's store: it builds the
-// configuration with elbv2.BuildConfig whenever something under
-// elbv2.Prefix, acm.RecordPrefix or flotilla.InstancesPrefix changes, and keeps the nodes'
-// reports under Prefix. Run must be running for Config to answer; once
+// configuration with elb.BuildConfig whenever something under elb.Prefix,
+// cert.RecordPrefix or flotilla.InstancesPrefix changes, and keeps the
+// nodes' reports under Prefix. Run must be running for Config to answer; once
 // Run has returned, Config answers at once.
 type StoreSource struct {
 	st   store.Store
@@ -255,7 +255,7 @@ func (s *StoreSource) follow(ctx context.Context, resync <-chan time.Time) error
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	elbEvents, err := s.st.Watch(wctx, elbv2.Prefix, rev)
+	elbEvents, err := s.st.Watch(wctx, elb.Prefix, rev)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (s *StoreSource) follow(ctx context.Context, resync <-chan time.Time) error
 	}
 	// Certificates imported again into ACM change what HTTPS listeners
 	// present.
-	certEvents, err := s.st.Watch(wctx, acm.RecordPrefix, rev)
+	certEvents, err := s.st.Watch(wctx, cert.RecordPrefix, rev)
 	if err != nil {
 		return err
 	}
@@ -343,11 +343,11 @@ func (s *StoreSource) follow(ctx context.Context, resync <-chan time.Time) error
 }
 
 // build builds the configuration and publishes it when it differs from the
-// last, or when force is set: a record under elbv2.Prefix was written,
+// last, or when force is set: a record under elb.Prefix was written,
 // maybe with no effect on the configuration, and the nodes must still
 // learn of its revision (the service controller waits for it).
 func (s *StoreSource) build(ctx context.Context, force bool) error {
-	cfg, rev, err := elbv2.BuildConfig(ctx, s.st)
+	cfg, rev, err := elb.BuildConfig(ctx, s.st)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/api/acm"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
+	certrec "github.com/flotilla/flotilla/internal/cert"
 	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
@@ -274,7 +275,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("list: summary %+v", sum)
 	}
 
-	c, chain, key := must3(acm.Lookup(ctx, e.store, arn))
+	c, chain, key := must3(certrec.Lookup(ctx, e.store, arn))
 	if string(c) != string(certPEM) || string(chain) != string(caPEM) || string(key) != string(pkcs1(rsa1())) {
 		t.Errorf("lookup: certificate %q, chain %q, key %q", c, chain, key)
 	}
@@ -295,7 +296,7 @@ func TestLifecycle(t *testing.T) {
 	if aws.ToString(g.Certificate) != string(newPEM) || g.CertificateChain != nil {
 		t.Errorf("get after re-import: certificate %q, chain %v", aws.ToString(g.Certificate), g.CertificateChain)
 	}
-	if _, chain, key := must3(acm.Lookup(ctx, e.store, arn)); len(chain) != 0 || string(key) != string(pkcs8(rsa2())) {
+	if _, chain, key := must3(certrec.Lookup(ctx, e.store, arn)); len(chain) != 0 || string(key) != string(pkcs8(rsa2())) {
 		t.Errorf("lookup after re-import: chain %q, key %q", chain, key)
 	}
 	tags := sdktest.Must(e.client.ListTagsForCertificate(ctx, &sdk.ListTagsForCertificateInput{CertificateArn: &arn})).Tags
@@ -309,7 +310,7 @@ func TestLifecycle(t *testing.T) {
 	if l := sdktest.Must(e.client.ListCertificates(ctx, &sdk.ListCertificatesInput{})); len(l.CertificateSummaryList) != 0 {
 		t.Errorf("list after delete: %d certificates", len(l.CertificateSummaryList))
 	}
-	if _, _, _, err := acm.Lookup(ctx, e.store, arn); !errors.Is(err, acm.ErrNotFound) {
+	if _, _, _, err := certrec.Lookup(ctx, e.store, arn); !errors.Is(err, certrec.ErrNotFound) {
 		t.Errorf("lookup after delete: %v, want ErrNotFound", err)
 	}
 	_, err = e.client.DeleteCertificate(ctx, &sdk.DeleteCertificateInput{CertificateArn: &arn})
@@ -348,7 +349,7 @@ func TestKeyTypes(t *testing.T) {
 			if d.KeyAlgorithm != tt.want || aws.ToString(d.SignatureAlgorithm) != tt.wantSig {
 				t.Errorf("key algorithm %s, signature %s; want %s, %s", d.KeyAlgorithm, aws.ToString(d.SignatureAlgorithm), tt.want, tt.wantSig)
 			}
-			if _, _, key := must3(acm.Lookup(ctx, e.store, arn)); strings.Contains(string(key), "EC PARAMETERS") {
+			if _, _, key := must3(certrec.Lookup(ctx, e.store, arn)); strings.Contains(string(key), "EC PARAMETERS") {
 				t.Errorf("stored key keeps the EC PARAMETERS block:\n%s", key)
 			}
 		})
@@ -396,7 +397,7 @@ func TestImportInvalid(t *testing.T) {
 			wantError(t, err, "ValidationException", tt.want)
 		})
 	}
-	if kvs, _, err := e.store.List(ctx, acm.RecordPrefix, store.ListOptions{}); err != nil || len(kvs) != 0 {
+	if kvs, _, err := e.store.List(ctx, certrec.RecordPrefix, store.ListOptions{}); err != nil || len(kvs) != 0 {
 		t.Errorf("store holds %d certificates after failed imports (%v)", len(kvs), err)
 	}
 }
@@ -463,7 +464,7 @@ func TestReimportKeyType(t *testing.T) {
 	ecPEM, _ := cert(t, certSpec{cn: "www.example.com", key: k})
 	_, err := e.client.ImportCertificate(ctx, &sdk.ImportCertificateInput{CertificateArn: &arn, Certificate: ecPEM, PrivateKey: pkcs8(k)})
 	wantError(t, err, "ValidationException", "key type and size cannot change")
-	if c, _, _ := must3(acm.Lookup(ctx, e.store, arn)); string(c) != string(certPEM) {
+	if c, _, _ := must3(certrec.Lookup(ctx, e.store, arn)); string(c) != string(certPEM) {
 		t.Error("failed re-import changed the certificate")
 	}
 }
@@ -486,7 +487,7 @@ func TestInUse(t *testing.T) {
 	}
 	_, err := e.client.DeleteCertificate(ctx, &sdk.DeleteCertificateInput{CertificateArn: &arn})
 	wantError(t, err, "ResourceInUseException", listener)
-	must3(acm.Lookup(ctx, e.store, arn))
+	must3(certrec.Lookup(ctx, e.store, arn))
 
 	// A certificate in use can be re-imported.
 	sdktest.Must(e.client.ImportCertificate(ctx, &sdk.ImportCertificateInput{CertificateArn: &arn, Certificate: certPEM, PrivateKey: pkcs1(rsa1())}))
@@ -623,7 +624,7 @@ func reversed(s []string) []string {
 func TestLookupMalformed(t *testing.T) {
 	e := newEnv(t)
 	for _, arn := range []string{"", "arn:aws:acm:us-east-1:123456789012:certificate/", "arn:aws:acm:us-east-1:123456789012:certificate/../x"} {
-		if _, _, _, err := acm.Lookup(ctx, e.store, arn); !errors.Is(err, acm.ErrNotFound) {
+		if _, _, _, err := certrec.Lookup(ctx, e.store, arn); !errors.Is(err, certrec.ErrNotFound) {
 			t.Errorf("Lookup(%q): %v, want ErrNotFound", arn, err)
 		}
 	}

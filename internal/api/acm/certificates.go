@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla/internal/api"
+	"github.com/flotilla/flotilla/internal/cert"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/acm"
 	"github.com/flotilla/flotilla/internal/store"
@@ -24,7 +25,7 @@ import (
 func (s *Service) ImportCertificate(ctx context.Context, in *wire.ImportCertificateRequest) (*wire.ImportCertificateResponse, error) {
 	reimport := in.CertificateArn != nil
 	if reimport {
-		if _, ok := parseARN(*in.CertificateArn); !ok {
+		if _, ok := cert.ParseARN(*in.CertificateArn); !ok {
 			return nil, errInvalidARN(*in.CertificateArn)
 		}
 		if in.Tags != nil {
@@ -47,7 +48,7 @@ func (s *Service) ImportCertificate(ctx context.Context, in *wire.ImportCertific
 		return s.reimport(ctx, *in.CertificateArn, m, now)
 	}
 	id := newID()
-	rec := &record{
+	rec := &cert.Record{
 		ARN:            s.certificateARN(id),
 		CertificatePEM: m.certPEM,
 		ChainPEM:       m.chainPEM,
@@ -56,7 +57,7 @@ func (s *Service) ImportCertificate(ctx context.Context, in *wire.ImportCertific
 		CreatedAt:      now,
 		ImportedAt:     now,
 	}
-	if _, err := store.CreateJSON(ctx, s.store, RecordPrefix+id, rec); err != nil {
+	if _, err := store.CreateJSON(ctx, s.store, cert.Key(id), rec); err != nil {
 		return nil, fmt.Errorf("import certificate %s: %w", rec.ARN, err)
 	}
 	return &wire.ImportCertificateResponse{CertificateArn: &rec.ARN}, nil
@@ -64,8 +65,8 @@ func (s *Service) ImportCertificate(ctx context.Context, in *wire.ImportCertific
 
 // reimport replaces the material of the certificate arn with m.
 func (s *Service) reimport(ctx context.Context, arn string, m *material, now time.Time) (*wire.ImportCertificateResponse, error) {
-	id, _ := parseARN(arn)
-	_, _, err := store.Update(ctx, s.store, RecordPrefix+id, func(cur *record) (*record, error) {
+	id, _ := cert.ParseARN(arn)
+	_, _, err := store.Update(ctx, s.store, cert.Key(id), func(cur *cert.Record) (*cert.Record, error) {
 		if cur == nil || cur.ARN != arn {
 			return nil, errNotFound(arn)
 		}
@@ -144,7 +145,7 @@ func (s *Service) GetCertificate(ctx context.Context, in *wire.GetCertificateReq
 
 // DeleteCertificate deletes a certificate that no resource uses. The check
 // and the delete are not one transaction with the users' writes: a
-// listener created meanwhile finds the certificate gone (Lookup's
+// listener created meanwhile finds the certificate gone (cert.Lookup's
 // ErrNotFound).
 func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertificateRequest) (*wire.DeleteCertificateOutput, error) {
 	arn := deref(in.CertificateArn)
@@ -155,9 +156,9 @@ func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertific
 		}
 		// The use key is read before the users: a resource that takes the
 		// certificate after this read changes it, and the delete fails.
-		id, _ := parseARN(arn)
+		id, _ := cert.ParseARN(arn)
 		var useRev int64
-		switch kv, err := s.store.Get(ctx, usePrefix+id); {
+		switch kv, err := s.store.Get(ctx, cert.UseKey(id)); {
 		case err == nil:
 			useRev = kv.ModRevision
 		case !errors.Is(err, store.ErrNotFound):
@@ -171,8 +172,8 @@ func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertific
 			return nil, api.Errorf(codeInUse, "Certificate %s is in use by %s.", arn, strings.Join(users[arn], ", "))
 		}
 		_, err = s.store.Txn(ctx, store.Txn{
-			Compares: []store.Compare{{Key: RecordPrefix + id, ModRevision: rev}, {Key: usePrefix + id, ModRevision: useRev}},
-			Ops:      []store.Op{{Key: RecordPrefix + id, Delete: true}, {Key: usePrefix + id, Delete: true}},
+			Compares: []store.Compare{{Key: cert.Key(id), ModRevision: rev}, {Key: cert.UseKey(id), ModRevision: useRev}},
+			Ops:      []store.Op{{Key: cert.Key(id), Delete: true}, {Key: cert.UseKey(id), Delete: true}},
 		})
 		if !errors.Is(err, store.ErrConflict) {
 			if err != nil {
@@ -195,7 +196,7 @@ const tokenPrefix = "v1:"
 // is sorted and paged by.
 type listed struct {
 	key  string
-	rec  *record
+	rec  *cert.Record
 	leaf *x509.Certificate
 }
 
@@ -219,7 +220,7 @@ func (s *Service) ListCertificates(ctx context.Context, in *wire.ListCertificate
 	if in.MaxItems != nil {
 		limit = int(*in.MaxItems) // the model checks 1 to 1000
 	}
-	items, _, err := store.ListJSON[record](ctx, s.store, RecordPrefix, store.ListOptions{})
+	items, _, err := store.ListJSON[cert.Record](ctx, s.store, cert.RecordPrefix, store.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list certificates: %w", err)
 	}
@@ -234,7 +235,7 @@ func (s *Service) ListCertificates(ctx context.Context, in *wire.ListCertificate
 		if !passes(in, leaf, now) {
 			continue
 		}
-		key := strings.TrimPrefix(items[i].Key, RecordPrefix)
+		key := strings.TrimPrefix(items[i].Key, cert.RecordPrefix)
 		if in.SortBy == wire.SortByCreatedAt {
 			key = fmt.Sprintf("%020d/%s", rec.CreatedAt.UnixNano(), key)
 		}
@@ -296,7 +297,7 @@ func passes(in *wire.ListCertificatesRequest, leaf *x509.Certificate, now time.T
 const maxNameSummaries = 100
 
 // summary is ListCertificates' summary of a certificate.
-func summary(rec *record, leaf *x509.Certificate, now time.Time, inUse bool) wire.CertificateSummary {
+func summary(rec *cert.Record, leaf *x509.Certificate, now time.Time, inUse bool) wire.CertificateSummary {
 	alg, _ := keyAlgorithm(leaf)
 	sans := subjectAlternativeNames(leaf)
 	s := wire.CertificateSummary{

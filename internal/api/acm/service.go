@@ -2,10 +2,11 @@
 // (CertificateManager, 2015-12-08) that imported certificates need:
 // ImportCertificate (and re-import), DescribeCertificate, GetCertificate,
 // ListCertificates, DeleteCertificate and the tag operations. A certificate
-// is one store record holding its PEM material; HTTPS listeners of the load
-// balancer name it by ARN and read it with Lookup. Each handler validates
-// its input, does at most one store transaction, and returns. Wire types
-// come from the generated internal/model/acm package.
+// is one store record holding its PEM material (cert.Record); HTTPS
+// listeners of the load balancer name it by ARN and read it with
+// cert.Lookup. Each handler validates its input, does at most one store
+// transaction, and returns. Wire types come from the generated
+// internal/model/acm package.
 //
 // Flotilla issues no certificates: RequestCertificate, RenewCertificate,
 // ExportCertificate and the account configuration are not served, and

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/flotilla/flotilla/internal/api"
+	"github.com/flotilla/flotilla/internal/cert"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/acm"
 	"github.com/flotilla/flotilla/internal/store"
@@ -25,7 +26,7 @@ func (s *Service) AddTagsToCertificate(ctx context.Context, in *wire.AddTagsToCe
 	if err := checkTags(in.Tags, "Tags"); err != nil {
 		return nil, err
 	}
-	err := s.changeTags(ctx, deref(in.CertificateArn), func(have []tag) ([]tag, error) {
+	err := s.changeTags(ctx, deref(in.CertificateArn), func(have []cert.Tag) ([]cert.Tag, error) {
 		return mergeTags(have, in.Tags)
 	})
 	if err != nil {
@@ -41,8 +42,8 @@ func (s *Service) RemoveTagsFromCertificate(ctx context.Context, in *wire.Remove
 	if err := checkTags(in.Tags, "Tags"); err != nil {
 		return nil, err
 	}
-	err := s.changeTags(ctx, deref(in.CertificateArn), func(have []tag) ([]tag, error) {
-		return slices.DeleteFunc(have, func(t tag) bool {
+	err := s.changeTags(ctx, deref(in.CertificateArn), func(have []cert.Tag) ([]cert.Tag, error) {
+		return slices.DeleteFunc(have, func(t cert.Tag) bool {
 			return slices.ContainsFunc(in.Tags, func(r wire.Tag) bool {
 				return deref(r.Key) == t.Key && (r.Value == nil || (t.Value != nil && *r.Value == *t.Value))
 			})
@@ -69,12 +70,12 @@ func (s *Service) ListTagsForCertificate(ctx context.Context, in *wire.ListTagsF
 
 // changeTags replaces the tags of the certificate arn with what change
 // makes of them, in one compare-and-swap.
-func (s *Service) changeTags(ctx context.Context, arn string, change func([]tag) ([]tag, error)) error {
-	id, ok := parseARN(arn)
+func (s *Service) changeTags(ctx context.Context, arn string, change func([]cert.Tag) ([]cert.Tag, error)) error {
+	id, ok := cert.ParseARN(arn)
 	if !ok {
 		return errInvalidARN(arn)
 	}
-	_, _, err := store.Update(ctx, s.store, RecordPrefix+id, func(cur *record) (*record, error) {
+	_, _, err := store.Update(ctx, s.store, cert.Key(id), func(cur *cert.Record) (*cert.Record, error) {
 		if cur == nil || cur.ARN != arn {
 			return nil, errNotFound(arn)
 		}
@@ -116,11 +117,11 @@ func checkTags(tags []wire.Tag, path string) error {
 // mergeTags returns have with add's tags (checked with checkTags) added, a key's value replaced
 // when have has the key; TooManyTagsException when that makes more than
 // maxTags.
-func mergeTags(have []tag, add []wire.Tag) ([]tag, error) {
+func mergeTags(have []cert.Tag, add []wire.Tag) ([]cert.Tag, error) {
 	out := slices.Clone(have)
 	for _, a := range add {
-		t := tag{Key: deref(a.Key), Value: a.Value}
-		if i := slices.IndexFunc(out, func(h tag) bool { return h.Key == t.Key }); i >= 0 {
+		t := cert.Tag{Key: deref(a.Key), Value: a.Value}
+		if i := slices.IndexFunc(out, func(h cert.Tag) bool { return h.Key == t.Key }); i >= 0 {
 			out[i] = t
 		} else {
 			out = append(out, t)

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/flotilla/flotilla/internal/api/acm"
+	"github.com/flotilla/flotilla/internal/cert"
+	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/store"
@@ -41,7 +42,7 @@ type listenerTLSSettings struct {
 // proto, and returns its settings: those of rec (nil for a new listener)
 // with the given ones applied. An HTTP listener has none; an HTTPS one
 // needs a default certificate, which must exist in ACM.
-func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec *listenerRecord, in listenerTLSInput) (listenerTLSSettings, error) {
+func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec *elb.ListenerRecord, in listenerTLSInput) (listenerTLSSettings, error) {
 	certs, sslPolicy, alpn, mtls := in.certs, in.sslPolicy, in.alpn, in.mtls
 	switch proto {
 	case wire.ProtocolEnumHttp:
@@ -115,8 +116,8 @@ func (s *Service) certificateGuard(ctx context.Context, certs []lb.Certificate) 
 	var cmps []store.Compare
 	var ops []store.Op
 	for _, c := range certs {
-		cmp, op, err := acm.Guard(ctx, s.store, c.ARN)
-		if errors.Is(err, acm.ErrNotFound) {
+		cmp, op, err := cert.Guard(ctx, s.store, c.ARN)
+		if errors.Is(err, cert.ErrNotFound) {
 			return nil, nil, errCertificateNotFound(c.ARN)
 		}
 		if err != nil {
@@ -129,8 +130,8 @@ func (s *Service) certificateGuard(ctx context.Context, certs []lb.Certificate) 
 
 // listenerTxn is the transaction that writes rec, with cmps, and guarded
 // by its certificates.
-func (s *Service) listenerTxn(ctx context.Context, rec *listenerRecord, cmps []store.Compare, ops ...store.Op) (store.Txn, error) {
-	op, err := store.PutJSON(prefixListener+rec.ID, rec)
+func (s *Service) listenerTxn(ctx context.Context, rec *elb.ListenerRecord, cmps []store.Compare, ops ...store.Op) (store.Txn, error) {
+	op, err := store.PutJSON(elb.ListenerKey(rec.ID), rec)
 	if err != nil {
 		return store.Txn{}, err
 	}
@@ -200,7 +201,7 @@ func (s *Service) AddListenerCertificates(ctx context.Context, in *wire.AddListe
 		}
 	}
 	var added []wire.Certificate
-	err := s.modifyListenerCertificates(ctx, deref(in.ListenerArn), func(rec *listenerRecord) error {
+	err := s.modifyListenerCertificates(ctx, deref(in.ListenerArn), func(rec *elb.ListenerRecord) error {
 		added = added[:0]
 		for _, c := range in.Certificates {
 			arn := deref(c.CertificateArn)
@@ -226,7 +227,7 @@ func (s *Service) RemoveListenerCertificates(ctx context.Context, in *wire.Remov
 	if len(in.Certificates) == 0 {
 		return nil, errValidation("At least one certificate must be specified")
 	}
-	err := s.modifyListenerCertificates(ctx, deref(in.ListenerArn), func(rec *listenerRecord) error {
+	err := s.modifyListenerCertificates(ctx, deref(in.ListenerArn), func(rec *elb.ListenerRecord) error {
 		for _, c := range in.Certificates {
 			arn := deref(c.CertificateArn)
 			if deref(c.IsDefault) || arn == rec.Certificates[0].ARN {
@@ -244,7 +245,7 @@ func (s *Service) RemoveListenerCertificates(ctx context.Context, in *wire.Remov
 
 // modifyListenerCertificates applies f to the HTTPS listener arn and
 // stores the result.
-func (s *Service) modifyListenerCertificates(ctx context.Context, arn string, f func(rec *listenerRecord) error) error {
+func (s *Service) modifyListenerCertificates(ctx context.Context, arn string, f func(rec *elb.ListenerRecord) error) error {
 	return s.write(ctx, func() (store.Txn, error) {
 		rec, rev, err := s.getListener(ctx, arn)
 		if err != nil {
@@ -256,7 +257,7 @@ func (s *Service) modifyListenerCertificates(ctx context.Context, arn string, f 
 		if err := f(rec); err != nil {
 			return store.Txn{}, err
 		}
-		return s.listenerTxn(ctx, rec, []store.Compare{{Key: prefixListener + rec.ID, ModRevision: rev}})
+		return s.listenerTxn(ctx, rec, []store.Compare{{Key: elb.ListenerKey(rec.ID), ModRevision: rev}})
 	})
 }
 
@@ -279,55 +280,10 @@ func (s *Service) DescribeListenerCertificates(ctx context.Context, in *wire.Des
 }
 
 // CertificateUsers returns, by certificate ARN, the ARNs of the load
-// balancers with a listener that presents the certificate: ACM's InUseBy,
-// and what stops DeleteCertificate.
+// balancers with a listener that presents the certificate
+// (elb.CertificateUsers): ACM's InUseBy, and what stops DeleteCertificate.
 func (s *Service) CertificateUsers(ctx context.Context) (map[string][]string, error) {
-	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
-	if err != nil {
-		return nil, err
-	}
-	users := map[string][]string{}
-	for _, l := range listeners {
-		for _, c := range l.Value.Certificates {
-			if lbs := users[c.ARN]; !slices.Contains(lbs, l.Value.LoadBalancerARN) {
-				users[c.ARN] = append(lbs, l.Value.LoadBalancerARN)
-			}
-		}
-	}
-	for _, lbs := range users {
-		slices.Sort(lbs)
-	}
-	return users, nil
-}
-
-// certificateMaterial adds to cfg the material of the certificates its
-// listeners present, read from ACM's records after the snapshot (a
-// re-import is the newer material). A certificate ACM no longer has is
-// left out: its listeners fail to update on the data plane and keep what
-// they had.
-func certificateMaterial(ctx context.Context, st store.Store, cfg *lb.Config) error {
-	seen := map[string]bool{}
-	for _, l := range cfg.Listeners {
-		for _, c := range l.Certificates {
-			if seen[c.ARN] {
-				continue
-			}
-			seen[c.ARN] = true
-			cert, chain, key, err := acm.Lookup(ctx, st, c.ARN)
-			if errors.Is(err, acm.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			pemChain := string(cert)
-			if len(chain) > 0 {
-				pemChain += "\n" + string(chain)
-			}
-			cfg.Certificates = append(cfg.Certificates, lb.CertificateMaterial{ARN: c.ARN, CertificatePEM: pemChain, PrivateKeyPEM: string(key)})
-		}
-	}
-	return nil
+	return elb.CertificateUsers(ctx, s.store)
 }
 
 // defaultCertificateToWire returns a listener's default certificate, all

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/flotilla/flotilla"
-	"github.com/flotilla/flotilla/internal/api/elbv2"
+	elbdomain "github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/store"
@@ -77,7 +77,7 @@ func TestBuildConfigInstanceTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, rev, err := elbv2.BuildConfig(ctx, e.store)
+	cfg, rev, err := elbdomain.BuildConfig(ctx, e.store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/flotilla/flotilla/internal/api/elbv2"
+	elbdomain "github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/testcert"
@@ -85,7 +85,7 @@ func TestHTTPSListener(t *testing.T) {
 		Certificates: []types.Certificate{{CertificateArn: aws.String(other)}}}))
 
 	// The data plane gets the listener's certificates with their material.
-	cfg, _, err := elbv2.BuildConfig(ctx, e.store)
+	cfg, _, err := elbdomain.BuildConfig(ctx, e.store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestHTTPSListener(t *testing.T) {
 	if aws.ToString(l.SslPolicy) != "ELBSecurityPolicy-TLS13-1-2-2021-06" || aws.ToString(l.Certificates[0].CertificateArn) != other {
 		t.Fatalf("ModifyListener = %+v", l)
 	}
-	if cfg, _, err := elbv2.BuildConfig(ctx, e.store); err != nil || cfg.Listeners[0].SSLPolicy != "ELBSecurityPolicy-TLS13-1-2-2021-06" {
+	if cfg, _, err := elbdomain.BuildConfig(ctx, e.store); err != nil || cfg.Listeners[0].SSLPolicy != "ELBSecurityPolicy-TLS13-1-2-2021-06" {
 		t.Errorf("configuration's listener policy after ModifyListener = %q (%v)", cfg.Listeners[0].SSLPolicy, err)
 	}
 	if got, want := certs(), []string{"*" + other, api}; !reflect.DeepEqual(got, want) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/store"
@@ -34,7 +35,7 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 		return nil, err
 	}
 	lbARN := deref(in.LoadBalancerArn)
-	var rec listenerRecord
+	var rec elb.ListenerRecord
 	err = s.write(ctx, func() (store.Txn, error) {
 		lbRec, lbRev, err := s.getLoadBalancer(ctx, lbARN)
 		if err != nil {
@@ -45,7 +46,7 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 		}
 		id := newID()
 		base := "app/" + lbRec.Name + "/" + lbRec.ID + "/" + id
-		rec = listenerRecord{
+		rec = elb.ListenerRecord{
 			Listener: lb.Listener{
 				ARN:             s.arn("listener/" + base),
 				LoadBalancerARN: lbARN,
@@ -66,7 +67,7 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 		if err != nil {
 			return store.Txn{}, err
 		}
-		cmps := append([]store.Compare{{Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}, {Key: prefixListener + id}}, portCmps...)
+		cmps := append([]store.Compare{{Key: elb.LoadBalancerKey(lbRec.Name), ModRevision: lbRev}, {Key: elb.ListenerKey(id)}}, portCmps...)
 		return s.listenerTxn(ctx, &rec, cmps, append(tagOps, portOps...)...)
 	})
 	if err != nil {
@@ -78,7 +79,7 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 // checkTargetGroups checks that the target groups the actions forward to
 // exist: TargetGroupNotFound otherwise.
 func (s *Service) checkTargetGroups(ctx context.Context, actions []lb.Action) error {
-	for _, arn := range targetGroupsOf(actions) {
+	for _, arn := range elb.TargetGroupsOf(actions) {
 		if _, _, err := s.getTargetGroup(ctx, arn); err != nil {
 			return err
 		}
@@ -100,7 +101,7 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 		}
 	}
 	arn := deref(in.ListenerArn)
-	var rec *listenerRecord
+	var rec *elb.ListenerRecord
 	err := s.write(ctx, func() (store.Txn, error) {
 		var rev int64
 		var err error
@@ -141,7 +142,7 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 		if actions != nil {
 			rec.DefaultActions = actions
 		}
-		cmps := append([]store.Compare{{Key: prefixListener + rec.ID, ModRevision: rev}, {Key: prefixLoadBalancer + lbRec.Name, ModRevision: lbRev}}, portCmps...)
+		cmps := append([]store.Compare{{Key: elb.ListenerKey(rec.ID), ModRevision: rev}, {Key: elb.LoadBalancerKey(lbRec.Name), ModRevision: lbRev}}, portCmps...)
 		return s.listenerTxn(ctx, rec, cmps, portOps...)
 	})
 	if err != nil {
@@ -153,7 +154,7 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 // DescribeListeners describes the listeners of a load balancer, by port,
 // or those named by ARN, in the request's order, a page at a time.
 func (s *Service) DescribeListeners(ctx context.Context, in *wire.DescribeListenersInput) (*wire.DescribeListenersOutput, error) {
-	var all []keyed[*listenerRecord]
+	var all []keyed[*elb.ListenerRecord]
 	switch {
 	case in.LoadBalancerArn != nil && len(in.ListenerArns) > 0:
 		return nil, errValidation("Listener ARNs and a load balancer ARN cannot be specified at the same time")
@@ -161,13 +162,13 @@ func (s *Service) DescribeListeners(ctx context.Context, in *wire.DescribeListen
 		if _, _, err := s.getLoadBalancer(ctx, *in.LoadBalancerArn); err != nil {
 			return nil, err
 		}
-		items, err := list[listenerRecord](ctx, s.store, prefixListener)
+		items, err := list[elb.ListenerRecord](ctx, s.store, elb.ListenersPrefix)
 		if err != nil {
 			return nil, err
 		}
 		for i := range items {
 			if l := &items[i].Value; l.LoadBalancerARN == *in.LoadBalancerArn {
-				all = append(all, keyed[*listenerRecord]{numberKey(l.Port), l})
+				all = append(all, keyed[*elb.ListenerRecord]{numberKey(l.Port), l})
 			}
 		}
 	case len(in.ListenerArns) > 0:
@@ -176,7 +177,7 @@ func (s *Service) DescribeListeners(ctx context.Context, in *wire.DescribeListen
 			if err != nil {
 				return nil, err
 			}
-			all = append(all, keyed[*listenerRecord]{numberKey(i), rec})
+			all = append(all, keyed[*elb.ListenerRecord]{numberKey(i), rec})
 		}
 	default:
 		return nil, errValidation("A load balancer ARN or listener ARNs must be specified")
@@ -200,14 +201,14 @@ func (s *Service) DeleteListener(ctx context.Context, in *wire.DeleteListenerInp
 		if err != nil {
 			return store.Txn{}, err
 		}
-		key := prefixListener + rec.ID
+		key := elb.ListenerKey(rec.ID)
 		txn := store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{{Key: key, Delete: true}, deleteTags(arn), deleteTags(defaultRuleARN(rec))}}
 		portOps, err := s.releasePort(ctx, rec)
 		if err != nil {
 			return store.Txn{}, err
 		}
 		txn.Ops = append(txn.Ops, portOps...)
-		rules, err := list[ruleRecord](ctx, s.store, prefixRule)
+		rules, err := list[elb.RuleRecord](ctx, s.store, elb.RulesPrefix)
 		if err != nil {
 			return store.Txn{}, err
 		}
@@ -224,7 +225,7 @@ func (s *Service) DeleteListener(ctx context.Context, in *wire.DeleteListenerInp
 	return &wire.DeleteListenerOutput{}, nil
 }
 
-func listenerToWire(r *listenerRecord) wire.Listener {
+func listenerToWire(r *elb.ListenerRecord) wire.Listener {
 	return wire.Listener{
 		ListenerArn:     ptr(r.ARN),
 		LoadBalancerArn: ptr(r.LoadBalancerARN),
@@ -237,13 +238,13 @@ func listenerToWire(r *listenerRecord) wire.Listener {
 }
 
 // defaultRuleARN returns the ARN of a listener's default rule.
-func defaultRuleARN(l *listenerRecord) string {
+func defaultRuleARN(l *elb.ListenerRecord) string {
 	return strings.Replace(l.ARN, ":listener/", ":listener-rule/", 1) + "/" + l.DefaultRuleID
 }
 
 // getDefaultRule returns the listener whose default rule is arn, or
 // RuleNotFound.
-func (s *Service) getDefaultRule(ctx context.Context, arn string) (*listenerRecord, int64, error) {
+func (s *Service) getDefaultRule(ctx context.Context, arn string) (*elb.ListenerRecord, int64, error) {
 	i := strings.LastIndexByte(arn, '/')
 	if i < 0 || !strings.Contains(arn, ":listener-rule/app/") {
 		return nil, 0, errRuleNotFound()

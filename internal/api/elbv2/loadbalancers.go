@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 
+	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
@@ -23,7 +23,7 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *wire.CreateLoadBal
 	if in.Type != "" && in.Type != wire.LoadBalancerTypeEnumApplication {
 		return nil, errValidation("Load balancer type '%s' is not supported; only 'application' is", in.Type)
 	}
-	if !validName(name) {
+	if !elb.ValidName(name) {
 		return nil, errValidation("Load balancer name '%s' must have at most 32 alphanumeric characters or hyphens, and must not begin or end with a hyphen", name)
 	}
 	tags, err := tagsFromWire(in.Tags)
@@ -35,7 +35,7 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *wire.CreateLoadBal
 		subnets = append(subnets, deref(m.SubnetId))
 	}
 	id := newID()
-	rec := loadBalancerRecord{
+	rec := elb.LoadBalancerRecord{
 		LoadBalancer:   lb.LoadBalancer{ARN: s.arn("loadbalancer/app/" + name + "/" + id), Name: name},
 		ID:             id,
 		DNSName:        name + "-" + id + "." + s.region + ".elb.localhost",
@@ -51,9 +51,9 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *wire.CreateLoadBal
 	if rec.IPAddressType == "" {
 		rec.IPAddressType = string(wire.IpAddressTypeIpv4)
 	}
-	key := prefixLoadBalancer + name
+	key := elb.LoadBalancerKey(name)
 	err = s.write(ctx, func() (store.Txn, error) {
-		old, _, err := store.GetJSON[loadBalancerRecord](ctx, s.store, key)
+		old, _, err := store.GetJSON[elb.LoadBalancerRecord](ctx, s.store, key)
 		switch {
 		case err == nil && old.Scheme == rec.Scheme && old.IPAddressType == rec.IPAddressType &&
 			slices.Equal(old.SecurityGroups, rec.SecurityGroups) && slices.Equal(old.Subnets, rec.Subnets):
@@ -84,16 +84,16 @@ func (s *Service) DescribeLoadBalancers(ctx context.Context, in *wire.DescribeLo
 	if len(in.Names) > 0 && len(in.LoadBalancerArns) > 0 {
 		return nil, errValidation("Load balancer names and load balancer ARNs cannot be specified at the same time")
 	}
-	var all []keyed[*loadBalancerRecord]
+	var all []keyed[*elb.LoadBalancerRecord]
 	switch {
 	case len(in.Names) > 0:
 		for i, name := range in.Names {
-			rec, _, err := get(ctx, s.store, prefixLoadBalancer+name, "",
-				func(r *loadBalancerRecord) string { return r.ARN }, errLoadBalancerNotFound)
+			rec, _, err := get(ctx, s.store, elb.LoadBalancerKey(name), "",
+				func(r *elb.LoadBalancerRecord) string { return r.ARN }, errLoadBalancerNotFound)
 			if err != nil {
 				return nil, err
 			}
-			all = append(all, keyed[*loadBalancerRecord]{numberKey(i), rec})
+			all = append(all, keyed[*elb.LoadBalancerRecord]{numberKey(i), rec})
 		}
 	case len(in.LoadBalancerArns) > 0:
 		for i, arn := range in.LoadBalancerArns {
@@ -101,15 +101,15 @@ func (s *Service) DescribeLoadBalancers(ctx context.Context, in *wire.DescribeLo
 			if err != nil {
 				return nil, err
 			}
-			all = append(all, keyed[*loadBalancerRecord]{numberKey(i), rec})
+			all = append(all, keyed[*elb.LoadBalancerRecord]{numberKey(i), rec})
 		}
 	default:
-		items, err := list[loadBalancerRecord](ctx, s.store, prefixLoadBalancer)
+		items, err := list[elb.LoadBalancerRecord](ctx, s.store, elb.LoadBalancersPrefix)
 		if err != nil {
 			return nil, err
 		}
 		for i := range items {
-			all = append(all, keyed[*loadBalancerRecord]{items[i].Value.Name, &items[i].Value})
+			all = append(all, keyed[*elb.LoadBalancerRecord]{items[i].Value.Name, &items[i].Value})
 		}
 	}
 	recs, next, err := page(all, in.Marker, in.PageSize)
@@ -142,11 +142,11 @@ func (s *Service) impaired(ctx context.Context) (map[string]string, error) {
 	if err != nil || len(errs) == 0 {
 		return nil, err
 	}
-	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
+	listeners, err := list[elb.ListenerRecord](ctx, s.store, elb.ListenersPrefix)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(listeners, func(a, b store.Item[listenerRecord]) int { return cmp.Compare(a.Value.Port, b.Value.Port) })
+	slices.SortFunc(listeners, func(a, b store.Item[elb.ListenerRecord]) int { return cmp.Compare(a.Value.Port, b.Value.Port) })
 	out := map[string]string{}
 	for _, l := range listeners {
 		why, ok := errs[l.Value.ARN]
@@ -176,17 +176,17 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, in *wire.DeleteLoadBal
 		if err != nil {
 			return store.Txn{}, err
 		}
-		if rec.attributes()[attrDeletionProtection] == "true" {
+		if rec.AllAttributes()[elb.AttrDeletionProtection] == "true" {
 			return store.Txn{}, errOperationNotPermitted("Load balancer '%s' cannot be deleted because deletion protection is enabled", arn)
 		}
-		st, err := readState(ctx, s.store)
+		st, err := elb.ReadState(ctx, s.store)
 		if err != nil {
 			return store.Txn{}, err
 		}
-		key := prefixLoadBalancer + resourceName(arn, "loadbalancer")
+		key := elb.LoadBalancerKey(resourceName(arn, "loadbalancer"))
 		txn := store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{{Key: key, Delete: true}, deleteTags(arn)}}
 		gone := map[string]bool{}
-		for _, l := range st.listeners {
+		for _, l := range st.Listeners {
 			if l.Value.LoadBalancerARN == arn {
 				gone[l.Value.ARN] = true
 				txn.Compares = append(txn.Compares, store.Compare{Key: l.Key, ModRevision: l.ModRevision})
@@ -198,7 +198,7 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, in *wire.DeleteLoadBal
 				txn.Ops = append(txn.Ops, portOps...)
 			}
 		}
-		for _, r := range st.rules {
+		for _, r := range st.Rules {
 			if gone[r.Value.ListenerARN] {
 				txn.Ops = append(txn.Ops, store.Op{Key: r.Key, Delete: true}, deleteTags(r.Value.ARN))
 			}
@@ -209,72 +209,6 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, in *wire.DeleteLoadBal
 		return nil, err
 	}
 	return &wire.DeleteLoadBalancerOutput{}, nil
-}
-
-// Load balancer attributes the service acts on.
-const (
-	attrDeletionProtection = "deletion_protection.enabled"
-	attrAccessLogsEnabled  = "access_logs.s3.enabled"
-	attrAccessLogsBucket   = "access_logs.s3.bucket"
-)
-
-// loadBalancerAttribute is an attribute of an application load balancer:
-// its default and the check of its values.
-type loadBalancerAttribute struct {
-	def   string
-	valid func(v string) bool
-}
-
-func isBool(v string) bool { return v == "true" || v == "false" }
-
-func anyValue(string) bool { return true }
-
-func intRange(lo, hi int) func(string) bool {
-	return func(v string) bool { n, err := strconv.Atoi(v); return err == nil && n >= lo && n <= hi }
-}
-
-func oneOf(values ...string) func(string) bool {
-	return func(v string) bool { return slices.Contains(values, v) }
-}
-
-// idleTimeoutAttribute is the attribute the load balancer nodes apply to
-// client connections (lb.LoadBalancer.IdleTimeoutSeconds).
-const idleTimeoutAttribute = "idle_timeout.timeout_seconds"
-
-// loadBalancerAttributes are the attributes of an application load
-// balancer, with ELBv2's defaults and ranges. Only deletion protection
-// takes effect; the others are kept and reported.
-var loadBalancerAttributes = map[string]loadBalancerAttribute{
-	attrAccessLogsEnabled:                                      {"false", isBool},
-	attrAccessLogsBucket:                                       {"", anyValue},
-	"access_logs.s3.prefix":                                    {"", anyValue},
-	"connection_logs.s3.enabled":                               {"false", isBool},
-	"connection_logs.s3.bucket":                                {"", anyValue},
-	"connection_logs.s3.prefix":                                {"", anyValue},
-	"client_keep_alive.seconds":                                {"3600", intRange(60, 604800)},
-	attrDeletionProtection:                                     {"false", isBool},
-	idleTimeoutAttribute:                                       {"60", intRange(1, 4000)},
-	"load_balancing.cross_zone.enabled":                        {"true", oneOf("true")}, // always on for ALBs
-	"routing.http.desync_mitigation_mode":                      {"defensive", oneOf("monitor", "defensive", "strictest")},
-	"routing.http.drop_invalid_header_fields.enabled":          {"false", isBool},
-	"routing.http.preserve_host_header.enabled":                {"false", isBool},
-	"routing.http.x_amzn_tls_version_and_cipher_suite.enabled": {"false", isBool},
-	"routing.http.xff_client_port.enabled":                     {"false", isBool},
-	"routing.http.xff_header_processing.mode":                  {"append", oneOf("append", "preserve", "remove")},
-	"routing.http2.enabled":                                    {"true", isBool},
-	"waf.fail_open.enabled":                                    {"false", isBool},
-	"zonal_shift.config.enabled":                               {"false", isBool},
-}
-
-// attributes returns every attribute of the load balancer: those set,
-// the defaults for the others.
-func (r *loadBalancerRecord) attributes() map[string]string {
-	out := make(map[string]string, len(loadBalancerAttributes))
-	for k, a := range loadBalancerAttributes {
-		out[k] = a.def
-	}
-	maps.Copy(out, r.Attributes)
-	return out
 }
 
 func loadBalancerAttributesToWire(attrs map[string]string) []wire.LoadBalancerAttribute {
@@ -292,7 +226,7 @@ func (s *Service) DescribeLoadBalancerAttributes(ctx context.Context, in *wire.D
 	if err != nil {
 		return nil, err
 	}
-	return &wire.DescribeLoadBalancerAttributesOutput{Attributes: loadBalancerAttributesToWire(rec.attributes())}, nil
+	return &wire.DescribeLoadBalancerAttributesOutput{Attributes: loadBalancerAttributesToWire(rec.AllAttributes())}, nil
 }
 
 // ModifyLoadBalancerAttributes changes attributes of a load balancer and
@@ -304,13 +238,13 @@ func (s *Service) ModifyLoadBalancerAttributes(ctx context.Context, in *wire.Mod
 	set := map[string]string{}
 	for _, a := range in.Attributes {
 		k, v := deref(a.Key), deref(a.Value)
-		attr, ok := loadBalancerAttributes[k]
+		known, valid := elb.CheckLoadBalancerAttribute(k, v)
 		switch {
-		case !ok:
+		case !known:
 			return nil, errValidation("Load balancer attribute key '%s' is not recognized", k)
-		case k == "load_balancing.cross_zone.enabled" && v == "false":
+		case k == elb.AttrCrossZone && v == "false":
 			return nil, errInvalidConfig("Cross-zone load balancing cannot be disabled for application load balancers")
-		case !attr.valid(v):
+		case !valid:
 			return nil, errValidation("Load balancer attribute '%s' cannot have the value '%s'", k, v)
 		}
 		set[k] = v
@@ -326,11 +260,11 @@ func (s *Service) ModifyLoadBalancerAttributes(ctx context.Context, in *wire.Mod
 			rec.Attributes = map[string]string{}
 		}
 		maps.Copy(rec.Attributes, set)
-		attrs = rec.attributes()
-		if attrs[attrAccessLogsEnabled] == "true" && attrs[attrAccessLogsBucket] == "" {
-			return store.Txn{}, errValidation("The value of '%s' cannot be empty when access logs are enabled", attrAccessLogsBucket)
+		attrs = rec.AllAttributes()
+		if attrs[elb.AttrAccessLogsEnabled] == "true" && attrs[elb.AttrAccessLogsBucket] == "" {
+			return store.Txn{}, errValidation("The value of '%s' cannot be empty when access logs are enabled", elb.AttrAccessLogsBucket)
 		}
-		key := prefixLoadBalancer + rec.Name
+		key := elb.LoadBalancerKey(rec.Name)
 		op, err := store.PutJSON(key, rec)
 		return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{op}}, err
 	})
@@ -340,7 +274,7 @@ func (s *Service) ModifyLoadBalancerAttributes(ctx context.Context, in *wire.Mod
 	return &wire.ModifyLoadBalancerAttributesOutput{Attributes: loadBalancerAttributesToWire(attrs)}, nil
 }
 
-func (s *Service) loadBalancerToWire(r *loadBalancerRecord) wire.LoadBalancer {
+func (s *Service) loadBalancerToWire(r *elb.LoadBalancerRecord) wire.LoadBalancer {
 	out := wire.LoadBalancer{
 		LoadBalancerArn:       ptr(r.ARN),
 		LoadBalancerName:      ptr(r.Name),
@@ -361,18 +295,4 @@ func (s *Service) loadBalancerToWire(r *loadBalancerRecord) wire.LoadBalancer {
 		})
 	}
 	return out
-}
-
-// validName reports whether name is a valid load balancer or target group
-// name: 1 to 32 alphanumerics or hyphens, no hyphen first or last.
-func validName(name string) bool {
-	if name == "" || len(name) > 32 || name[0] == '-' || name[len(name)-1] == '-' {
-		return false
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

@@ -4,34 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
+	"github.com/flotilla/flotilla/internal/elb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
-// prefixPort holds the claims of listener ports, at prefixPort + port,
-// each the ARN of the listener that holds the port. A listener that takes
-// a port claims it in the transaction that writes it, compared absent (or
-// held by a listener that is gone): two servers over one store cannot
-// both give a port away, whatever their processes. Listeners written
-// before claims existed hold their ports without one; checkPortFree finds
-// them, and their next write claims their port (or ClaimPorts, at start).
+// The claims of listener ports are at elb.PortKey(port), each the ARN of
+// the listener that holds the port. A listener that takes a port claims it
+// in the transaction that writes it, compared absent (or held by a
+// listener that is gone): two servers over one store cannot both give a
+// port away, whatever their processes. Listeners written before claims
+// existed hold their ports without one; checkPortFree finds them, and
+// their next write claims their port (or ClaimPorts, at start).
 //
 // Every region's load balancers listen on the same nodes' address, so
 // that the claims are those of every region: a server of several regions
 // gives each region's Service a store in which the keys under
 // PortClaimsPrefix are shared (store.WithPrefixSharing), and a claim held
 // by a listener of another region is that listener's.
-const prefixPort = prefix + "ports/"
 
 // PortClaimsPrefix is the prefix of the keys of the claims of listener
 // ports, which must be the same for the Services of every region over one
 // store.
-const PortClaimsPrefix = prefixPort
-
-func portKey(port int) string { return prefixPort + strconv.Itoa(port) }
+const PortClaimsPrefix = elb.PortsPrefix
 
 // claimPort returns what a transaction writing listener rec (on rec.Port)
 // must hold and write so that no other listener holds the port:
@@ -40,14 +37,14 @@ func portKey(port int) string { return prefixPort + strconv.Itoa(port) }
 // port before the write, 0 for a new listener): a listener written before
 // Flotilla reserved its port keeps it. rec may exist already
 // (ModifyListener): its own claim holds.
-func (s *Service) claimPort(ctx context.Context, rec *listenerRecord, held int) ([]store.Compare, []store.Op, error) {
+func (s *Service) claimPort(ctx context.Context, rec *elb.ListenerRecord, held int) ([]store.Compare, []store.Op, error) {
 	if what, ok := s.reservedPorts[rec.Port]; ok && rec.Port != held {
 		return nil, nil, errInvalidConfig("Port %d is used by Flotilla's %s", rec.Port, what)
 	}
 	if err := s.checkPortFree(ctx, rec.LoadBalancerARN, rec.Port, rec.ARN); err != nil {
 		return nil, nil, err
 	}
-	key := portKey(rec.Port)
+	key := elb.PortKey(rec.Port)
 	holder, rev, err := store.GetJSON[string](ctx, s.store, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -76,7 +73,7 @@ func (s *Service) claimPort(ctx context.Context, rec *listenerRecord, held int) 
 			return nil, nil, err
 		}
 		if id := lastPart(*holder); id != "" {
-			cmps = append(cmps, store.Compare{Key: prefixListener + id})
+			cmps = append(cmps, store.Compare{Key: elb.ListenerKey(id)})
 		}
 	}
 	op, err := store.PutJSON(key, rec.ARN)
@@ -88,8 +85,8 @@ func (s *Service) claimPort(ctx context.Context, rec *listenerRecord, held int) 
 
 // releasePort returns the op that deletes the claim of listener rec's
 // port, none when rec holds no claim (written before claims existed).
-func (s *Service) releasePort(ctx context.Context, rec *listenerRecord) ([]store.Op, error) {
-	key := portKey(rec.Port)
+func (s *Service) releasePort(ctx context.Context, rec *elb.ListenerRecord) ([]store.Op, error) {
+	key := elb.PortKey(rec.Port)
 	holder, _, err := store.GetJSON[string](ctx, s.store, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -109,7 +106,7 @@ func (s *Service) releasePort(ctx context.Context, rec *listenerRecord) ([]store
 // across all of them; letting two claim it would make the nodes refuse the
 // whole configuration.
 func (s *Service) checkPortFree(ctx context.Context, lbARN string, port int, except string) error {
-	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
+	listeners, err := list[elb.ListenerRecord](ctx, s.store, elb.ListenersPrefix)
 	if err != nil {
 		return err
 	}
@@ -124,7 +121,7 @@ func (s *Service) checkPortFree(ctx context.Context, lbARN string, port int, exc
 
 // duplicateListener is the DuplicateListener error of a port that listener
 // other holds, to a listener of load balancer lbARN.
-func duplicateListener(lbARN string, other *listenerRecord) error {
+func duplicateListener(lbARN string, other *elb.ListenerRecord) error {
 	if other.LoadBalancerARN == lbARN {
 		return errDuplicateListener()
 	}
@@ -142,7 +139,7 @@ var errClaimed = errors.New("port claimed")
 // another listener holds, or one Flotilla itself listens on, which the
 // data plane cannot open. The server runs it at start, before it serves.
 func (s *Service) ClaimPorts(ctx context.Context) error {
-	listeners, err := list[listenerRecord](ctx, s.store, prefixListener)
+	listeners, err := list[elb.ListenerRecord](ctx, s.store, elb.ListenersPrefix)
 	if err != nil {
 		return fmt.Errorf("claim listener ports: %w", err)
 	}
@@ -163,7 +160,7 @@ func (s *Service) ClaimPorts(ctx context.Context) error {
 			if len(ops) == 0 {
 				return store.Txn{}, errClaimed
 			}
-			return store.Txn{Compares: append(cmps, store.Compare{Key: prefixListener + rec.ID, ModRevision: rev}), Ops: ops}, nil
+			return store.Txn{Compares: append(cmps, store.Compare{Key: elb.ListenerKey(rec.ID), ModRevision: rev}), Ops: ops}, nil
 		})
 		var nf *wire.ListenerNotFoundException
 		var dup *wire.DuplicateListenerException

@@ -8,52 +8,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/flotilla/flotilla/internal/lb"
+	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/store"
 )
-
-// The records of the store. The data plane's types are their core, so
-// that BuildConfig only gathers them; the rest is what the API reports.
-
-// loadBalancerRecord is a load balancer, at prefixLoadBalancer + Name.
-type loadBalancerRecord struct {
-	lb.LoadBalancer
-	ID             string    `json:"id"`
-	DNSName        string    `json:"dnsName"`
-	Scheme         string    `json:"scheme"`
-	IPAddressType  string    `json:"ipAddressType"`
-	SecurityGroups []string  `json:"securityGroups,omitempty"`
-	Subnets        []string  `json:"subnets,omitempty"`
-	Created        time.Time `json:"created"`
-	// Attributes are the load balancer attributes set with
-	// ModifyLoadBalancerAttributes; the others have their defaults
-	// (loadBalancerAttributes).
-	Attributes map[string]string `json:"attributes,omitempty"`
-}
-
-// targetGroupRecord is a target group with its targets, at
-// prefixTargetGroup + Name.
-type targetGroupRecord struct {
-	lb.TargetGroup
-	HealthCheckEnabled bool `json:"healthCheckEnabled"`
-}
-
-// listenerRecord is a listener, at prefixListener + ID. Its default rule
-// is its DefaultActions, reported with DefaultRuleID.
-type listenerRecord struct {
-	lb.Listener
-	ID            string `json:"id"`
-	DefaultRuleID string `json:"defaultRuleId"`
-}
-
-// ruleRecord is a rule of a listener other than its default, at
-// prefixRule + ID.
-type ruleRecord struct {
-	lb.Rule
-	ID string `json:"id"`
-}
 
 // lastPart returns what follows the last slash of an ARN.
 func lastPart(arn string) string {
@@ -91,30 +49,30 @@ func get[T any](ctx context.Context, s store.Store, key, arn string, arnOf func(
 	return v, rev, err
 }
 
-func (s *Service) getLoadBalancer(ctx context.Context, arn string) (*loadBalancerRecord, int64, error) {
-	return get(ctx, s.store, prefixLoadBalancer+resourceName(arn, "loadbalancer"), arn,
-		func(r *loadBalancerRecord) string { return r.ARN }, errLoadBalancerNotFound)
+func (s *Service) getLoadBalancer(ctx context.Context, arn string) (*elb.LoadBalancerRecord, int64, error) {
+	return get(ctx, s.store, elb.LoadBalancerKey(resourceName(arn, "loadbalancer")), arn,
+		func(r *elb.LoadBalancerRecord) string { return r.ARN }, errLoadBalancerNotFound)
 }
 
-func (s *Service) getTargetGroup(ctx context.Context, arn string) (*targetGroupRecord, int64, error) {
-	return get(ctx, s.store, prefixTargetGroup+resourceName(arn, "targetgroup"), arn,
-		func(r *targetGroupRecord) string { return r.ARN }, errTargetGroupNotFound)
+func (s *Service) getTargetGroup(ctx context.Context, arn string) (*elb.TargetGroupRecord, int64, error) {
+	return get(ctx, s.store, elb.TargetGroupKey(resourceName(arn, "targetgroup")), arn,
+		func(r *elb.TargetGroupRecord) string { return r.ARN }, errTargetGroupNotFound)
 }
 
-func (s *Service) getListener(ctx context.Context, arn string) (*listenerRecord, int64, error) {
+func (s *Service) getListener(ctx context.Context, arn string) (*elb.ListenerRecord, int64, error) {
 	if !strings.Contains(arn, ":listener/app/") {
 		return nil, 0, errListenerNotFound()
 	}
-	return get(ctx, s.store, prefixListener+lastPart(arn), arn,
-		func(r *listenerRecord) string { return r.ARN }, errListenerNotFound)
+	return get(ctx, s.store, elb.ListenerKey(lastPart(arn)), arn,
+		func(r *elb.ListenerRecord) string { return r.ARN }, errListenerNotFound)
 }
 
-func (s *Service) getRule(ctx context.Context, arn string) (*ruleRecord, int64, error) {
+func (s *Service) getRule(ctx context.Context, arn string) (*elb.RuleRecord, int64, error) {
 	if !strings.Contains(arn, ":listener-rule/app/") {
 		return nil, 0, errRuleNotFound()
 	}
-	return get(ctx, s.store, prefixRule+lastPart(arn), arn,
-		func(r *ruleRecord) string { return r.ARN }, errRuleNotFound)
+	return get(ctx, s.store, elb.RuleKey(lastPart(arn)), arn,
+		func(r *elb.RuleRecord) string { return r.ARN }, errRuleNotFound)
 }
 
 // list reads every record under prefix, with the keys' revisions.
@@ -181,74 +139,4 @@ func page[T any](items []keyed[T], marker *string, pageSize *int32) ([]T, *strin
 		out[i] = k.item
 	}
 	return out, next, nil
-}
-
-// state is every record, read for checks across them and for BuildConfig.
-type state struct {
-	loadBalancers []store.Item[loadBalancerRecord]
-	targetGroups  []store.Item[targetGroupRecord]
-	listeners     []store.Item[listenerRecord]
-	rules         []store.Item[ruleRecord]
-}
-
-func readState(ctx context.Context, s store.Store) (*state, error) {
-	var st state
-	var err error
-	if st.loadBalancers, err = list[loadBalancerRecord](ctx, s, prefixLoadBalancer); err != nil {
-		return nil, err
-	}
-	if st.targetGroups, err = list[targetGroupRecord](ctx, s, prefixTargetGroup); err != nil {
-		return nil, err
-	}
-	if st.listeners, err = list[listenerRecord](ctx, s, prefixListener); err != nil {
-		return nil, err
-	}
-	if st.rules, err = list[ruleRecord](ctx, s, prefixRule); err != nil {
-		return nil, err
-	}
-	return &st, nil
-}
-
-// targetGroupsOf returns the ARNs of the target groups that the actions
-// forward to.
-func targetGroupsOf(actions []lb.Action) []string {
-	var arns []string
-	for _, a := range actions {
-		if a.TargetGroupARN != "" {
-			arns = append(arns, a.TargetGroupARN)
-		}
-		if a.ForwardConfig != nil {
-			for _, t := range a.ForwardConfig.TargetGroups {
-				arns = append(arns, t.TargetGroupARN)
-			}
-		}
-	}
-	return arns
-}
-
-// loadBalancersOf returns, by target group ARN, the ARNs of the load
-// balancers whose listeners or rules forward to the group.
-func (st *state) loadBalancersOf() map[string][]string {
-	listenerLB := map[string]string{}
-	out := map[string][]string{}
-	add := func(tg, lbARN string) {
-		for _, a := range out[tg] {
-			if a == lbARN {
-				return
-			}
-		}
-		out[tg] = append(out[tg], lbARN)
-	}
-	for _, l := range st.listeners {
-		listenerLB[l.Value.ARN] = l.Value.LoadBalancerARN
-		for _, tg := range targetGroupsOf(l.Value.DefaultActions) {
-			add(tg, l.Value.LoadBalancerARN)
-		}
-	}
-	for _, r := range st.rules {
-		for _, tg := range targetGroupsOf(r.Value.Actions) {
-			add(tg, listenerLB[r.Value.ListenerARN])
-		}
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/store"
@@ -31,7 +32,7 @@ func (s *Service) CreateRule(ctx context.Context, in *wire.CreateRuleInput) (*wi
 		return nil, err
 	}
 	listenerARN, prio := deref(in.ListenerArn), int(deref(in.Priority))
-	var rec ruleRecord
+	var rec elb.RuleRecord
 	err = s.write(ctx, func() (store.Txn, error) {
 		l, lrev, err := s.getListener(ctx, listenerARN)
 		if err != nil {
@@ -40,7 +41,7 @@ func (s *Service) CreateRule(ctx context.Context, in *wire.CreateRuleInput) (*wi
 		if err := s.checkTargetGroups(ctx, actions); err != nil {
 			return store.Txn{}, err
 		}
-		rules, err := list[ruleRecord](ctx, s.store, prefixRule)
+		rules, err := list[elb.RuleRecord](ctx, s.store, elb.RulesPrefix)
 		if err != nil {
 			return store.Txn{}, err
 		}
@@ -50,7 +51,7 @@ func (s *Service) CreateRule(ctx context.Context, in *wire.CreateRuleInput) (*wi
 			}
 		}
 		id := newID()
-		rec = ruleRecord{
+		rec = elb.RuleRecord{
 			Rule: lb.Rule{
 				ARN:         strings.Replace(l.ARN, ":listener/", ":listener-rule/", 1) + "/" + id,
 				ListenerARN: listenerARN,
@@ -60,14 +61,14 @@ func (s *Service) CreateRule(ctx context.Context, in *wire.CreateRuleInput) (*wi
 			},
 			ID: id,
 		}
-		key := prefixRule + id
+		key := elb.RuleKey(id)
 		op, err := store.PutJSON(key, rec)
 		if err != nil {
 			return store.Txn{}, err
 		}
 		tagOps, err := putTags(rec.ARN, tags)
 		return store.Txn{
-			Compares: []store.Compare{{Key: prefixListener + l.ID, ModRevision: lrev}, {Key: key}},
+			Compares: []store.Compare{{Key: elb.ListenerKey(l.ID), ModRevision: lrev}, {Key: key}},
 			Ops:      append([]store.Op{op}, tagOps...),
 		}, err
 	})
@@ -90,7 +91,7 @@ func (s *Service) DescribeRules(ctx context.Context, in *wire.DescribeRulesInput
 		if err != nil {
 			return nil, err
 		}
-		items, err := list[ruleRecord](ctx, s.store, prefixRule)
+		items, err := list[elb.RuleRecord](ctx, s.store, elb.RulesPrefix)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +165,7 @@ func (s *Service) ModifyRule(ctx context.Context, in *wire.ModifyRuleInput) (*wi
 				l.DefaultActions = actions
 			}
 			result = defaultRuleToWire(l)
-			key := prefixListener + l.ID
+			key := elb.ListenerKey(l.ID)
 			op, err := store.PutJSON(key, l)
 			return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: lrev}}, Ops: []store.Op{op}}, err
 		}
@@ -181,7 +182,7 @@ func (s *Service) ModifyRule(ctx context.Context, in *wire.ModifyRuleInput) (*wi
 			r.Actions = actions
 		}
 		result = ruleToWire(r)
-		key := prefixRule + r.ID
+		key := elb.RuleKey(r.ID)
 		op, err := store.PutJSON(key, r)
 		return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{op}}, err
 	})
@@ -206,7 +207,7 @@ func (s *Service) DeleteRule(ctx context.Context, in *wire.DeleteRuleInput) (*wi
 		if err != nil {
 			return store.Txn{}, err
 		}
-		key := prefixRule + r.ID
+		key := elb.RuleKey(r.ID)
 		return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{{Key: key, Delete: true}, deleteTags(arn)}}, nil
 	})
 	if err != nil {
@@ -218,14 +219,14 @@ func (s *Service) DeleteRule(ctx context.Context, in *wire.DeleteRuleInput) (*wi
 // SetRulePriorities changes the priorities of rules at once; afterwards
 // no two rules of a listener may share one (PriorityInUse).
 func (s *Service) SetRulePriorities(ctx context.Context, in *wire.SetRulePrioritiesInput) (*wire.SetRulePrioritiesOutput, error) {
-	var changed []*ruleRecord
+	var changed []*elb.RuleRecord
 	err := s.write(ctx, func() (store.Txn, error) {
 		changed = changed[:0]
-		items, err := list[ruleRecord](ctx, s.store, prefixRule)
+		items, err := list[elb.RuleRecord](ctx, s.store, elb.RulesPrefix)
 		if err != nil {
 			return store.Txn{}, err
 		}
-		byARN := map[string]*store.Item[ruleRecord]{}
+		byARN := map[string]*store.Item[elb.RuleRecord]{}
 		for i := range items {
 			byARN[items[i].Value.ARN] = &items[i]
 		}
@@ -268,7 +269,7 @@ func (s *Service) SetRulePriorities(ctx context.Context, in *wire.SetRulePriorit
 	return out, nil
 }
 
-func ruleToWire(r *ruleRecord) wire.Rule {
+func ruleToWire(r *elb.RuleRecord) wire.Rule {
 	return wire.Rule{
 		RuleArn:    ptr(r.ARN),
 		Priority:   ptr(strconv.Itoa(r.Priority)),
@@ -278,7 +279,7 @@ func ruleToWire(r *ruleRecord) wire.Rule {
 	}
 }
 
-func defaultRuleToWire(l *listenerRecord) wire.Rule {
+func defaultRuleToWire(l *elb.ListenerRecord) wire.Rule {
 	return wire.Rule{
 		RuleArn:    ptr(defaultRuleARN(l)),
 		Priority:   ptr("default"),

@@ -1,9 +1,10 @@
 // Package elbv2 serves the Application Load Balancer part of Elastic Load
 // Balancing v2's query API (2015-12-01) over Flotilla's state store: load
 // balancers, target groups and their targets, listeners and rules. Each
-// handler validates its input, does one store transaction, and returns;
-// BuildConfig turns the stored records into the data plane's lb.Config.
-// Wire types come from the generated internal/model/elbv2 package.
+// handler validates its input, does one store transaction, and returns.
+// The records, their keys, the rules that are not the wire's and
+// BuildConfig are package internal/elb's; wire types come from the
+// generated internal/model/elbv2 package.
 package elbv2
 
 import (
@@ -21,15 +22,6 @@ import (
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/store"
-)
-
-// Key prefixes of the records in the store.
-const (
-	prefix             = "/elbv2/"
-	prefixLoadBalancer = prefix + "loadbalancers/" // + name
-	prefixTargetGroup  = prefix + "targetgroups/"  // + name
-	prefixListener     = prefix + "listeners/"     // + listener ID
-	prefixRule         = prefix + "rules/"         // + rule ID
 )
 
 // Config is what the ELBv2 service needs.

@@ -22,6 +22,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api/acm"
 	"github.com/flotilla/flotilla/internal/api/elbv2"
 	"github.com/flotilla/flotilla/internal/api/sigv4"
+	elbdomain "github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/store"
@@ -486,7 +487,7 @@ func TestBuildConfig(t *testing.T) {
 	lARN := aws.ToString(l.Listeners[0].ListenerArn)
 	r := sdktest.Must(e.client.CreateRule(ctx, pathRule(lARN, 1, tg, "/api/*"))).Rules[0]
 
-	got, _, err := elbv2.BuildConfig(ctx, e.store)
+	got, _, err := elbdomain.BuildConfig(ctx, e.store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +519,7 @@ func TestBuildConfig(t *testing.T) {
 	// The idle timeout goes to the nodes.
 	sdktest.Must(e.client.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: aws.String(lbARN),
 		Attributes: []types.LoadBalancerAttribute{{Key: aws.String("idle_timeout.timeout_seconds"), Value: aws.String("7")}}}))
-	if got, _, err = elbv2.BuildConfig(ctx, e.store); err != nil || got.LoadBalancers[0].IdleTimeoutSeconds != 7 {
+	if got, _, err = elbdomain.BuildConfig(ctx, e.store); err != nil || got.LoadBalancers[0].IdleTimeoutSeconds != 7 {
 		t.Errorf("BuildConfig after setting idle_timeout.timeout_seconds to 7: %+v, %v", got.LoadBalancers, err)
 	}
 }

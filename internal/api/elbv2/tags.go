@@ -6,12 +6,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flotilla/flotilla/internal/elb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
-// prefixTags holds the tags of each resource, at prefixTags + ARN.
-const prefixTags = prefix + "tags/"
+// The tags of each resource are at elb.TagsKey(ARN).
 
 // maxTags is ELBv2's limit on the tags of a resource.
 const maxTags = 50
@@ -44,12 +44,12 @@ func putTags(arn string, tags []tag) ([]store.Op, error) {
 	if len(tags) == 0 {
 		return nil, nil
 	}
-	op, err := store.PutJSON(prefixTags+arn, tags)
+	op, err := store.PutJSON(elb.TagsKey(arn), tags)
 	return []store.Op{op}, err
 }
 
 // deleteTags returns the op that deletes the tags of a resource.
-func deleteTags(arn string) store.Op { return store.Op{Key: prefixTags + arn, Delete: true} }
+func deleteTags(arn string) store.Op { return store.Op{Key: elb.TagsKey(arn), Delete: true} }
 
 // checkResource returns the not-found error of arn's kind when it names
 // no resource.
@@ -82,7 +82,7 @@ func (s *Service) updateTags(ctx context.Context, arns []string, fn func([]tag) 
 			if err := s.checkResource(ctx, arn); err != nil {
 				return store.Txn{}, err
 			}
-			key := prefixTags + arn
+			key := elb.TagsKey(arn)
 			cur, rev, err := store.GetJSON[[]tag](ctx, s.store, key)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return store.Txn{}, err
@@ -148,7 +148,7 @@ func (s *Service) DescribeTags(ctx context.Context, in *wire.DescribeTagsInput) 
 		if err := s.checkResource(ctx, arn); err != nil {
 			return nil, err
 		}
-		cur, _, err := store.GetJSON[[]tag](ctx, s.store, prefixTags+arn)
+		cur, _, err := store.GetJSON[[]tag](ctx, s.store, elb.TagsKey(arn))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}

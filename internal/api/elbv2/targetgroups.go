@@ -11,29 +11,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/store"
 )
-
-// Target group attributes beyond those of package lb, with ELBv2's defaults.
-const (
-	attrStickinessEnabled  = "stickiness.enabled"
-	attrStickinessType     = "stickiness.type"
-	attrStickinessDuration = "stickiness.lb_cookie.duration_seconds"
-)
-
-// defaultAttributes returns a new target group's attributes.
-func defaultAttributes() map[string]string {
-	return map[string]string{
-		lb.AttrDeregistrationDelay: strconv.Itoa(lb.DefaultDeregistrationDelay),
-		lb.AttrAlgorithm:           lb.DefaultLoadBalancingAlgorithm,
-		lb.AttrSlowStart:           strconv.Itoa(lb.DefaultSlowStart),
-		attrStickinessEnabled:      "false",
-		attrStickinessType:         "lb_cookie",
-		attrStickinessDuration:     "86400",
-	}
-}
 
 // flotillaVPC is the ID of the one VPC that Flotilla's load balancers and
 // target groups are in.
@@ -45,7 +27,7 @@ const flotillaVPC = "vpc-flotilla"
 // other settings it fails with DuplicateTargetGroupName.
 func (s *Service) CreateTargetGroup(ctx context.Context, in *wire.CreateTargetGroupInput) (*wire.CreateTargetGroupOutput, error) {
 	name := deref(in.Name)
-	if !validName(name) {
+	if !elb.ValidName(name) {
 		return nil, errValidation("Target group name '%s' must have at most 32 alphanumeric characters or hyphens, and must not begin or end with a hyphen", name)
 	}
 	tt := in.TargetType
@@ -81,7 +63,7 @@ func (s *Service) CreateTargetGroup(ctx context.Context, in *wire.CreateTargetGr
 		return nil, err
 	}
 	id := newID()
-	rec := targetGroupRecord{
+	rec := elb.TargetGroupRecord{
 		TargetGroup: lb.TargetGroup{
 			ARN:        s.arn("targetgroup/" + name + "/" + id),
 			Name:       name,
@@ -98,7 +80,7 @@ func (s *Service) CreateTargetGroup(ctx context.Context, in *wire.CreateTargetGr
 				UnhealthyThresholdCount: lb.DefaultUnhealthyThresholdCount,
 				Matcher:                 lb.Matcher{HTTPCode: lb.DefaultMatcherHTTPCode},
 			},
-			Attributes: defaultAttributes(),
+			Attributes: elb.DefaultTargetGroupAttributes(),
 		},
 		HealthCheckEnabled: true,
 	}
@@ -109,9 +91,9 @@ func (s *Service) CreateTargetGroup(ctx context.Context, in *wire.CreateTargetGr
 	}); err != nil {
 		return nil, err
 	}
-	key := prefixTargetGroup + name
+	key := elb.TargetGroupKey(name)
 	err = s.write(ctx, func() (store.Txn, error) {
-		old, _, err := store.GetJSON[targetGroupRecord](ctx, s.store, key)
+		old, _, err := store.GetJSON[elb.TargetGroupRecord](ctx, s.store, key)
 		switch {
 		case err == nil && sameTargetGroup(old, &rec):
 			rec = *old
@@ -135,7 +117,7 @@ func (s *Service) CreateTargetGroup(ctx context.Context, in *wire.CreateTargetGr
 }
 
 // sameTargetGroup reports whether a and b have the same settings.
-func sameTargetGroup(a, b *targetGroupRecord) bool {
+func sameTargetGroup(a, b *elb.TargetGroupRecord) bool {
 	return a.Protocol == b.Protocol && a.Port == b.Port && a.TargetType == b.TargetType &&
 		a.HealthCheckEnabled == b.HealthCheckEnabled && reflect.DeepEqual(a.HealthCheck, b.HealthCheck)
 }
@@ -152,7 +134,7 @@ type healthCheckInput struct {
 
 // applyHealthCheck sets the given health check parameters on rec and
 // checks the result.
-func applyHealthCheck(rec *targetGroupRecord, in healthCheckInput) error {
+func applyHealthCheck(rec *elb.TargetGroupRecord, in healthCheckInput) error {
 	hc := &rec.HealthCheck
 	if in.enabled != nil {
 		rec.HealthCheckEnabled = *in.enabled
@@ -209,18 +191,18 @@ func (s *Service) DescribeTargetGroups(ctx context.Context, in *wire.DescribeTar
 	if filters > 1 {
 		return nil, errValidation("Only one of load balancer ARN, target group ARNs and names can be specified")
 	}
-	st, err := readState(ctx, s.store)
+	st, err := elb.ReadState(ctx, s.store)
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]*targetGroupRecord{}
-	byARN := map[string]*targetGroupRecord{}
-	for i := range st.targetGroups {
-		r := &st.targetGroups[i].Value
+	byName := map[string]*elb.TargetGroupRecord{}
+	byARN := map[string]*elb.TargetGroupRecord{}
+	for i := range st.TargetGroups {
+		r := &st.TargetGroups[i].Value
 		byName[r.Name], byARN[r.ARN] = r, r
 	}
-	lbsOf := st.loadBalancersOf()
-	var all []keyed[*targetGroupRecord]
+	lbsOf := st.LoadBalancersOf()
+	var all []keyed[*elb.TargetGroupRecord]
 	switch {
 	case len(in.Names) > 0:
 		for i, n := range in.Names {
@@ -228,7 +210,7 @@ func (s *Service) DescribeTargetGroups(ctx context.Context, in *wire.DescribeTar
 			if r == nil {
 				return nil, errTargetGroupNotFound()
 			}
-			all = append(all, keyed[*targetGroupRecord]{numberKey(i), r})
+			all = append(all, keyed[*elb.TargetGroupRecord]{numberKey(i), r})
 		}
 	case len(in.TargetGroupArns) > 0:
 		for i, a := range in.TargetGroupArns {
@@ -236,21 +218,21 @@ func (s *Service) DescribeTargetGroups(ctx context.Context, in *wire.DescribeTar
 			if r == nil {
 				return nil, errTargetGroupNotFound()
 			}
-			all = append(all, keyed[*targetGroupRecord]{numberKey(i), r})
+			all = append(all, keyed[*elb.TargetGroupRecord]{numberKey(i), r})
 		}
 	case in.LoadBalancerArn != nil:
 		if _, _, err := s.getLoadBalancer(ctx, *in.LoadBalancerArn); err != nil {
 			return nil, err
 		}
-		for i := range st.targetGroups {
-			if r := &st.targetGroups[i].Value; slices.Contains(lbsOf[r.ARN], *in.LoadBalancerArn) {
-				all = append(all, keyed[*targetGroupRecord]{r.Name, r})
+		for i := range st.TargetGroups {
+			if r := &st.TargetGroups[i].Value; slices.Contains(lbsOf[r.ARN], *in.LoadBalancerArn) {
+				all = append(all, keyed[*elb.TargetGroupRecord]{r.Name, r})
 			}
 		}
 	default:
-		for i := range st.targetGroups {
-			r := &st.targetGroups[i].Value
-			all = append(all, keyed[*targetGroupRecord]{r.Name, r})
+		for i := range st.TargetGroups {
+			r := &st.TargetGroups[i].Value
+			all = append(all, keyed[*elb.TargetGroupRecord]{r.Name, r})
 		}
 	}
 	recs, next, err := page(all, in.Marker, in.PageSize)
@@ -266,8 +248,8 @@ func (s *Service) DescribeTargetGroups(ctx context.Context, in *wire.DescribeTar
 
 // ModifyTargetGroup changes the health check of a target group.
 func (s *Service) ModifyTargetGroup(ctx context.Context, in *wire.ModifyTargetGroupInput) (*wire.ModifyTargetGroupOutput, error) {
-	var rec *targetGroupRecord
-	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *targetGroupRecord) error {
+	var rec *elb.TargetGroupRecord
+	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
 		rec = r
 		return applyHealthCheck(r, healthCheckInput{
 			enabled: in.HealthCheckEnabled, protocol: in.HealthCheckProtocol, port: in.HealthCheckPort, path: in.HealthCheckPath,
@@ -278,16 +260,16 @@ func (s *Service) ModifyTargetGroup(ctx context.Context, in *wire.ModifyTargetGr
 	if err != nil {
 		return nil, err
 	}
-	st, err := readState(ctx, s.store)
+	st, err := elb.ReadState(ctx, s.store)
 	if err != nil {
 		return nil, err
 	}
-	return &wire.ModifyTargetGroupOutput{TargetGroups: []wire.TargetGroup{targetGroupToWire(rec, st.loadBalancersOf()[rec.ARN])}}, nil
+	return &wire.ModifyTargetGroupOutput{TargetGroups: []wire.TargetGroup{targetGroupToWire(rec, st.LoadBalancersOf()[rec.ARN])}}, nil
 }
 
 // updateTargetGroup changes the target group arn with fn, in one
 // compare-and-swap.
-func (s *Service) updateTargetGroup(ctx context.Context, arn string, fn func(*targetGroupRecord) error) error {
+func (s *Service) updateTargetGroup(ctx context.Context, arn string, fn func(*elb.TargetGroupRecord) error) error {
 	return s.write(ctx, func() (store.Txn, error) {
 		rec, rev, err := s.getTargetGroup(ctx, arn)
 		if err != nil {
@@ -296,7 +278,7 @@ func (s *Service) updateTargetGroup(ctx context.Context, arn string, fn func(*ta
 		if err := fn(rec); err != nil {
 			return store.Txn{}, err
 		}
-		key := prefixTargetGroup + rec.Name
+		key := elb.TargetGroupKey(rec.Name)
 		op, err := store.PutJSON(key, rec)
 		return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{op}}, err
 	})
@@ -316,14 +298,14 @@ func (s *Service) DeleteTargetGroup(ctx context.Context, in *wire.DeleteTargetGr
 		if err != nil {
 			return store.Txn{}, err
 		}
-		st, err := readState(ctx, s.store)
+		st, err := elb.ReadState(ctx, s.store)
 		if err != nil {
 			return store.Txn{}, err
 		}
-		if lbs := st.loadBalancersOf()[arn]; len(lbs) > 0 {
+		if lbs := st.LoadBalancersOf()[arn]; len(lbs) > 0 {
 			return store.Txn{}, errResourceInUse("Target group '%s' is currently in use by a listener or a rule", arn)
 		}
-		key := prefixTargetGroup + resourceName(arn, "targetgroup")
+		key := elb.TargetGroupKey(resourceName(arn, "targetgroup"))
 		return store.Txn{Compares: []store.Compare{{Key: key, ModRevision: rev}}, Ops: []store.Op{{Key: key, Delete: true}, deleteTags(arn)}}, nil
 	})
 	if err != nil {
@@ -345,9 +327,9 @@ func (s *Service) DescribeTargetGroupAttributes(ctx context.Context, in *wire.De
 // returns all of them.
 func (s *Service) ModifyTargetGroupAttributes(ctx context.Context, in *wire.ModifyTargetGroupAttributesInput) (*wire.ModifyTargetGroupAttributesOutput, error) {
 	var attrs map[string]string
-	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *targetGroupRecord) error {
+	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
 		if r.Attributes == nil {
-			r.Attributes = defaultAttributes()
+			r.Attributes = elb.DefaultTargetGroupAttributes()
 		}
 		for _, a := range in.Attributes {
 			k, v := deref(a.Key), deref(a.Value)
@@ -367,25 +349,10 @@ func (s *Service) ModifyTargetGroupAttributes(ctx context.Context, in *wire.Modi
 
 // checkAttribute checks a target group attribute by ELBv2's rules.
 func checkAttribute(k, v string) error {
-	intIn := func(lo, hi int) bool { n, err := strconv.Atoi(v); return err == nil && n >= lo && n <= hi }
-	ok := true
-	switch k {
-	case lb.AttrDeregistrationDelay:
-		ok = intIn(0, 3600)
-	case lb.AttrSlowStart:
-		ok = v == "0" || intIn(30, 900)
-	case lb.AttrAlgorithm:
-		ok = v == lb.AlgorithmRoundRobin || v == lb.AlgorithmLeastOutstanding || v == lb.AlgorithmWeightedRandom
-	case attrStickinessEnabled:
-		ok = v == "true" || v == "false"
-	case attrStickinessType:
-		ok = v == "lb_cookie"
-	case attrStickinessDuration:
-		ok = intIn(1, 604800)
-	default:
+	switch known, valid := elb.CheckTargetGroupAttribute(k, v); {
+	case !known:
 		return errValidation("Target group attribute key '%s' is not recognized", k)
-	}
-	if !ok {
+	case !valid:
 		return errValidation("Target group attribute '%s' cannot have the value '%s'", k, v)
 	}
 	return nil
@@ -399,7 +366,7 @@ func attributesToWire(attrs map[string]string) []wire.TargetGroupAttribute {
 	return out
 }
 
-func targetGroupToWire(r *targetGroupRecord, lbs []string) wire.TargetGroup {
+func targetGroupToWire(r *elb.TargetGroupRecord, lbs []string) wire.TargetGroup {
 	hc := r.HealthCheck
 	return wire.TargetGroup{
 		TargetGroupArn:             ptr(r.ARN),
@@ -426,7 +393,7 @@ func targetGroupToWire(r *targetGroupRecord, lbs []string) wire.TargetGroup {
 // RegisterTargets adds targets to a target group; registering a target
 // again changes nothing. The IDs of an ip group's targets are IP addresses.
 func (s *Service) RegisterTargets(ctx context.Context, in *wire.RegisterTargetsInput) (*wire.RegisterTargetsOutput, error) {
-	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *targetGroupRecord) error {
+	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
 		for _, t := range in.Targets {
 			id := deref(t.Id)
 			if r.TargetType == lb.TargetTypeIP {
@@ -454,7 +421,7 @@ func (s *Service) RegisterTargets(ctx context.Context, in *wire.RegisterTargetsI
 // DeregisterTargets removes targets from a target group; a target that is
 // not registered is ignored.
 func (s *Service) DeregisterTargets(ctx context.Context, in *wire.DeregisterTargetsInput) (*wire.DeregisterTargetsOutput, error) {
-	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *targetGroupRecord) error {
+	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
 		for _, t := range in.Targets {
 			gone := lb.Target{ID: deref(t.Id), Port: int(deref(t.Port))}
 			if gone.Port == r.Port {

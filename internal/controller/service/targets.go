@@ -9,17 +9,17 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
-	"github.com/flotilla/flotilla/internal/api/elbv2"
+	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/lbnode"
-	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
 // LoadBalancers is what the controller needs of the ELBv2 service to put a
-// service's tasks behind its target groups; the ELBv2 service implements it.
+// service's tasks behind its target groups; the ELBv2 service implements
+// it. Its errors wrap elb.ErrTargetGroupNotFound when a group is gone.
 type LoadBalancers interface {
-	TargetGroupState(ctx context.Context, arn string) (*elbv2.TargetGroupState, error)
+	TargetGroupState(ctx context.Context, arn string) (*elb.TargetGroupState, error)
 	RegisterTaskTargets(ctx context.Context, arn string, targets []lb.Target) error
 	DeregisterTaskTargets(ctx context.Context, arn string, targets []lb.Target) error
 }
@@ -42,9 +42,9 @@ type LoadBalancers interface {
 type targetSync struct {
 	c       *Controller
 	now     time.Time
-	groups  map[string]*elbv2.TargetGroupState // by ARN; nil when unreadable
-	reports []lbnode.Report                    // live ones
-	merged  map[string][]lb.TargetHealth       // by group ARN
+	groups  map[string]*elb.TargetGroupState // by ARN; nil when unreadable
+	reports []lbnode.Report                  // live ones
+	merged  map[string][]lb.TargetHealth     // by group ARN
 	next    time.Time
 }
 
@@ -56,7 +56,7 @@ func (c *Controller) syncTargets(ctx context.Context, svc *flotilla.Service, tas
 	if c.cfg.LoadBalancers == nil || (len(refs) == 0 && !hasTargets(tasks)) {
 		return tasks, nil, time.Time{}, nil
 	}
-	ts := &targetSync{c: c, now: c.now().UTC(), groups: map[string]*elbv2.TargetGroupState{}, merged: map[string][]lb.TargetHealth{}}
+	ts := &targetSync{c: c, now: c.now().UTC(), groups: map[string]*elb.TargetGroupState{}, merged: map[string][]lb.TargetHealth{}}
 	reports, _, err := store.ListJSON[lbnode.Report](ctx, c.cfg.Store, lbnode.Prefix, store.ListOptions{})
 	if err != nil {
 		return nil, nil, time.Time{}, err
@@ -162,8 +162,7 @@ func hasTargets(tasks []flotilla.Task) bool {
 }
 
 func notFound(err error) bool {
-	var nf *wire.TargetGroupNotFoundException
-	return errors.As(err, &nf)
+	return errors.Is(err, elb.ErrTargetGroupNotFound)
 }
 
 func (ts *targetSync) wake(at time.Time) {
@@ -174,7 +173,7 @@ func (ts *targetSync) wake(at time.Time) {
 
 // group returns a target group's state, read once per pass; nil when the
 // group does not exist.
-func (ts *targetSync) group(ctx context.Context, arn string) (*elbv2.TargetGroupState, error) {
+func (ts *targetSync) group(ctx context.Context, arn string) (*elb.TargetGroupState, error) {
 	if g, ok := ts.groups[arn]; ok {
 		return g, nil
 	}
@@ -212,7 +211,7 @@ func (ts *targetSync) targetsOf(ctx context.Context, t *flotilla.Task, refs []fl
 		if g.TargetType == lb.TargetTypeIP {
 			id = ci.Address
 			if id == "" {
-				id = "127.0.0.1"
+				id = elb.DefaultInstanceAddress
 			}
 		}
 		out = append(out, flotilla.TaskTarget{TargetGroupARN: g.ARN, ID: id, Port: port})
@@ -280,7 +279,7 @@ func (ts *targetSync) health(ctx context.Context, t *flotilla.Task) (TargetHealt
 // drained reports whether a deregistered target has drained on every live
 // data plane node: each has applied the group's change and lists it no
 // more.
-func (ts *targetSync) drained(g *elbv2.TargetGroupState, tt flotilla.TaskTarget) bool {
+func (ts *targetSync) drained(g *elb.TargetGroupState, tt flotilla.TaskTarget) bool {
 	for _, r := range ts.reports {
 		if r.AppliedRevision < g.Revision {
 			return false

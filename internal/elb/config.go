@@ -1,25 +1,17 @@
-package elbv2
+package elb
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/cert"
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/store"
 )
-
-// Prefix is the store prefix of every ELBv2 record: a change under it may
-// change what BuildConfig returns.
-const Prefix = prefix
-
-// defaultInstanceAddress is where an instance target is reached when its
-// container instance names no address.
-const defaultInstanceAddress = "127.0.0.1"
 
 // BuildConfig reads every ELBv2 record of st and returns the data plane's
 // snapshot of them, for lb.Server.Update, with the store revision the
@@ -44,21 +36,21 @@ func BuildConfig(ctx context.Context, st store.Store) (lb.Config, int64, error) 
 	}
 	var cfg lb.Config
 	lbs := map[string]bool{}
-	for _, it := range s.loadBalancers {
+	for _, it := range s.LoadBalancers {
 		l := it.Value.LoadBalancer
 		// Validated when set; the default (60) when not.
-		l.IdleTimeoutSeconds, _ = strconv.Atoi(it.Value.attributes()[idleTimeoutAttribute])
+		l.IdleTimeoutSeconds, _ = strconv.Atoi(it.Value.AllAttributes()[AttrIdleTimeout])
 		cfg.LoadBalancers = append(cfg.LoadBalancers, l)
 		lbs[it.Value.ARN] = true
 	}
 	listeners := map[string]bool{}
-	for _, it := range s.listeners {
+	for _, it := range s.Listeners {
 		if lbs[it.Value.LoadBalancerARN] {
 			cfg.Listeners = append(cfg.Listeners, it.Value.Listener)
 			listeners[it.Value.ARN] = true
 		}
 	}
-	for _, it := range s.rules {
+	for _, it := range s.Rules {
 		if listeners[it.Value.ListenerARN] {
 			cfg.Rules = append(cfg.Rules, it.Value.Rule)
 		}
@@ -72,7 +64,7 @@ func BuildConfig(ctx context.Context, st store.Store) (lb.Config, int64, error) 
 		}
 		return a.Priority - b.Priority
 	})
-	for _, it := range s.targetGroups {
+	for _, it := range s.TargetGroups {
 		tg := it.Value.TargetGroup
 		if tg.TargetType != lb.TargetTypeIP {
 			tg.Targets = resolveInstanceTargets(tg.Targets, addrs)
@@ -117,7 +109,7 @@ func instanceAddresses(ctx context.Context, st store.Store) (map[string]string, 
 		}
 		addr := ci.Address
 		if addr == "" {
-			addr = defaultInstanceAddress
+			addr = DefaultInstanceAddress
 		}
 		addrs[ci.EC2InstanceID] = addr
 		active[ci.EC2InstanceID] = ci.Status == flotilla.InstanceActive
@@ -125,37 +117,32 @@ func instanceAddresses(ctx context.Context, st store.Store) (map[string]string, 
 	return addrs, nil
 }
 
-// readSnapshot reads every record in one list of the store, so that they
-// are all as of one revision, which it returns.
-func readSnapshot(ctx context.Context, st store.Store) (*state, int64, error) {
-	kvs, rev, err := st.List(ctx, prefix, store.ListOptions{})
-	if err != nil {
-		return nil, 0, fmt.Errorf("list %s: %w", prefix, err)
-	}
-	var s state
-	for _, kv := range kvs {
-		var err error
-		switch {
-		case strings.HasPrefix(kv.Key, prefixLoadBalancer):
-			s.loadBalancers, err = appendItem(s.loadBalancers, kv)
-		case strings.HasPrefix(kv.Key, prefixTargetGroup):
-			s.targetGroups, err = appendItem(s.targetGroups, kv)
-		case strings.HasPrefix(kv.Key, prefixListener):
-			s.listeners, err = appendItem(s.listeners, kv)
-		case strings.HasPrefix(kv.Key, prefixRule):
-			s.rules, err = appendItem(s.rules, kv)
+// certificateMaterial adds to cfg the material of the certificates its
+// listeners present, read from ACM's records after the snapshot (a
+// re-import is the newer material). A certificate ACM no longer has is
+// left out: its listeners fail to update on the data plane and keep what
+// they had.
+func certificateMaterial(ctx context.Context, st store.Store, cfg *lb.Config) error {
+	seen := map[string]bool{}
+	for _, l := range cfg.Listeners {
+		for _, c := range l.Certificates {
+			if seen[c.ARN] {
+				continue
+			}
+			seen[c.ARN] = true
+			certPEM, chain, key, err := cert.Lookup(ctx, st, c.ARN)
+			if errors.Is(err, cert.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			pemChain := string(certPEM)
+			if len(chain) > 0 {
+				pemChain += "\n" + string(chain)
+			}
+			cfg.Certificates = append(cfg.Certificates, lb.CertificateMaterial{ARN: c.ARN, CertificatePEM: pemChain, PrivateKeyPEM: string(key)})
 		}
-		if err != nil {
-			return nil, 0, err
-		}
 	}
-	return &s, rev, nil
-}
-
-func appendItem[T any](items []store.Item[T], kv store.KV) ([]store.Item[T], error) {
-	var v T
-	if err := json.Unmarshal(kv.Value, &v); err != nil {
-		return items, fmt.Errorf("decode %s: %w", kv.Key, err)
-	}
-	return append(items, store.Item[T]{Key: kv.Key, Value: v, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision, Version: kv.Version}), nil
+	return nil
 }
