@@ -135,6 +135,10 @@ func TestForeignARNsNameNothing(t *testing.T) {
 		}},
 		{"RegisterContainerInstance containerInstanceArn", instanceARN, func(arn string) bool {
 			_, err := s.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr("c"), TotalResources: res, ContainerInstanceArn: ptr(arn)})
+			if err != nil && flotilla.ErrorCode(err) != flotilla.EInvalid {
+				// What an agent takes for "register anew".
+				t.Errorf("re-registering %s: %v, want an invalid-parameter error", arn, err)
+			}
 			return err == nil
 		}},
 		// Last: they stop the task and deregister the instance.
