@@ -57,6 +57,8 @@ func (r *regionStack) Run(ctx context.Context) error {
 	return first
 }
 
+// wrapRun names the loop a Run error came from; the end of ctx is no
+// error.
 func wrapRun(what string, err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return nil
