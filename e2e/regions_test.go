@@ -99,6 +99,26 @@ func TestRegionsCLI(t *testing.T) {
 		t.Fatalf("us-east-1 lists %+v", tgs.TargetGroups)
 	}
 
+	// ACM too.
+	certFile, keyFile := writeCertificate(t, t.TempDir(), "west.example")
+	var imported struct{ CertificateArn string }
+	mustJSON(t, eu("acm", "import-certificate", "--certificate", "fileb://"+certFile, "--private-key", "fileb://"+keyFile), &imported)
+	if !strings.HasPrefix(imported.CertificateArn, "arn:aws:acm:eu-west-1:123456789012:certificate/") {
+		t.Fatalf("certificate ARN %s", imported.CertificateArn)
+	}
+	if r := us("acm", "describe-certificate", "--certificate-arn", imported.CertificateArn); r.ExitCode == 0 || !strings.Contains(r.Stderr, "ResourceNotFoundException") {
+		t.Fatalf("us-east-1 describes eu-west-1's certificate: exit %d %s %s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+	var n int
+	mustJSON(t, us("acm", "list-certificates", "--query", "length(CertificateSummaryList || `[]`)"), &n)
+	if n != 0 {
+		t.Fatalf("us-east-1 lists %d certificates", n)
+	}
+	mustJSON(t, eu("acm", "list-certificates", "--query", "length(CertificateSummaryList || `[]`)"), &n)
+	if n != 1 {
+		t.Fatalf("eu-west-1 lists %d certificates", n)
+	}
+
 	// Services Flotilla does not serve are named.
 	for _, c := range []struct {
 		args []string

@@ -3,14 +3,21 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/api/ecs"
+	"github.com/flotilla/flotilla/internal/api/sigv4"
+	"github.com/flotilla/flotilla/internal/lbnode"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -164,3 +171,61 @@ func TestRegionsShareConnLimit(t *testing.T) {
 		t.Fatalf("us-east-1's node has connection limit %p, eu-west-1's %p, the process's %p", a, b, rs.cfg.ConnLimit)
 	}
 }
+// TestRegionsServeTheirOwn: through the API server, each region's ECS and
+// ELBv2 requests and load balancer nodes see that region's resources only.
+func TestRegionsServeTheirOwn(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+	defer st.Close()
+	rs := openRegions(t, st, "us-east-1")
+	srv := api.NewServer(api.Config{Credentials: sigv4.StaticCredentials{testKey: testSecret}, Logger: slog.New(slog.DiscardHandler)})
+	if err := rs.Register(context.Background(), srv); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- rs.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+
+	elbIn := func(region string) *elb.Client {
+		cfg := sdktest.Config(hs.URL, testKey, testSecret)
+		cfg.Region = region
+		return elb.NewFromConfig(cfg)
+	}
+	created := sdktest.Must(elbIn("eu-west-1").CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: strp("web"), Subnets: []string{"subnet-a", "subnet-b"}}))
+	lbARN := *created.LoadBalancers[0].LoadBalancerArn
+	if !strings.HasPrefix(lbARN, "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/") {
+		t.Fatalf("load balancer ARN %s", lbARN)
+	}
+	if out := sdktest.Must(elbIn("us-east-1").DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{})); len(out.LoadBalancers) != 0 {
+		t.Fatalf("us-east-1 lists %d load balancers", len(out.LoadBalancers))
+	}
+
+	// A node of each region follows that region's configuration: the one
+	// of eu-west-1 as of the store revision of the write, which us-east-1
+	// never sees.
+	written, err := st.Rev(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for region, c := range map[string]struct {
+		after int64
+		want  int
+	}{"eu-west-1": {written - 1, 1}, "us-east-1": {0, 0}} {
+		// A poll answers once the node's region has a newer revision, or
+		// with the configuration it has after the poll's timeout.
+		cfg, _, err := lbnode.NewHTTPSource(hs.URL, region, testKey, testSecret, nil).Config(ctx, c.after)
+		if err != nil {
+			t.Fatalf("%s node: %v", region, err)
+		}
+		if len(cfg.LoadBalancers) != c.want {
+			t.Fatalf("%s node's configuration has %d load balancers, want %d", region, len(cfg.LoadBalancers), c.want)
+		}
+	}
+}
+
+const (
+	testKey    = "AKIAFLOTILLATEST0001"
+	testSecret = "c2VjcmV0LWZvci10ZXN0cy1vbmx5LW5vdC1yZWFs"
+)

@@ -410,6 +410,8 @@ func TestARNErrors(t *testing.T) {
 	arn := e.importCert(t, &sdk.ImportCertificateInput{Certificate: certPEM, PrivateKey: pkcs8(rsa1())})
 	unknown := "arn:aws:acm:" + region + ":" + account + ":certificate/00000000-0000-4000-8000-000000000000"
 	otherRegion := strings.Replace(arn, region, "eu-west-1", 1)
+	otherAccount := strings.Replace(arn, account, "999999999999", 1)
+	otherPartition := strings.Replace(arn, "arn:aws:", "arn:aws-cn:", 1)
 	tag := []types.Tag{{Key: aws.String("k")}}
 	ops := map[string]func(arn string) error{
 		"DescribeCertificate": func(arn string) error {
@@ -444,7 +446,9 @@ func TestARNErrors(t *testing.T) {
 	for name, op := range ops {
 		t.Run(name, func(t *testing.T) {
 			wantError(t, op(unknown), "ResourceNotFoundException", "Could not find certificate with arn "+unknown)
-			wantError(t, op(otherRegion), "ResourceNotFoundException", otherRegion)
+			for _, foreign := range []string{otherRegion, otherAccount, otherPartition} {
+				wantError(t, op(foreign), "ResourceNotFoundException", foreign)
+			}
 			for _, bad := range []string{"not-an-arn-at-all-at-all", "arn:aws:ecs:us-east-1:123456789012:cluster/default", "arn:aws:acm:us-east-1:123456789012:certificate/a/b"} {
 				wantError(t, op(bad), "InvalidArnException", bad)
 			}

@@ -56,6 +56,11 @@ func TestForeignARNsNameNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	serviceARN := str(svc.Service.ServiceArn)
+	deps, err := s.ListServiceDeployments(ctx, &wire.ListServiceDeploymentsRequest{Cluster: ptr("c"), Service: ptr("api")})
+	if err != nil || len(deps.ServiceDeployments) != 1 {
+		t.Fatalf("service deployments: %v %v", deps, err)
+	}
+	deploymentARN := str(deps.ServiceDeployments[0].ServiceDeploymentArn)
 	// A task as a placement leaves it.
 	task := flotilla.Task{ID: "0123456789abcdef0123456789abcdef", Cluster: "c", LastStatus: flotilla.TaskRunning, DesiredStatus: flotilla.TaskRunning}
 	if _, err := st.Txn(ctx, store.Txn{Ops: []store.Op{putJSON(flotilla.TaskKey("c", task.ID), task)}}); err != nil {
@@ -112,9 +117,37 @@ func TestForeignARNsNameNothing(t *testing.T) {
 			_, err := s.PutAccountSetting(ctx, &wire.PutAccountSettingRequest{Name: wire.SettingNameContainerInsights, Value: ptr("enabled"), PrincipalArn: ptr(arn)})
 			return err == nil
 		}},
-		// Last: it stops the task.
+		{"UpdateContainerInstancesState", instanceARN, func(arn string) bool {
+			out, err := s.UpdateContainerInstancesState(ctx, &wire.UpdateContainerInstancesStateRequest{Cluster: ptr("c"), ContainerInstances: []string{arn}, Status: wire.ContainerInstanceStatusActive})
+			return err == nil && len(out.ContainerInstances) == 1
+		}},
+		{"ListServiceDeployments service", serviceARN, func(arn string) bool {
+			_, err := s.ListServiceDeployments(ctx, &wire.ListServiceDeploymentsRequest{Cluster: ptr("c"), Service: ptr(arn)})
+			return err == nil
+		}},
+		{"DescribeServiceDeployments", deploymentARN, func(arn string) bool {
+			out, err := s.DescribeServiceDeployments(ctx, &wire.DescribeServiceDeploymentsRequest{ServiceDeploymentArns: []string{arn}})
+			return err == nil && len(out.ServiceDeployments) == 1
+		}},
+		{"TagResource service", serviceARN, func(arn string) bool {
+			_, err := s.TagResource(ctx, &wire.TagResourceRequest{ResourceArn: ptr(arn), Tags: []wire.Tag{{Key: ptr("k"), Value: ptr("v")}}})
+			return err == nil
+		}},
+		{"RegisterContainerInstance containerInstanceArn", instanceARN, func(arn string) bool {
+			_, err := s.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr("c"), TotalResources: res, ContainerInstanceArn: ptr(arn)})
+			if err != nil && flotilla.ErrorCode(err) != flotilla.EInvalid {
+				// What an agent takes for "register anew".
+				t.Errorf("re-registering %s: %v, want an invalid-parameter error", arn, err)
+			}
+			return err == nil
+		}},
+		// Last: they stop the task and deregister the instance.
 		{"StopTask", taskARN, func(arn string) bool {
 			_, err := s.StopTask(ctx, &wire.StopTaskRequest{Cluster: ptr("c"), Task: ptr(arn)})
+			return err == nil
+		}},
+		{"DeregisterContainerInstance", instanceARN, func(arn string) bool {
+			_, err := s.DeregisterContainerInstance(ctx, &wire.DeregisterContainerInstanceRequest{Cluster: ptr("c"), ContainerInstance: ptr(arn), Force: ptr(true)})
 			return err == nil
 		}},
 	}

@@ -55,6 +55,11 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 	}
 	id := flotilla.NewID()
 	if arn := str(in.ContainerInstanceArn); arn != "" {
+		if s.foreign(arn) {
+			// As for an instance this region no longer has: an agent moved
+			// to another region registers anew.
+			return nil, flotilla.Errorf(flotilla.EInvalid, "Container instance %s not found.", arn)
+		}
 		c, iid, err := s.instanceRef(cluster, arn)
 		if err != nil {
 			return nil, err
