@@ -14,6 +14,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/acm"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -90,7 +91,7 @@ func (s *Service) reimport(ctx context.Context, arn string, m *material, now tim
 // DescribeCertificate describes a certificate from its X.509 fields, with
 // the resources that use it.
 func (s *Service) DescribeCertificate(ctx context.Context, in *wire.DescribeCertificateRequest) (*wire.DescribeCertificateResponse, error) {
-	rec, _, err := s.get(ctx, deref(in.CertificateArn))
+	rec, _, err := s.get(ctx, ptr.Deref(in.CertificateArn))
 	if err != nil {
 		return nil, err
 	}
@@ -105,15 +106,15 @@ func (s *Service) DescribeCertificate(ctx context.Context, in *wire.DescribeCert
 	alg, _ := keyAlgorithm(leaf)
 	d := &wire.CertificateDetail{
 		CertificateArn:          &rec.ARN,
-		DomainName:              ptr(domainName(leaf)),
+		DomainName:              ptr.To(domainName(leaf)),
 		SubjectAlternativeNames: subjectAlternativeNames(leaf),
-		Subject:                 ptr(leaf.Subject.String()),
-		Issuer:                  ptr(leaf.Issuer.String()),
-		Serial:                  ptr(serial(leaf)),
+		Subject:                 ptr.To(leaf.Subject.String()),
+		Issuer:                  ptr.To(leaf.Issuer.String()),
+		Serial:                  ptr.To(serial(leaf)),
 		NotBefore:               model.NewTime(leaf.NotBefore),
 		NotAfter:                model.NewTime(leaf.NotAfter),
 		KeyAlgorithm:            alg,
-		SignatureAlgorithm:      ptr(signatureAlgorithm(leaf)),
+		SignatureAlgorithm:      ptr.To(signatureAlgorithm(leaf)),
 		ExtendedKeyUsages:       extendedKeyUsages(leaf),
 		Type:                    wire.CertificateTypeImported,
 		Status:                  status(leaf, s.now()),
@@ -131,7 +132,7 @@ func (s *Service) DescribeCertificate(ctx context.Context, in *wire.DescribeCert
 // GetCertificate returns a certificate and its chain, PEM-encoded; never
 // the private key.
 func (s *Service) GetCertificate(ctx context.Context, in *wire.GetCertificateRequest) (*wire.GetCertificateResponse, error) {
-	rec, _, err := s.get(ctx, deref(in.CertificateArn))
+	rec, _, err := s.get(ctx, ptr.Deref(in.CertificateArn))
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ func (s *Service) GetCertificate(ctx context.Context, in *wire.GetCertificateReq
 // listener created meanwhile finds the certificate gone (Lookup's
 // ErrNotFound).
 func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertificateRequest) (*wire.DeleteCertificateOutput, error) {
-	arn := deref(in.CertificateArn)
+	arn := ptr.Deref(in.CertificateArn)
 	for range store.UpdateAttempts {
 		_, rev, err := s.get(ctx, arn)
 		if err != nil {
@@ -259,7 +260,7 @@ func (s *Service) ListCertificates(ctx context.Context, in *wire.ListCertificate
 	out := &wire.ListCertificatesResponse{}
 	if len(certs) > limit {
 		certs = certs[:limit]
-		out.NextToken = ptr(base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + certs[limit-1].key)))
+		out.NextToken = ptr.To(base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + certs[limit-1].key)))
 	}
 	users, err := s.users(ctx)
 	if err != nil {
@@ -300,10 +301,10 @@ func summary(rec *record, leaf *x509.Certificate, now time.Time, inUse bool) wir
 	alg, _ := keyAlgorithm(leaf)
 	sans := subjectAlternativeNames(leaf)
 	s := wire.CertificateSummary{
-		CertificateArn:                       ptr(rec.ARN),
-		DomainName:                           ptr(domainName(leaf)),
+		CertificateArn:                       ptr.To(rec.ARN),
+		DomainName:                           ptr.To(domainName(leaf)),
 		SubjectAlternativeNameSummaries:      sans[:min(len(sans), maxNameSummaries)],
-		HasAdditionalSubjectAlternativeNames: ptr(len(sans) > maxNameSummaries),
+		HasAdditionalSubjectAlternativeNames: ptr.To(len(sans) > maxNameSummaries),
 		Status:                               status(leaf, now),
 		Type:                                 wire.CertificateTypeImported,
 		KeyAlgorithm:                         alg,

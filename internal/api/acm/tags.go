@@ -9,6 +9,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/acm"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -25,7 +26,7 @@ func (s *Service) AddTagsToCertificate(ctx context.Context, in *wire.AddTagsToCe
 	if err := checkTags(in.Tags, "Tags"); err != nil {
 		return nil, err
 	}
-	err := s.changeTags(ctx, deref(in.CertificateArn), func(have []tag) ([]tag, error) {
+	err := s.changeTags(ctx, ptr.Deref(in.CertificateArn), func(have []tag) ([]tag, error) {
 		return mergeTags(have, in.Tags)
 	})
 	if err != nil {
@@ -41,10 +42,10 @@ func (s *Service) RemoveTagsFromCertificate(ctx context.Context, in *wire.Remove
 	if err := checkTags(in.Tags, "Tags"); err != nil {
 		return nil, err
 	}
-	err := s.changeTags(ctx, deref(in.CertificateArn), func(have []tag) ([]tag, error) {
+	err := s.changeTags(ctx, ptr.Deref(in.CertificateArn), func(have []tag) ([]tag, error) {
 		return slices.DeleteFunc(have, func(t tag) bool {
 			return slices.ContainsFunc(in.Tags, func(r wire.Tag) bool {
-				return deref(r.Key) == t.Key && (r.Value == nil || (t.Value != nil && *r.Value == *t.Value))
+				return ptr.Deref(r.Key) == t.Key && (r.Value == nil || (t.Value != nil && *r.Value == *t.Value))
 			})
 		}), nil
 	})
@@ -56,13 +57,13 @@ func (s *Service) RemoveTagsFromCertificate(ctx context.Context, in *wire.Remove
 
 // ListTagsForCertificate lists a certificate's tags.
 func (s *Service) ListTagsForCertificate(ctx context.Context, in *wire.ListTagsForCertificateRequest) (*wire.ListTagsForCertificateResponse, error) {
-	rec, _, err := s.get(ctx, deref(in.CertificateArn))
+	rec, _, err := s.get(ctx, ptr.Deref(in.CertificateArn))
 	if err != nil {
 		return nil, err
 	}
 	out := &wire.ListTagsForCertificateResponse{}
 	for _, t := range rec.Tags {
-		out.Tags = append(out.Tags, wire.Tag{Key: ptr(t.Key), Value: t.Value})
+		out.Tags = append(out.Tags, wire.Tag{Key: ptr.To(t.Key), Value: t.Value})
 	}
 	return out, nil
 }
@@ -95,10 +96,10 @@ func checkTags(tags []wire.Tag, path string) error {
 	var ve model.ValidationError
 	for i, t := range tags {
 		p := model.IndexPath(path, i)
-		if !tagPattern.MatchString(deref(t.Key)) {
+		if !tagPattern.MatchString(ptr.Deref(t.Key)) {
 			ve.Add(model.JoinPath(p, "Key"), "must satisfy the pattern "+tagPattern.String())
 		}
-		if !tagPattern.MatchString(deref(t.Value)) {
+		if !tagPattern.MatchString(ptr.Deref(t.Value)) {
 			ve.Add(model.JoinPath(p, "Value"), "must satisfy the pattern "+tagPattern.String())
 		}
 	}
@@ -106,8 +107,8 @@ func checkTags(tags []wire.Tag, path string) error {
 		return err
 	}
 	for _, t := range tags {
-		if strings.HasPrefix(strings.ToLower(deref(t.Key)), "aws:") {
-			return api.Errorf(codeInvalidTag, "Tag key '%s' is invalid: the prefix 'aws:' is reserved for AWS use.", deref(t.Key))
+		if strings.HasPrefix(strings.ToLower(ptr.Deref(t.Key)), "aws:") {
+			return api.Errorf(codeInvalidTag, "Tag key '%s' is invalid: the prefix 'aws:' is reserved for AWS use.", ptr.Deref(t.Key))
 		}
 	}
 	return nil
@@ -119,7 +120,7 @@ func checkTags(tags []wire.Tag, path string) error {
 func mergeTags(have []tag, add []wire.Tag) ([]tag, error) {
 	out := slices.Clone(have)
 	for _, a := range add {
-		t := tag{Key: deref(a.Key), Value: a.Value}
+		t := tag{Key: ptr.Deref(a.Key), Value: a.Value}
 		if i := slices.IndexFunc(out, func(h tag) bool { return h.Key == t.Key }); i >= 0 {
 			out[i] = t
 		} else {

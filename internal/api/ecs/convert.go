@@ -7,26 +7,9 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
-
-func ptr[T any](v T) *T { return &v }
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func i32(p *int32) int32 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func boolv(p *bool) bool { return p != nil && *p }
 
 func tagsFromWire(in []wire.Tag) []flotilla.Tag {
 	if len(in) == 0 {
@@ -34,7 +17,7 @@ func tagsFromWire(in []wire.Tag) []flotilla.Tag {
 	}
 	out := make([]flotilla.Tag, len(in))
 	for i, t := range in {
-		out[i] = flotilla.Tag{Key: str(t.Key), Value: str(t.Value)}
+		out[i] = flotilla.Tag{Key: ptr.Deref(t.Key), Value: ptr.Deref(t.Value)}
 	}
 	return out
 }
@@ -42,7 +25,7 @@ func tagsFromWire(in []wire.Tag) []flotilla.Tag {
 func tagsToWire(in []flotilla.Tag) []wire.Tag {
 	out := make([]wire.Tag, len(in))
 	for i, t := range in {
-		out[i] = wire.Tag{Key: ptr(t.Key), Value: ptr(t.Value)}
+		out[i] = wire.Tag{Key: ptr.To(t.Key), Value: ptr.To(t.Value)}
 	}
 	return out
 }
@@ -71,7 +54,7 @@ func fromRaw[T any](raw json.RawMessage) T {
 func resourcesFromWire(in []wire.Resource) []flotilla.Resource {
 	out := make([]flotilla.Resource, len(in))
 	for i, r := range in {
-		out[i] = flotilla.Resource{Name: str(r.Name), Type: str(r.Type), StringSetValue: r.StringSetValue}
+		out[i] = flotilla.Resource{Name: ptr.Deref(r.Name), Type: ptr.Deref(r.Type), StringSetValue: r.StringSetValue}
 		if r.IntegerValue != nil {
 			out[i].IntegerValue = *r.IntegerValue
 		}
@@ -88,8 +71,8 @@ func resourcesFromWire(in []wire.Resource) []flotilla.Resource {
 func resourcesToWire(in []flotilla.Resource) []wire.Resource {
 	out := make([]wire.Resource, len(in))
 	for i, r := range in {
-		w := wire.Resource{Name: ptr(r.Name), Type: ptr(r.Type), IntegerValue: ptr(r.IntegerValue),
-			LongValue: ptr(r.LongValue), DoubleValue: ptr(r.DoubleValue)}
+		w := wire.Resource{Name: ptr.To(r.Name), Type: ptr.To(r.Type), IntegerValue: ptr.To(r.IntegerValue),
+			LongValue: ptr.To(r.LongValue), DoubleValue: ptr.To(r.DoubleValue)}
 		if r.Type == "STRINGSET" {
 			w.StringSetValue = append([]string{}, r.StringSetValue...)
 		}
@@ -116,7 +99,7 @@ func describe[T, W any](refs []string, get func(ref string) (*T, error), arnOf f
 		v, err := get(ref)
 		var de *flotilla.Error
 		if errors.As(err, &de) {
-			failures = append(failures, wire.Failure{Arn: ptr(arnOf(ref)), Reason: ptr("MISSING")})
+			failures = append(failures, wire.Failure{Arn: ptr.To(arnOf(ref)), Reason: ptr.To("MISSING")})
 			continue
 		}
 		if err != nil {

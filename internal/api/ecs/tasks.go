@@ -14,6 +14,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/store"
 )
@@ -36,11 +37,11 @@ func (s *Service) RunTask(ctx context.Context, in *wire.RunTaskRequest) (*wire.R
 	if count < 1 || count > 10 {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "count must be between 1 and 10.")
 	}
-	req, err := s.newTaskRequest(ctx, cluster, str(in.TaskDefinition), in.LaunchType, in.Overrides, str(in.Group), str(in.StartedBy), in.Tags, in.NetworkConfiguration)
+	req, err := s.newTaskRequest(ctx, cluster, ptr.Deref(in.TaskDefinition), in.LaunchType, in.Overrides, ptr.Deref(in.Group), ptr.Deref(in.StartedBy), in.Tags, in.NetworkConfiguration)
 	if err != nil {
 		return nil, err
 	}
-	token := str(in.ClientToken)
+	token := ptr.Deref(in.ClientToken)
 	if token != "" {
 		if len(token) > 64 {
 			return nil, flotilla.Errorf(flotilla.EInvalid, "clientToken must be at most 64 characters.")
@@ -72,7 +73,7 @@ func (s *Service) StartTask(ctx context.Context, in *wire.StartTaskRequest) (*wi
 	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > 10 {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "containerInstances must contain between 1 and 10 items.")
 	}
-	req, err := s.newTaskRequest(ctx, cluster, str(in.TaskDefinition), "", in.Overrides, str(in.Group), str(in.StartedBy), in.Tags, in.NetworkConfiguration)
+	req, err := s.newTaskRequest(ctx, cluster, ptr.Deref(in.TaskDefinition), "", in.Overrides, ptr.Deref(in.Group), ptr.Deref(in.StartedBy), in.Tags, in.NetworkConfiguration)
 	if err != nil {
 		return nil, err
 	}
@@ -104,14 +105,14 @@ func (s *Service) StopTask(ctx context.Context, in *wire.StopTaskRequest) (*wire
 	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
 		return nil, err
 	}
-	reason := str(in.Reason)
+	reason := ptr.Deref(in.Reason)
 	if utf8.RuneCountInString(reason) > 255 {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "reason must be at most 255 characters.")
 	}
 	if reason == "" {
 		reason = "Task stopped by user"
 	}
-	t, err := s.updateTask(ctx, cluster, str(in.Task), func(t *flotilla.Task) error {
+	t, err := s.updateTask(ctx, cluster, ptr.Deref(in.Task), func(t *flotilla.Task) error {
 		s.requestStop(t, flotilla.StopUserInitiated, reason)
 		return nil
 	})
@@ -180,14 +181,14 @@ func (s *Service) ListTasks(ctx context.Context, in *wire.ListTasksRequest) (*wi
 		desired = flotilla.TaskRunning // PENDING is accepted and means not yet STOPPED
 	}
 	instanceID := ""
-	if ref := str(in.ContainerInstance); ref != "" {
+	if ref := ptr.Deref(in.ContainerInstance); ref != "" {
 		_, id, err := s.instanceRef(cluster, ref)
 		if err != nil {
 			return nil, err
 		}
 		instanceID = id
 	}
-	family := str(in.Family)
+	family := ptr.Deref(in.Family)
 	items, _, err := store.ListJSON[flotilla.Task](ctx, s.store, flotilla.ClusterTasksPrefix(cluster), store.ListOptions{})
 	if err != nil {
 		return nil, err
@@ -220,13 +221,13 @@ func (s *Service) SubmitTaskStateChange(ctx context.Context, in *wire.SubmitTask
 	if err != nil {
 		return nil, err
 	}
-	status := str(in.Status)
+	status := ptr.Deref(in.Status)
 	if status != "" && !flotilla.ValidTaskStatus(status) {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "Invalid task status %q.", status)
 	}
-	_, err = s.changeTaskState(ctx, cluster, str(in.Task), func(t *flotilla.Task) {
+	_, err = s.changeTaskState(ctx, cluster, ptr.Deref(in.Task), func(t *flotilla.Task) {
 		for _, c := range in.Containers {
-			applyContainerChange(t, str(c.ContainerName), str(c.RuntimeId), str(c.Status), c.ExitCode, str(c.Reason), c.NetworkBindings)
+			applyContainerChange(t, ptr.Deref(c.ContainerName), ptr.Deref(c.RuntimeId), ptr.Deref(c.Status), c.ExitCode, ptr.Deref(c.Reason), c.NetworkBindings)
 		}
 		if in.PullStartedAt != nil && t.PullStartedAt.IsZero() {
 			t.PullStartedAt = in.PullStartedAt.Time
@@ -238,13 +239,13 @@ func (s *Service) SubmitTaskStateChange(ctx context.Context, in *wire.SubmitTask
 			t.ExecutionStoppedAt = in.ExecutionStoppedAt.Time
 		}
 		if status != "" {
-			s.advanceTask(t, status, str(in.Reason))
+			s.advanceTask(t, status, ptr.Deref(in.Reason))
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &wire.SubmitTaskStateChangeResponse{Acknowledgment: ptr("true")}, nil
+	return &wire.SubmitTaskStateChangeResponse{Acknowledgment: ptr.To("true")}, nil
 }
 
 // SubmitContainerStateChange records what the agent reports of one
@@ -254,13 +255,13 @@ func (s *Service) SubmitContainerStateChange(ctx context.Context, in *wire.Submi
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.changeTaskState(ctx, cluster, str(in.Task), func(t *flotilla.Task) {
-		applyContainerChange(t, str(in.ContainerName), str(in.RuntimeId), str(in.Status), in.ExitCode, str(in.Reason), in.NetworkBindings)
+	_, err = s.changeTaskState(ctx, cluster, ptr.Deref(in.Task), func(t *flotilla.Task) {
+		applyContainerChange(t, ptr.Deref(in.ContainerName), ptr.Deref(in.RuntimeId), ptr.Deref(in.Status), in.ExitCode, ptr.Deref(in.Reason), in.NetworkBindings)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &wire.SubmitContainerStateChangeResponse{Acknowledgment: ptr("true")}, nil
+	return &wire.SubmitContainerStateChangeResponse{Acknowledgment: ptr.To("true")}, nil
 }
 
 // changeTaskState applies an agent's report to a task and, in the same
@@ -402,7 +403,7 @@ func applyContainerChange(t *flotilla.Task, name, runtimeID, status string, exit
 			c.NetworkBindings = nil
 			for _, b := range nb {
 				c.NetworkBindings = append(c.NetworkBindings, flotilla.NetworkBinding{
-					BindIP: str(b.BindIP), ContainerPort: int(i32(b.ContainerPort)), HostPort: int(i32(b.HostPort)), Protocol: string(b.Protocol)})
+					BindIP: ptr.Deref(b.BindIP), ContainerPort: int(ptr.Deref(b.ContainerPort)), HostPort: int(ptr.Deref(b.HostPort)), Protocol: string(b.Protocol)})
 			}
 		}
 		if c.LastStatus == flotilla.ContainerStopped {
@@ -514,8 +515,8 @@ func (r *taskRequest) resolve() error {
 	byName := map[string]wire.ContainerOverride{}
 	if r.overrides != nil {
 		for _, co := range r.overrides.ContainerOverrides {
-			name := str(co.Name)
-			if !slices.ContainsFunc(r.td.ContainerDefinitions, func(c wire.ContainerDefinition) bool { return str(c.Name) == name }) {
+			name := ptr.Deref(co.Name)
+			if !slices.ContainsFunc(r.td.ContainerDefinitions, func(c wire.ContainerDefinition) bool { return ptr.Deref(c.Name) == name }) {
 				return flotilla.Errorf(flotilla.EInvalid, "Override for container named %s is not a container in the TaskDefinition.", name)
 			}
 			byName[name] = co
@@ -523,8 +524,8 @@ func (r *taskRequest) resolve() error {
 	}
 	cpu, mem := 0, 0
 	for _, c := range r.td.ContainerDefinitions {
-		tc := flotilla.TaskContainer{Name: str(c.Name), Image: str(c.Image), LastStatus: flotilla.ContainerPending,
-			Essential: c.Essential == nil || *c.Essential, CPU: int(i32(c.Cpu)), Memory: int(i32(c.Memory)), MemoryReservation: int(i32(c.MemoryReservation))}
+		tc := flotilla.TaskContainer{Name: ptr.Deref(c.Name), Image: ptr.Deref(c.Image), LastStatus: flotilla.ContainerPending,
+			Essential: c.Essential == nil || *c.Essential, CPU: int(ptr.Deref(c.Cpu)), Memory: int(ptr.Deref(c.Memory)), MemoryReservation: int(ptr.Deref(c.MemoryReservation))}
 		if co, ok := byName[tc.Name]; ok {
 			if co.Cpu != nil {
 				tc.CPU = int(*co.Cpu)
@@ -549,7 +550,7 @@ func (r *taskRequest) resolve() error {
 			mem += tc.Memory
 		}
 		for _, pm := range c.PortMappings {
-			hp := int(i32(pm.HostPort))
+			hp := int(ptr.Deref(pm.HostPort))
 			if hp == 0 {
 				continue
 			}
@@ -561,12 +562,12 @@ func (r *taskRequest) resolve() error {
 		}
 		r.containers = append(r.containers, tc)
 	}
-	taskCPU, taskMem := str(r.td.Cpu), str(r.td.Memory)
+	taskCPU, taskMem := ptr.Deref(r.td.Cpu), ptr.Deref(r.td.Memory)
 	if r.overrides != nil {
-		if v := str(r.overrides.Cpu); v != "" {
+		if v := ptr.Deref(r.overrides.Cpu); v != "" {
 			taskCPU = v
 		}
-		if v := str(r.overrides.Memory); v != "" {
+		if v := ptr.Deref(r.overrides.Memory); v != "" {
 			taskMem = v
 		}
 	}
@@ -627,7 +628,7 @@ func (s *Service) place(ctx context.Context, r *taskRequest, plan *scheduler.Pla
 				rec.TaskIDs = append(rec.TaskIDs, t.ID)
 			}
 			for _, f := range s.failuresToWire(r.cluster, failures) {
-				rec.Failures = append(rec.Failures, failureRecord{Arn: str(f.Arn), Reason: str(f.Reason)})
+				rec.Failures = append(rec.Failures, failureRecord{Arn: ptr.Deref(f.Arn), Reason: ptr.Deref(f.Reason)})
 			}
 			return store.Txn{
 				Compares: []store.Compare{{Key: clientTokenKey(r.cluster, token), ModRevision: 0}},
@@ -658,7 +659,7 @@ func (s *Service) failuresToWire(cluster string, fs []scheduler.Failure) []wire.
 		case arn == "":
 			arn = s.acct.ContainerInstanceARN(cluster, f.InstanceID)
 		}
-		out = append(out, wire.Failure{Arn: ptr(arn), Reason: ptr(f.Reason)})
+		out = append(out, wire.Failure{Arn: ptr.To(arn), Reason: ptr.To(f.Reason)})
 	}
 	return out
 }
@@ -669,14 +670,14 @@ func (s *Service) failuresToWire(cluster string, fs []scheduler.Failure) []wire.
 func placementPlan(td *wire.TaskDefinition, constraints []wire.PlacementConstraint, strategies []wire.PlacementStrategy) (*scheduler.Plan, error) {
 	var cs []scheduler.Constraint
 	for _, c := range td.PlacementConstraints {
-		cs = append(cs, scheduler.Constraint{Type: string(c.Type), Expression: str(c.Expression)})
+		cs = append(cs, scheduler.Constraint{Type: string(c.Type), Expression: ptr.Deref(c.Expression)})
 	}
 	for _, c := range constraints {
-		cs = append(cs, scheduler.Constraint{Type: string(c.Type), Expression: str(c.Expression)})
+		cs = append(cs, scheduler.Constraint{Type: string(c.Type), Expression: ptr.Deref(c.Expression)})
 	}
 	var ss []scheduler.Strategy
 	for _, st := range strategies {
-		ss = append(ss, scheduler.Strategy{Type: string(st.Type), Field: str(st.Field)})
+		ss = append(ss, scheduler.Strategy{Type: string(st.Type), Field: ptr.Deref(st.Field)})
 	}
 	if len(ss) == 0 {
 		ss = []scheduler.Strategy{{Type: "random"}}
@@ -687,7 +688,7 @@ func placementPlan(td *wire.TaskDefinition, constraints []wire.PlacementConstrai
 	}
 	var required []string
 	for _, a := range td.RequiresAttributes {
-		required = append(required, str(a.Name))
+		required = append(required, ptr.Deref(a.Name))
 	}
 	return plan.RequireAttributes(required)
 }
@@ -741,7 +742,7 @@ func (s *Service) replayRunTask(ctx context.Context, cluster, token, hash string
 		out.Tasks = append(out.Tasks, *s.taskToWire(t, false))
 	}
 	for _, f := range rec.Failures {
-		out.Failures = append(out.Failures, wire.Failure{Arn: ptr(f.Arn), Reason: ptr(f.Reason)})
+		out.Failures = append(out.Failures, wire.Failure{Arn: ptr.To(f.Arn), Reason: ptr.To(f.Reason)})
 	}
 	return out, nil
 }
@@ -814,9 +815,9 @@ func (s *Service) tasksToWire(tasks []flotilla.Task, withTags bool) []wire.Task 
 
 func (s *Service) taskToWire(t *flotilla.Task, withTags bool) *wire.Task {
 	w := &wire.Task{
-		TaskArn: ptr(t.ARN), ClusterArn: ptr(s.acct.ClusterARN(t.Cluster)), TaskDefinitionArn: ptr(t.TaskDefinitionARN),
-		ContainerInstanceArn: ptr(t.InstanceARN), LastStatus: ptr(t.LastStatus), DesiredStatus: ptr(t.DesiredStatus),
-		LaunchType: wire.LaunchTypeEc2, Cpu: ptr(t.CPU), Memory: ptr(t.Memory), Version: ptr(t.Version),
+		TaskArn: ptr.To(t.ARN), ClusterArn: ptr.To(s.acct.ClusterARN(t.Cluster)), TaskDefinitionArn: ptr.To(t.TaskDefinitionARN),
+		ContainerInstanceArn: ptr.To(t.InstanceARN), LastStatus: ptr.To(t.LastStatus), DesiredStatus: ptr.To(t.DesiredStatus),
+		LaunchType: wire.LaunchTypeEc2, Cpu: ptr.To(t.CPU), Memory: ptr.To(t.Memory), Version: ptr.To(t.Version),
 		HealthStatus: wire.HealthStatus(t.HealthStatus), Attachments: []wire.Attachment{}, Attributes: []wire.Attribute{},
 		CreatedAt: model.NewTime(t.CreatedAt), PullStartedAt: model.NewTime(t.PullStartedAt), PullStoppedAt: model.NewTime(t.PullStoppedAt),
 		StartedAt: model.NewTime(t.StartedAt), StoppingAt: model.NewTime(t.StoppingAt), StoppedAt: model.NewTime(t.StoppedAt),
@@ -827,14 +828,14 @@ func (s *Service) taskToWire(t *flotilla.Task, withTags bool) *wire.Task {
 		w.Overrides = &wire.TaskOverride{ContainerOverrides: []wire.ContainerOverride{}}
 	}
 	if t.Group != "" {
-		w.Group = ptr(t.Group)
+		w.Group = ptr.To(t.Group)
 	}
 	if t.StartedBy != "" {
-		w.StartedBy = ptr(t.StartedBy)
+		w.StartedBy = ptr.To(t.StartedBy)
 	}
 	if t.StopCode != "" {
 		w.StopCode = wire.TaskStopCode(t.StopCode)
-		w.StoppedReason = ptr(t.StoppedReason)
+		w.StoppedReason = ptr.To(t.StoppedReason)
 	}
 	if !t.StartedAt.IsZero() {
 		w.ConnectivityAt = model.NewTime(t.StartedAt)
@@ -842,31 +843,31 @@ func (s *Service) taskToWire(t *flotilla.Task, withTags bool) *wire.Task {
 	}
 	for _, c := range t.Containers {
 		wc := wire.Container{
-			ContainerArn: ptr(c.ARN), TaskArn: ptr(t.ARN), Name: ptr(c.Name), Image: ptr(c.Image),
-			LastStatus: ptr(c.LastStatus), Cpu: ptr(strconv.Itoa(c.CPU)), NetworkBindings: []wire.NetworkBinding{},
+			ContainerArn: ptr.To(c.ARN), TaskArn: ptr.To(t.ARN), Name: ptr.To(c.Name), Image: ptr.To(c.Image),
+			LastStatus: ptr.To(c.LastStatus), Cpu: ptr.To(strconv.Itoa(c.CPU)), NetworkBindings: []wire.NetworkBinding{},
 			NetworkInterfaces: []wire.NetworkInterface{},
 		}
 		if c.RuntimeID != "" {
-			wc.RuntimeId = ptr(c.RuntimeID)
+			wc.RuntimeId = ptr.To(c.RuntimeID)
 		}
 		if c.ExitCode != nil {
-			wc.ExitCode = ptr(int32(*c.ExitCode))
+			wc.ExitCode = ptr.To(int32(*c.ExitCode))
 		}
 		if c.Reason != "" {
-			wc.Reason = ptr(c.Reason)
+			wc.Reason = ptr.To(c.Reason)
 		}
 		if c.Memory > 0 {
-			wc.Memory = ptr(strconv.Itoa(c.Memory))
+			wc.Memory = ptr.To(strconv.Itoa(c.Memory))
 		}
 		if c.MemoryReservation > 0 {
-			wc.MemoryReservation = ptr(strconv.Itoa(c.MemoryReservation))
+			wc.MemoryReservation = ptr.To(strconv.Itoa(c.MemoryReservation))
 		}
 		if c.HealthStatus != "" {
 			wc.HealthStatus = wire.HealthStatus(c.HealthStatus)
 		}
 		for _, b := range c.NetworkBindings {
-			wc.NetworkBindings = append(wc.NetworkBindings, wire.NetworkBinding{BindIP: ptr(b.BindIP),
-				ContainerPort: ptr(int32(b.ContainerPort)), HostPort: ptr(int32(b.HostPort)), Protocol: wire.TransportProtocol(b.Protocol)})
+			wc.NetworkBindings = append(wc.NetworkBindings, wire.NetworkBinding{BindIP: ptr.To(b.BindIP),
+				ContainerPort: ptr.To(int32(b.ContainerPort)), HostPort: ptr.To(int32(b.HostPort)), Protocol: wire.TransportProtocol(b.Protocol)})
 		}
 		w.Containers = append(w.Containers, wc)
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -108,6 +109,6 @@ func duplicateListener(lbARN string, other *listenerRecord) error {
 	if other.LoadBalancerARN == lbARN {
 		return errDuplicateListener()
 	}
-	return &wire.DuplicateListenerException{Message: ptr(fmt.Sprintf(
+	return &wire.DuplicateListenerException{Message: ptr.To(fmt.Sprintf(
 		"Port %d is already used by a listener of load balancer %s; Flotilla's load balancers share one address", other.Port, other.LoadBalancerARN))}
 }

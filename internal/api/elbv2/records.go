@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla/internal/lb"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -174,7 +175,7 @@ func page[T any](items []keyed[T], marker *string, pageSize *int32) ([]T, *strin
 	var next *string
 	if len(items) > size {
 		items = items[:size]
-		next = ptr(base64.RawURLEncoding.EncodeToString([]byte(markerPrefix + items[size-1].key)))
+		next = ptr.To(base64.RawURLEncoding.EncodeToString([]byte(markerPrefix + items[size-1].key)))
 	}
 	out := make([]T, len(items))
 	for i, k := range items {

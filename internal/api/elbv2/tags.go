@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -27,14 +28,14 @@ type tag struct {
 func tagsFromWire(in []wire.Tag) ([]tag, error) {
 	out := make([]tag, 0, len(in))
 	for _, t := range in {
-		k := deref(t.Key)
+		k := ptr.Deref(t.Key)
 		if slices.ContainsFunc(out, func(x tag) bool { return x.Key == k }) {
-			return nil, &wire.DuplicateTagKeysException{Message: ptr("Tag key '" + k + "' is duplicated")}
+			return nil, &wire.DuplicateTagKeysException{Message: ptr.To("Tag key '" + k + "' is duplicated")}
 		}
-		out = append(out, tag{Key: k, Value: deref(t.Value)})
+		out = append(out, tag{Key: k, Value: ptr.Deref(t.Value)})
 	}
 	if len(out) > maxTags {
-		return nil, &wire.TooManyTagsException{Message: ptr("A resource can have at most 50 tags")}
+		return nil, &wire.TooManyTagsException{Message: ptr.To("A resource can have at most 50 tags")}
 	}
 	return out, nil
 }
@@ -120,7 +121,7 @@ func (s *Service) AddTags(ctx context.Context, in *wire.AddTagsInput) (*wire.Add
 			}
 		}
 		if len(tags) > maxTags {
-			return nil, &wire.TooManyTagsException{Message: ptr("A resource can have at most 50 tags")}
+			return nil, &wire.TooManyTagsException{Message: ptr.To("A resource can have at most 50 tags")}
 		}
 		return tags, nil
 	})
@@ -152,10 +153,10 @@ func (s *Service) DescribeTags(ctx context.Context, in *wire.DescribeTagsInput) 
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		d := wire.TagDescription{ResourceArn: ptr(arn), Tags: []wire.Tag{}}
+		d := wire.TagDescription{ResourceArn: ptr.To(arn), Tags: []wire.Tag{}}
 		if cur != nil {
 			for _, t := range *cur {
-				d.Tags = append(d.Tags, wire.Tag{Key: ptr(t.Key), Value: ptr(t.Value)})
+				d.Tags = append(d.Tags, wire.Tag{Key: ptr.To(t.Key), Value: ptr.To(t.Value)})
 			}
 		}
 		out.TagDescriptions = append(out.TagDescriptions, d)
