@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/acm"
+	"github.com/flotilla/flotilla/internal/paging"
 	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
@@ -189,9 +189,6 @@ func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertific
 // request sets no MaxItems.
 const maxListItems = 1000
 
-// tokenPrefix versions the NextTokens that ListCertificates hands out.
-const tokenPrefix = "v1:"
-
 // listed is a certificate of a ListCertificates answer, with the key it
 // is sorted and paged by.
 type listed struct {
@@ -210,11 +207,10 @@ type listed struct {
 func (s *Service) ListCertificates(ctx context.Context, in *wire.ListCertificatesRequest) (*wire.ListCertificatesResponse, error) {
 	after := ""
 	if in.NextToken != nil {
-		b, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
-		if err != nil || !strings.HasPrefix(string(b), tokenPrefix) {
+		var err error
+		if after, err = paging.Key(*in.NextToken); err != nil {
 			return nil, api.Errorf(codeInvalidArgs, "The NextToken '%s' is not valid.", *in.NextToken)
 		}
-		after = strings.TrimPrefix(string(b), tokenPrefix)
 	}
 	limit := maxListItems
 	if in.MaxItems != nil {
@@ -260,7 +256,7 @@ func (s *Service) ListCertificates(ctx context.Context, in *wire.ListCertificate
 	out := &wire.ListCertificatesResponse{}
 	if len(certs) > limit {
 		certs = certs[:limit]
-		out.NextToken = ptr.To(base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + certs[limit-1].key)))
+		out.NextToken = ptr.To(paging.Token(certs[limit-1].key))
 	}
 	users, err := s.users(ctx)
 	if err != nil {

@@ -2,10 +2,10 @@ package ecs
 
 import (
 	"context"
-	"encoding/base64"
-	"strings"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/paging"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // page holds the pagination parameters of a List request after validation.
@@ -13,8 +13,6 @@ type page struct {
 	after string // the last key of the previous page, "" for the first
 	limit int
 }
-
-const tokenPrefix = "v1:"
 
 // parsePage validates nextToken and maxResults; max is the operation's
 // largest page (and its default).
@@ -27,19 +25,18 @@ func parsePage(nextToken *string, maxResults *int32, max int) (page, error) {
 		p.limit = int(*maxResults)
 	}
 	if nextToken != nil && *nextToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(*nextToken)
-		if err != nil || !strings.HasPrefix(string(b), tokenPrefix) {
+		after, err := paging.Key(*nextToken)
+		if err != nil {
 			return p, flotilla.Errorf(flotilla.EInvalid, "Invalid nextToken.")
 		}
-		p.after = strings.TrimPrefix(string(b), tokenPrefix)
+		p.after = after
 	}
 	return p, nil
 }
 
 // token returns the nextToken that resumes after key.
 func token(key string) *string {
-	s := base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + key))
-	return &s
+	return ptr.To(paging.Token(key))
 }
 
 // paginate cuts a list sorted by ascending key into one page and the token

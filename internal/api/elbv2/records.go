@@ -3,7 +3,6 @@ package elbv2
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla/internal/lb"
+	"github.com/flotilla/flotilla/internal/paging"
 	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
@@ -128,9 +128,6 @@ func list[T any](ctx context.Context, s store.Store, prefix string) ([]store.Ite
 // size of a page when the request asks for none.
 const maxPageSize = 400
 
-// markerPrefix versions the markers the Describe operations hand out.
-const markerPrefix = "v1:"
-
 // keyed is an item of a Describe answer with the key it is paged by.
 type keyed[T any] struct {
 	key  string
@@ -151,11 +148,10 @@ func numberKey(n int) string { return fmt.Sprintf("%010d", n) }
 func page[T any](items []keyed[T], marker *string, pageSize *int32) ([]T, *string, error) {
 	after, first := "", marker == nil || *marker == ""
 	if !first {
-		b, err := base64.RawURLEncoding.DecodeString(*marker)
-		if err != nil || !strings.HasPrefix(string(b), markerPrefix) {
+		var err error
+		if after, err = paging.Key(*marker); err != nil {
 			return nil, nil, errValidation("The marker '%s' is not valid", *marker)
 		}
-		after = strings.TrimPrefix(string(b), markerPrefix)
 	}
 	size := maxPageSize
 	if pageSize != nil {
@@ -175,7 +171,7 @@ func page[T any](items []keyed[T], marker *string, pageSize *int32) ([]T, *strin
 	var next *string
 	if len(items) > size {
 		items = items[:size]
-		next = ptr.To(base64.RawURLEncoding.EncodeToString([]byte(markerPrefix + items[size-1].key)))
+		next = ptr.To(paging.Token(items[size-1].key))
 	}
 	out := make([]T, len(items))
 	for i, k := range items {
