@@ -35,7 +35,9 @@ type record struct {
 	ImportedAt time.Time `json:"importedAt"`
 }
 
-// tag is a certificate's tag; ACM's tags may have no value.
+// tag is a certificate's tag. ACM's tags may have no value, which
+// ListTagsForCertificate gives back as such: hence not flotilla.Tag, whose
+// rules (MaxTags, ReservedTagKey) it follows.
 type tag struct {
 	Key   string  `json:"key"`
 	Value *string `json:"value,omitempty"`

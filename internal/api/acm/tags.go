@@ -4,17 +4,14 @@ import (
 	"context"
 	"regexp"
 	"slices"
-	"strings"
 
+	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/acm"
 	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
-
-// maxTags is the most tags a certificate can carry.
-const maxTags = 50
 
 // tagPattern is the model's pattern of tag keys and values, which the
 // generated Validate does not check (the model's is unanchored).
@@ -107,7 +104,7 @@ func checkTags(tags []wire.Tag, path string) error {
 		return err
 	}
 	for _, t := range tags {
-		if strings.HasPrefix(strings.ToLower(ptr.Deref(t.Key)), "aws:") {
+		if flotilla.ReservedTagKey(ptr.Deref(t.Key)) {
 			return api.Errorf(codeInvalidTag, "Tag key '%s' is invalid: the prefix 'aws:' is reserved for AWS use.", ptr.Deref(t.Key))
 		}
 	}
@@ -116,7 +113,7 @@ func checkTags(tags []wire.Tag, path string) error {
 
 // mergeTags returns have with add's tags (checked with checkTags) added, a key's value replaced
 // when have has the key; TooManyTagsException when that makes more than
-// maxTags.
+// flotilla.MaxTags.
 func mergeTags(have []tag, add []wire.Tag) ([]tag, error) {
 	out := slices.Clone(have)
 	for _, a := range add {
@@ -127,8 +124,8 @@ func mergeTags(have []tag, add []wire.Tag) ([]tag, error) {
 			out = append(out, t)
 		}
 	}
-	if len(out) > maxTags {
-		return nil, api.Errorf(codeTooManyTags, "The certificate would have %d tags; a certificate can have at most %d.", len(out), maxTags)
+	if len(out) > flotilla.MaxTags {
+		return nil, api.Errorf(codeTooManyTags, "The certificate would have %d tags; a certificate can have at most %d.", len(out), flotilla.MaxTags)
 	}
 	return out, nil
 }

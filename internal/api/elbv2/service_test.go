@@ -543,7 +543,12 @@ func TestTags(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DescribeTags = %+v\nwant %+v", got, want)
 	}
-	_, err := e.client.AddTags(ctx, &elb.AddTagsInput{ResourceArns: []string{arns[1] + "0"}, Tags: []types.Tag{{Key: aws.String("k")}}})
+	// The stored layout, which upgrades read: a list of key and value.
+	kv, err := e.store.Get(ctx, "/elbv2/tags/"+arns[0])
+	if want := `[{"key":"team","value":"core"},{"key":"env","value":"prod"}]`; err != nil || string(kv.Value) != want {
+		t.Errorf("stored tags: %v, %v, want %s", kv, err, want)
+	}
+	_, err = e.client.AddTags(ctx, &elb.AddTagsInput{ResourceArns: []string{arns[1] + "0"}, Tags: []types.Tag{{Key: aws.String("k")}}})
 	wantCode[*types.TargetGroupNotFoundException](t, err, "TargetGroupNotFound")
 
 	// Deleted with the resource: a new one of the same name has none.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
 	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
@@ -14,34 +15,25 @@ import (
 // prefixTags holds the tags of each resource, at prefixTags + ARN.
 const prefixTags = prefix + "tags/"
 
-// maxTags is ELBv2's limit on the tags of a resource.
-const maxTags = 50
-
-// tag is one tag of a resource.
-type tag struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
-}
-
 // tagsFromWire converts tags given at creation; DuplicateTagKeys when a
 // key repeats, TooManyTags over the limit.
-func tagsFromWire(in []wire.Tag) ([]tag, error) {
-	out := make([]tag, 0, len(in))
+func tagsFromWire(in []wire.Tag) ([]flotilla.Tag, error) {
+	out := make([]flotilla.Tag, 0, len(in))
 	for _, t := range in {
 		k := ptr.Deref(t.Key)
-		if slices.ContainsFunc(out, func(x tag) bool { return x.Key == k }) {
+		if slices.ContainsFunc(out, func(x flotilla.Tag) bool { return x.Key == k }) {
 			return nil, &wire.DuplicateTagKeysException{Message: ptr.To("Tag key '" + k + "' is duplicated")}
 		}
-		out = append(out, tag{Key: k, Value: ptr.Deref(t.Value)})
+		out = append(out, flotilla.Tag{Key: k, Value: ptr.Deref(t.Value)})
 	}
-	if len(out) > maxTags {
+	if len(out) > flotilla.MaxTags {
 		return nil, &wire.TooManyTagsException{Message: ptr.To("A resource can have at most 50 tags")}
 	}
 	return out, nil
 }
 
 // putTags returns the ops that store the tags of a new resource, if any.
-func putTags(arn string, tags []tag) ([]store.Op, error) {
+func putTags(arn string, tags []flotilla.Tag) ([]store.Op, error) {
 	if len(tags) == 0 {
 		return nil, nil
 	}
@@ -76,7 +68,7 @@ func (s *Service) checkResource(ctx context.Context, arn string) error {
 }
 
 // updateTags changes the tags of each resource with fn.
-func (s *Service) updateTags(ctx context.Context, arns []string, fn func([]tag) ([]tag, error)) error {
+func (s *Service) updateTags(ctx context.Context, arns []string, fn func([]flotilla.Tag) ([]flotilla.Tag, error)) error {
 	return s.write(ctx, func() (store.Txn, error) {
 		var txn store.Txn
 		for _, arn := range arns {
@@ -84,11 +76,11 @@ func (s *Service) updateTags(ctx context.Context, arns []string, fn func([]tag) 
 				return store.Txn{}, err
 			}
 			key := prefixTags + arn
-			cur, rev, err := store.GetJSON[[]tag](ctx, s.store, key)
+			cur, rev, err := store.GetJSON[[]flotilla.Tag](ctx, s.store, key)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return store.Txn{}, err
 			}
-			var tags []tag
+			var tags []flotilla.Tag
 			if cur != nil {
 				tags = *cur
 			}
@@ -112,15 +104,9 @@ func (s *Service) AddTags(ctx context.Context, in *wire.AddTagsInput) (*wire.Add
 	if err != nil {
 		return nil, err
 	}
-	err = s.updateTags(ctx, in.ResourceArns, func(tags []tag) ([]tag, error) {
-		for _, t := range add {
-			if i := slices.IndexFunc(tags, func(x tag) bool { return x.Key == t.Key }); i >= 0 {
-				tags[i].Value = t.Value
-			} else {
-				tags = append(tags, t)
-			}
-		}
-		if len(tags) > maxTags {
+	err = s.updateTags(ctx, in.ResourceArns, func(tags []flotilla.Tag) ([]flotilla.Tag, error) {
+		tags = flotilla.MergeTags(tags, add)
+		if len(tags) > flotilla.MaxTags {
 			return nil, &wire.TooManyTagsException{Message: ptr.To("A resource can have at most 50 tags")}
 		}
 		return tags, nil
@@ -133,8 +119,8 @@ func (s *Service) AddTags(ctx context.Context, in *wire.AddTagsInput) (*wire.Add
 
 // RemoveTags removes tags from resources by key.
 func (s *Service) RemoveTags(ctx context.Context, in *wire.RemoveTagsInput) (*wire.RemoveTagsOutput, error) {
-	err := s.updateTags(ctx, in.ResourceArns, func(tags []tag) ([]tag, error) {
-		return slices.DeleteFunc(tags, func(x tag) bool { return slices.Contains(in.TagKeys, x.Key) }), nil
+	err := s.updateTags(ctx, in.ResourceArns, func(tags []flotilla.Tag) ([]flotilla.Tag, error) {
+		return flotilla.RemoveTags(tags, in.TagKeys), nil
 	})
 	if err != nil {
 		return nil, err
@@ -149,7 +135,7 @@ func (s *Service) DescribeTags(ctx context.Context, in *wire.DescribeTagsInput) 
 		if err := s.checkResource(ctx, arn); err != nil {
 			return nil, err
 		}
-		cur, _, err := store.GetJSON[[]tag](ctx, s.store, prefixTags+arn)
+		cur, _, err := store.GetJSON[[]flotilla.Tag](ctx, s.store, prefixTags+arn)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
