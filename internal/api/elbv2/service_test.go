@@ -545,8 +545,11 @@ func TestTags(t *testing.T) {
 	}
 	// The stored layout, which upgrades read: a list of key and value.
 	kv, err := e.store.Get(ctx, "/elbv2/tags/"+arns[0])
-	if want := `[{"key":"team","value":"core"},{"key":"env","value":"prod"}]`; err != nil || string(kv.Value) != want {
-		t.Errorf("stored tags: %v, %v, want %s", kv, err, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"key":"team","value":"core"},{"key":"env","value":"prod"}]`; string(kv.Value) != want {
+		t.Errorf("stored tags: %s, want %s", kv.Value, want)
 	}
 	_, err = e.client.AddTags(ctx, &elb.AddTagsInput{ResourceArns: []string{arns[1] + "0"}, Tags: []types.Tag{{Key: aws.String("k")}}})
 	wantCode[*types.TargetGroupNotFoundException](t, err, "TargetGroupNotFound")
