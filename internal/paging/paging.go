@@ -8,6 +8,7 @@ package paging
 import (
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -35,4 +36,26 @@ func Key(token string) (string, error) {
 		return "", ErrInvalid
 	}
 	return key, nil
+}
+
+// Page cuts one page out of items, sorted by key (descending when desc):
+// the items whose keys follow after (all of them when after is ""), at
+// most limit (at least 1) of them, and the token of the next page, nil
+// on the last.
+func Page[T any](items []T, key func(T) string, after string, limit int, desc bool) ([]T, *string) {
+	if after != "" {
+		start, _ := slices.BinarySearchFunc(items, after, func(item T, after string) int {
+			if k := key(item); (!desc && k <= after) || (desc && k >= after) {
+				return -1
+			}
+			return 1
+		})
+		items = items[start:]
+	}
+	if len(items) <= limit {
+		return items, nil
+	}
+	items = items[:limit]
+	next := Token(key(items[limit-1]))
+	return items, &next
 }

@@ -244,20 +244,8 @@ func (s *Service) ListCertificates(ctx context.Context, in *wire.ListCertificate
 		}
 		return cmp.Compare(a.key, b.key)
 	})
-	if after != "" {
-		start, _ := slices.BinarySearchFunc(certs, after, func(c listed, after string) int {
-			if (!desc && c.key <= after) || (desc && c.key >= after) {
-				return -1
-			}
-			return 1
-		})
-		certs = certs[start:]
-	}
-	out := &wire.ListCertificatesResponse{}
-	if len(certs) > limit {
-		certs = certs[:limit]
-		out.NextToken = ptr.To(paging.Token(certs[limit-1].key))
-	}
+	certs, next := paging.Page(certs, func(c listed) string { return c.key }, after, limit, desc)
+	out := &wire.ListCertificatesResponse{NextToken: next}
 	users, err := s.users(ctx)
 	if err != nil {
 		return nil, err

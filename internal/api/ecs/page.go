@@ -5,7 +5,6 @@ import (
 
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/paging"
-	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // page holds the pagination parameters of a List request after validation.
@@ -34,11 +33,6 @@ func parsePage(nextToken *string, maxResults *int32, max int) (page, error) {
 	return p, nil
 }
 
-// token returns the nextToken that resumes after key.
-func token(key string) *string {
-	return ptr.To(paging.Token(key))
-}
-
 // paginate cuts a list sorted by ascending key into one page and the token
 // of the next one (nil on the last page).
 func paginate[T any](items []T, key func(T) string, p page) ([]T, *string) {
@@ -47,22 +41,7 @@ func paginate[T any](items []T, key func(T) string, p page) ([]T, *string) {
 
 // paginateOrdered is paginate for a list sorted by key, descending when desc.
 func paginateOrdered[T any](items []T, key func(T) string, p page, desc bool) ([]T, *string) {
-	start := 0
-	if p.after != "" {
-		for start < len(items) {
-			k := key(items[start])
-			if (!desc && k > p.after) || (desc && k < p.after) {
-				break
-			}
-			start++
-		}
-	}
-	items = items[start:]
-	if len(items) <= p.limit {
-		return items, nil
-	}
-	items = items[:p.limit]
-	return items, token(key(items[len(items)-1]))
+	return paging.Page(items, key, p.after, p.limit, desc)
 }
 
 // clusterPage resolves the cluster of a List request, parses its page, and

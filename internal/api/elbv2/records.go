@@ -11,7 +11,6 @@ import (
 
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/paging"
-	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -146,8 +145,8 @@ func numberKey(n int) string { return fmt.Sprintf("%010d", n) }
 // not hand out is a ValidationError. The model checks that pageSize is 1
 // to 400.
 func page[T any](items []keyed[T], marker *string, pageSize *int32) ([]T, *string, error) {
-	after, first := "", marker == nil || *marker == ""
-	if !first {
+	after := ""
+	if marker != nil && *marker != "" {
 		var err error
 		if after, err = paging.Key(*marker); err != nil {
 			return nil, nil, errValidation("The marker '%s' is not valid", *marker)
@@ -158,21 +157,7 @@ func page[T any](items []keyed[T], marker *string, pageSize *int32) ([]T, *strin
 		size = int(*pageSize)
 	}
 	slices.SortStableFunc(items, func(a, b keyed[T]) int { return cmp.Compare(a.key, b.key) })
-	start := 0
-	if !first {
-		start, _ = slices.BinarySearchFunc(items, after, func(k keyed[T], after string) int {
-			if k.key <= after {
-				return -1
-			}
-			return 1
-		})
-	}
-	items = items[start:]
-	var next *string
-	if len(items) > size {
-		items = items[:size]
-		next = ptr.To(paging.Token(items[size-1].key))
-	}
+	items, next := paging.Page(items, func(k keyed[T]) string { return k.key }, after, size, false)
 	out := make([]T, len(items))
 	for i, k := range items {
 		out[i] = k.item
