@@ -3,6 +3,7 @@ package elbv2
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -27,9 +28,15 @@ func tagsFromWire(in []wire.Tag) ([]flotilla.Tag, error) {
 		out = append(out, flotilla.Tag{Key: k, Value: ptr.Deref(t.Value)})
 	}
 	if len(out) > flotilla.MaxTags {
-		return nil, &wire.TooManyTagsException{Message: ptr.To("A resource can have at most 50 tags")}
+		return nil, errTooManyTags()
 	}
 	return out, nil
+}
+
+// errTooManyTags is the error of a change that would leave a resource
+// more than flotilla.MaxTags tags.
+func errTooManyTags() error {
+	return &wire.TooManyTagsException{Message: ptr.To(fmt.Sprintf("A resource can have at most %d tags", flotilla.MaxTags))}
 }
 
 // putTags returns the ops that store the tags of a new resource, if any.
@@ -107,7 +114,7 @@ func (s *Service) AddTags(ctx context.Context, in *wire.AddTagsInput) (*wire.Add
 	err = s.updateTags(ctx, in.ResourceArns, func(tags []flotilla.Tag) ([]flotilla.Tag, error) {
 		tags = flotilla.MergeTags(tags, add)
 		if len(tags) > flotilla.MaxTags {
-			return nil, &wire.TooManyTagsException{Message: ptr.To("A resource can have at most 50 tags")}
+			return nil, errTooManyTags()
 		}
 		return tags, nil
 	})
