@@ -11,6 +11,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/api/ecs"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -53,12 +54,10 @@ func clusterARNs(t *testing.T, rs *regions, region string) []string {
 func writeAsOneRegionRelease(t *testing.T, st store.Store, region string) {
 	t.Helper()
 	old := ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: region, ID: "123456789012"}})
-	if _, err := old.CreateCluster(context.Background(), &wire.CreateClusterRequest{ClusterName: strp("old")}); err != nil {
+	if _, err := old.CreateCluster(context.Background(), &wire.CreateClusterRequest{ClusterName: ptr.To("old")}); err != nil {
 		t.Fatal(err)
 	}
 }
-
-func strp(s string) *string { return &s }
 
 // TestRegionsUpgradeKeepsData: the clusters a one-region release wrote are
 // found in their region after the upgrade, and only there, whatever
@@ -80,7 +79,7 @@ func TestRegionsUpgradeKeepsData(t *testing.T) {
 				t.Fatalf("eu-west-1 after the upgrade lists %v, want none", got)
 			}
 			s, _ := rs.get(context.Background(), "ap-south-2")
-			if _, err := s.ecs.CreateCluster(context.Background(), &wire.CreateClusterRequest{ClusterName: strp("new")}); err != nil {
+			if _, err := s.ecs.CreateCluster(context.Background(), &wire.CreateClusterRequest{ClusterName: ptr.To("new")}); err != nil {
 				t.Fatal(err)
 			}
 			if err := st.Close(); err != nil {
