@@ -16,6 +16,7 @@ import (
 	acmw "github.com/flotilla/flotilla/internal/model/acm"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
 	elbw "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/testcert"
 )
@@ -25,15 +26,15 @@ import (
 var oneRegionWriters = map[string]func(t *testing.T, st store.Store, region string){
 	"load balancer": func(t *testing.T, st store.Store, region string) {
 		old := elbv2.New(elbv2.Config{Store: st, Region: region, AccountID: "123456789012"})
-		if _, err := old.CreateLoadBalancer(context.Background(), &elbw.CreateLoadBalancerInput{Name: strp("front")}); err != nil {
+		if _, err := old.CreateLoadBalancer(context.Background(), &elbw.CreateLoadBalancerInput{Name: ptr.To("front")}); err != nil {
 			t.Fatal(err)
 		}
 	},
 	"target group": func(t *testing.T, st store.Store, region string) {
 		old := elbv2.New(elbv2.Config{Store: st, Region: region, AccountID: "123456789012"})
 		port := int32(80)
-		if _, err := old.CreateTargetGroup(context.Background(), &elbw.CreateTargetGroupInput{Name: strp("web"),
-			Protocol: elbw.ProtocolEnumHttp, Port: &port, VpcId: strp("vpc-flotilla")}); err != nil {
+		if _, err := old.CreateTargetGroup(context.Background(), &elbw.CreateTargetGroupInput{Name: ptr.To("web"),
+			Protocol: elbw.ProtocolEnumHttp, Port: &port, VpcId: ptr.To("vpc-flotilla")}); err != nil {
 			t.Fatal(err)
 		}
 	},
@@ -46,15 +47,13 @@ var oneRegionWriters = map[string]func(t *testing.T, st store.Store, region stri
 	},
 	"task definition": func(t *testing.T, st store.Store, region string) {
 		old := ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: region, ID: "123456789012"}})
-		if _, err := old.RegisterTaskDefinition(context.Background(), &wire.RegisterTaskDefinitionRequest{Family: strp("web"),
-			ContainerDefinitions: []wire.ContainerDefinition{{Name: strp("app"), Image: strp("busybox"), Memory: ptrTo(int32(64))}}}); err != nil {
+		if _, err := old.RegisterTaskDefinition(context.Background(), &wire.RegisterTaskDefinitionRequest{Family: ptr.To("web"),
+			ContainerDefinitions: []wire.ContainerDefinition{{Name: ptr.To("app"), Image: ptr.To("busybox"), Memory: ptr.To(int32(64))}}}); err != nil {
 			t.Fatal(err)
 		}
 	},
 	"cluster": writeAsOneRegionRelease,
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 // TestRegionsUpgradeFindsRegionWithoutClusters: a store a one-region
 // release wrote in eu-west-1 with no cluster, only another kind of

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	elbw "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -19,13 +20,13 @@ func createListener(t *testing.T, rs *regions, region, name string, port int32) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb, err := s.elb.CreateLoadBalancer(ctx, &elbw.CreateLoadBalancerInput{Name: strp(name)})
+	lb, err := s.elb.CreateLoadBalancer(ctx, &elbw.CreateLoadBalancerInput{Name: ptr.To(name)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s.elb.CreateListener(ctx, &elbw.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Port: &port,
 		Protocol: elbw.ProtocolEnumHttp, DefaultActions: []elbw.Action{{Type: elbw.ActionTypeEnumFixedResponse,
-			FixedResponseConfig: &elbw.FixedResponseActionConfig{StatusCode: strp("200")}}}})
+			FixedResponseConfig: &elbw.FixedResponseActionConfig{StatusCode: ptr.To("200")}}}})
 }
 
 func wantDuplicateListener(t *testing.T, err error, what string) {

@@ -17,6 +17,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api/sigv4"
 	"github.com/flotilla/flotilla/internal/lbnode"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/sdktest"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
@@ -60,12 +61,10 @@ func clusterARNs(t *testing.T, rs *regions, region string) []string {
 func writeAsOneRegionRelease(t *testing.T, st store.Store, region string) {
 	t.Helper()
 	old := ecs.New(ecs.Config{Store: st, Account: flotilla.Account{Region: region, ID: "123456789012"}})
-	if _, err := old.CreateCluster(context.Background(), &wire.CreateClusterRequest{ClusterName: strp("old")}); err != nil {
+	if _, err := old.CreateCluster(context.Background(), &wire.CreateClusterRequest{ClusterName: ptr.To("old")}); err != nil {
 		t.Fatal(err)
 	}
 }
-
-func strp(s string) *string { return &s }
 
 // TestRegionsUpgradeKeepsData: the clusters a one-region release wrote are
 // found in their region after the upgrade, and only there, whatever
@@ -87,7 +86,7 @@ func TestRegionsUpgradeKeepsData(t *testing.T) {
 				t.Fatalf("eu-west-1 after the upgrade lists %v, want none", got)
 			}
 			s, _ := rs.get(context.Background(), "ap-south-2")
-			if _, err := s.ecs.CreateCluster(context.Background(), &wire.CreateClusterRequest{ClusterName: strp("new")}); err != nil {
+			if _, err := s.ecs.CreateCluster(context.Background(), &wire.CreateClusterRequest{ClusterName: ptr.To("new")}); err != nil {
 				t.Fatal(err)
 			}
 			if err := st.Close(); err != nil {
@@ -171,6 +170,7 @@ func TestRegionsShareConnLimit(t *testing.T) {
 		t.Fatalf("us-east-1's node has connection limit %p, eu-west-1's %p, the process's %p", a, b, rs.cfg.ConnLimit)
 	}
 }
+
 // TestRegionsServeTheirOwn: through the API server, each region's ECS and
 // ELBv2 requests and load balancer nodes see that region's resources only.
 func TestRegionsServeTheirOwn(t *testing.T) {
@@ -193,7 +193,7 @@ func TestRegionsServeTheirOwn(t *testing.T) {
 		cfg.Region = region
 		return elb.NewFromConfig(cfg)
 	}
-	created := sdktest.Must(elbIn("eu-west-1").CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: strp("web"), Subnets: []string{"subnet-a", "subnet-b"}}))
+	created := sdktest.Must(elbIn("eu-west-1").CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: ptr.To("web"), Subnets: []string{"subnet-a", "subnet-b"}}))
 	lbARN := *created.LoadBalancers[0].LoadBalancerArn
 	if !strings.HasPrefix(lbARN, "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/") {
 		t.Fatalf("load balancer ARN %s", lbARN)

@@ -16,6 +16,7 @@ import (
 	"github.com/flotilla/flotilla/internal/cert"
 	acmw "github.com/flotilla/flotilla/internal/model/acm"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/seal"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/testcert"
@@ -42,13 +43,13 @@ func TestSecondRegionKeyMaterialSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ecs.CreateCluster(ctx, &wire.CreateClusterRequest{ClusterName: strp("default")}); err != nil {
+	if _, err := s.ecs.CreateCluster(ctx, &wire.CreateClusterRequest{ClusterName: ptr.To("default")}); err != nil {
 		t.Fatal(err)
 	}
 	mem := int32(1024)
-	if _, err := s.ecs.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: strp("default"),
-		TotalResources: []wire.Resource{{Name: strp("CPU"), Type: strp("INTEGER"), IntegerValue: &mem},
-			{Name: strp("MEMORY"), Type: strp("INTEGER"), IntegerValue: &mem}}}); err != nil {
+	if _, err := s.ecs.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr.To("default"),
+		TotalResources: []wire.Resource{{Name: ptr.To("CPU"), Type: ptr.To("INTEGER"), IntegerValue: &mem},
+			{Name: ptr.To("MEMORY"), Type: ptr.To("INTEGER"), IntegerValue: &mem}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.acm.ImportCertificate(ctx, &acmw.ImportCertificateRequest{Certificate: certPEM, PrivateKey: keyPEM}); err != nil {

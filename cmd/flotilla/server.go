@@ -281,7 +281,7 @@ func apiServer(ctx context.Context, cfg api.Config, accountID string, creds, nod
 		nodeCreds.AccessKeyID: nodeCreds.SecretAccessKey,
 	}, regs}
 	cfg.Principals = api.PrincipalChain{api.StaticPrincipals{
-		creds.AccessKeyID:     {Kind: api.Account, ARN: "arn:aws:iam::" + accountID + ":root"},
+		creds.AccessKeyID:     {Kind: api.Account, ARN: flotilla.Account{ID: accountID, Region: regs.cfg.DefaultRegion}.RootPrincipal()},
 		nodeCreds.AccessKeyID: {Kind: api.LBNode},
 	}, regs}
 	srv := api.NewServer(cfg)

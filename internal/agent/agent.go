@@ -18,6 +18,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/backoff"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/seal"
 )
 
@@ -183,7 +184,7 @@ func (a *Agent) register(ctx context.Context) error {
 	in := a.registration(info)
 	a.state.view(func(s *State) {
 		if s.InstanceARN != "" {
-			in.ContainerInstanceArn = ptr(s.InstanceARN)
+			in.ContainerInstanceArn = ptr.To(s.InstanceARN)
 		}
 	})
 	bo := backoff.New(200*time.Millisecond, 10*time.Second)
@@ -198,7 +199,7 @@ func (a *Agent) register(ctx context.Context) error {
 			continue
 		}
 		if err == nil {
-			arn := str(out.ContainerInstance.ContainerInstanceArn)
+			arn := ptr.Deref(out.ContainerInstance.ContainerInstanceArn)
 			var old string
 			a.state.view(func(s *State) { old = s.InstanceARN })
 			if old != arn {
@@ -277,24 +278,24 @@ func (a *Agent) registration(info RuntimeInfo) *wire.RegisterContainerInstanceRe
 	}
 	slices.Sort(names)
 	in := &wire.RegisterContainerInstanceRequest{
-		Cluster: ptr(a.cfg.Cluster),
+		Cluster: ptr.To(a.cfg.Cluster),
 		TotalResources: []wire.Resource{
-			{Name: ptr("CPU"), Type: ptr("INTEGER"), IntegerValue: ptr(int32(cpu))},
-			{Name: ptr("MEMORY"), Type: ptr("INTEGER"), IntegerValue: ptr(int32(mem))},
-			{Name: ptr("PORTS"), Type: ptr("STRINGSET"), StringSetValue: flotilla.DefaultReservedPorts},
-			{Name: ptr("PORTS_UDP"), Type: ptr("STRINGSET"), StringSetValue: []string{}},
+			{Name: ptr.To("CPU"), Type: ptr.To("INTEGER"), IntegerValue: ptr.To(int32(cpu))},
+			{Name: ptr.To("MEMORY"), Type: ptr.To("INTEGER"), IntegerValue: ptr.To(int32(mem))},
+			{Name: ptr.To("PORTS"), Type: ptr.To("STRINGSET"), StringSetValue: flotilla.DefaultReservedPorts},
+			{Name: ptr.To("PORTS_UDP"), Type: ptr.To("STRINGSET"), StringSetValue: []string{}},
 		},
-		VersionInfo: &wire.VersionInfo{AgentVersion: ptr(flotilla.AgentVersion), AgentHash: ptr(flotilla.Version), DockerVersion: ptr("DockerVersion: " + info.Version)},
+		VersionInfo: &wire.VersionInfo{AgentVersion: ptr.To(flotilla.AgentVersion), AgentHash: ptr.To(flotilla.Version), DockerVersion: ptr.To("DockerVersion: " + info.Version)},
 	}
 	if addr := a.address(); addr != "" {
 		doc, _ := json.Marshal(map[string]string{"privateIp": addr})
-		in.InstanceIdentityDocument = ptr(string(doc))
+		in.InstanceIdentityDocument = ptr.To(string(doc))
 	}
 	for _, n := range names {
-		in.Attributes = append(in.Attributes, wire.Attribute{Name: ptr(n), Value: ptr(attrs[n])})
+		in.Attributes = append(in.Attributes, wire.Attribute{Name: ptr.To(n), Value: ptr.To(attrs[n])})
 	}
 	for _, c := range capabilities {
-		in.Attributes = append(in.Attributes, wire.Attribute{Name: ptr(c)})
+		in.Attributes = append(in.Attributes, wire.Attribute{Name: ptr.To(c)})
 	}
 	return in
 }
@@ -358,5 +359,3 @@ func clusterARNOf(instanceARN string) string {
 	cluster, _, _ := strings.Cut(rest, "/")
 	return instanceARN[:i] + ":cluster/" + cluster
 }
-
-func ptr[T any](v T) *T { return &v }

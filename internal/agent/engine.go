@@ -10,6 +10,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/link"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // applyTasks converges on a task set from the server: new tasks start,
@@ -58,7 +59,7 @@ func (a *Agent) applyTasks(ctx context.Context, seq int64, tasks []link.Task, fi
 		var def wire.TaskDefinition
 		_ = jsonUnmarshal(t.Definition, &def)
 		for _, c := range def.ContainerDefinitions {
-			ts.Containers[str(c.Name)] = &ContainerRecord{Name: str(c.Name)}
+			ts.Containers[ptr.Deref(c.Name)] = &ContainerRecord{Name: ptr.Deref(c.Name)}
 		}
 		if err := a.state.update(func(s *State) { s.Tasks[t.ARN] = ts }); err != nil {
 			a.log.Error("record new task", "task", t.ARN, "err", err)
@@ -106,8 +107,8 @@ func (a *Agent) startRunner(ts *TaskState) {
 		// A task that cannot even be decoded is reported stopped rather
 		// than left PROVISIONING forever.
 		a.log.Error("start task", "err", err)
-		in := &wire.SubmitTaskStateChangeRequest{Cluster: ptr(a.clusterARN), Task: ptr(ts.ARN), Status: ptr(flotilla.TaskStopped),
-			Reason: ptr("CannotStartTaskError: " + err.Error())}
+		in := &wire.SubmitTaskStateChangeRequest{Cluster: ptr.To(a.clusterARN), Task: ptr.To(ts.ARN), Status: ptr.To(flotilla.TaskStopped),
+			Reason: ptr.To("CannotStartTaskError: " + err.Error())}
 		_ = a.reporter.enqueue(in, func(*State) { ts.Done, ts.StoppedAt, ts.Status = true, time.Now().UTC(), flotilla.TaskStopped })
 		return
 	}

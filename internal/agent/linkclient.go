@@ -16,6 +16,7 @@ import (
 	"github.com/flotilla/flotilla/internal/backoff"
 	"github.com/flotilla/flotilla/internal/link"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // runLink keeps the link to the server open, reconnecting with backoff and
@@ -51,7 +52,7 @@ func (a *Agent) linkOnce(ctx context.Context) error {
 	a.mu.Unlock()
 	var disc wire.DiscoverPollEndpointResponse
 	if err := a.client.Call(ctx, "DiscoverPollEndpoint", &wire.DiscoverPollEndpointRequest{
-		Cluster: ptr(clusterARN), ContainerInstance: ptr(instanceARN)}, &disc); err != nil {
+		Cluster: ptr.To(clusterARN), ContainerInstance: ptr.To(instanceARN)}, &disc); err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) && (ae.Code == "UnrecognizedClientException" || ae.Code == "AccessDeniedException") {
 			// The instance's credentials are gone: start again from ours.
@@ -60,7 +61,7 @@ func (a *Agent) linkOnce(ctx context.Context) error {
 		}
 		return fmt.Errorf("discover poll endpoint: %w", err)
 	}
-	endpoint := str(disc.Endpoint)
+	endpoint := ptr.Deref(disc.Endpoint)
 	if endpoint == "" {
 		endpoint = a.cfg.Server
 	}

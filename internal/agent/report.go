@@ -10,6 +10,7 @@ import (
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
 
 	"github.com/flotilla/flotilla/internal/backoff"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // reporter delivers queued state changes to the server in order, retrying
@@ -78,7 +79,7 @@ func (r *reporter) run(ctx context.Context) {
 		case errors.As(err, &ae) && !ae.Retryable():
 			// The server refuses this change for good (the task was forgotten,
 			// say): drop it rather than block every later report.
-			r.log.Warn("state change refused", "task", str(in.Task), "status", str(in.Status), "err", err)
+			r.log.Warn("state change refused", "task", ptr.Deref(in.Task), "status", ptr.Deref(in.Status), "err", err)
 		default:
 			if ctx.Err() != nil {
 				return
@@ -101,11 +102,4 @@ func (r *reporter) run(ctx context.Context) {
 			}
 		})
 	}
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // taskRunner drives one task's containers through ECS's lifecycle. Its
@@ -153,10 +154,10 @@ func (r *taskRunner) prepare(ctx context.Context) error {
 	r.report(flotilla.TaskPending, "", func(in *wire.SubmitTaskStateChangeRequest) { in.PullStartedAt = &model.Time{Time: now} })
 	for i := range r.def.ContainerDefinitions {
 		c := &r.def.ContainerDefinitions[i]
-		if r.record(str(c.Name)).RuntimeID != "" {
+		if r.record(ptr.Deref(c.Name)).RuntimeID != "" {
 			continue
 		}
-		image := str(c.Image)
+		image := ptr.Deref(c.Image)
 		ok, err := r.a.rt.ImagePresent(ctx, image)
 		if err != nil {
 			return fmt.Errorf("CannotPullContainerError: %v", err)
@@ -170,7 +171,7 @@ func (r *taskRunner) prepare(ctx context.Context) error {
 	done := time.Now().UTC()
 	ids := map[string]string{}
 	for _, c := range r.createOrder() {
-		name := str(c.Name)
+		name := ptr.Deref(c.Name)
 		if rec := r.record(name); rec.RuntimeID != "" {
 			ids[name] = rec.RuntimeID
 			continue
@@ -209,24 +210,24 @@ func (r *taskRunner) prepare(ctx context.Context) error {
 func (r *taskRunner) createOrder() []*wire.ContainerDefinition {
 	byName := map[string]*wire.ContainerDefinition{}
 	for i := range r.def.ContainerDefinitions {
-		byName[str(r.def.ContainerDefinitions[i].Name)] = &r.def.ContainerDefinitions[i]
+		byName[ptr.Deref(r.def.ContainerDefinitions[i].Name)] = &r.def.ContainerDefinitions[i]
 	}
 	var out []*wire.ContainerDefinition
 	seen := map[string]bool{}
 	var visit func(c *wire.ContainerDefinition)
 	visit = func(c *wire.ContainerDefinition) {
-		name := str(c.Name)
+		name := ptr.Deref(c.Name)
 		if seen[name] {
 			return
 		}
 		seen[name] = true
 		for _, vf := range c.VolumesFrom {
-			if d := byName[str(vf.SourceContainer)]; d != nil {
+			if d := byName[ptr.Deref(vf.SourceContainer)]; d != nil {
 				visit(d)
 			}
 		}
 		for _, d := range c.DependsOn {
-			if dc := byName[str(d.ContainerName)]; dc != nil {
+			if dc := byName[ptr.Deref(d.ContainerName)]; dc != nil {
 				visit(dc)
 			}
 		}
@@ -241,7 +242,7 @@ func (r *taskRunner) createOrder() []*wire.ContainerDefinition {
 // observe inspects the task's containers and records what changed.
 func (r *taskRunner) observe(ctx context.Context) {
 	for i := range r.def.ContainerDefinitions {
-		name := str(r.def.ContainerDefinitions[i].Name)
+		name := ptr.Deref(r.def.ContainerDefinitions[i].Name)
 		rec := r.record(name)
 		if rec.RuntimeID == "" {
 			continue
@@ -284,8 +285,8 @@ func exited(st ContainerState) bool {
 func (r *taskRunner) exitedEssential() string {
 	for i := range r.def.ContainerDefinitions {
 		c := &r.def.ContainerDefinitions[i]
-		if st, ok := r.observed[str(c.Name)]; ok && essential(c) && exited(st) {
-			return str(c.Name)
+		if st, ok := r.observed[ptr.Deref(c.Name)]; ok && essential(c) && exited(st) {
+			return ptr.Deref(c.Name)
 		}
 	}
 	return ""
@@ -294,7 +295,7 @@ func (r *taskRunner) exitedEssential() string {
 // startReady starts the created containers whose dependencies are met.
 func (r *taskRunner) startReady(ctx context.Context) error {
 	for _, c := range r.createOrder() {
-		name := str(c.Name)
+		name := ptr.Deref(c.Name)
 		st, ok := r.observed[name]
 		if !ok || st.Status != StatusCreated {
 			continue
@@ -326,7 +327,7 @@ func (r *taskRunner) startReady(ctx context.Context) error {
 // one can never be met.
 func (r *taskRunner) dependenciesMet(c *wire.ContainerDefinition) (bool, error) {
 	for _, d := range c.DependsOn {
-		dep := str(d.ContainerName)
+		dep := ptr.Deref(d.ContainerName)
 		st, ok := r.observed[dep]
 		if !ok {
 			return false, nil
@@ -345,7 +346,7 @@ func (r *taskRunner) dependenciesMet(c *wire.ContainerDefinition) (bool, error) 
 				return false, nil
 			}
 			if st.ExitCode != 0 {
-				return false, fmt.Errorf("DependencyError: container %s exited with code %d, and %s needs it to succeed", dep, st.ExitCode, str(c.Name))
+				return false, fmt.Errorf("DependencyError: container %s exited with code %d, and %s needs it to succeed", dep, st.ExitCode, ptr.Deref(c.Name))
 			}
 		case wire.ContainerConditionHealthy:
 			if exited(st) {
@@ -366,7 +367,7 @@ func (r *taskRunner) reportProgress() {
 	changed := false
 	for i := range r.def.ContainerDefinitions {
 		c := &r.def.ContainerDefinitions[i]
-		name := str(c.Name)
+		name := ptr.Deref(c.Name)
 		st, ok := r.observed[name]
 		want := flotilla.ContainerPending
 		switch {
@@ -403,7 +404,7 @@ func (r *taskRunner) stop(ctx context.Context) {
 	order := r.createOrder()
 	for i := len(order) - 1; i >= 0; i-- {
 		c := order[i]
-		rec := r.record(str(c.Name))
+		rec := r.record(ptr.Deref(c.Name))
 		if rec.RuntimeID == "" {
 			continue
 		}
@@ -411,7 +412,7 @@ func (r *taskRunner) stop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			r.a.log.Warn("stop container", "task", r.ts.ARN, "container", str(c.Name), "err", err)
+			r.a.log.Warn("stop container", "task", r.ts.ARN, "container", ptr.Deref(c.Name), "err", err)
 		}
 	}
 	r.report(flotilla.TaskDeprovisioning, reason, nil)
@@ -424,7 +425,7 @@ func (r *taskRunner) stop(ctx context.Context) {
 	r.report(flotilla.TaskStopped, reason, func(in *wire.SubmitTaskStateChangeRequest) {
 		in.ExecutionStoppedAt = &model.Time{Time: now}
 		for i := range in.Containers {
-			in.Containers[i].Status = ptr(flotilla.ContainerStopped)
+			in.Containers[i].Status = ptr.To(flotilla.ContainerStopped)
 		}
 	}, func(*State) { r.ts.Done, r.ts.StoppedAt = true, now })
 }
@@ -436,7 +437,7 @@ func (r *taskRunner) keepLogs(ctx context.Context) {
 		return
 	}
 	for i := range r.def.ContainerDefinitions {
-		name := str(r.def.ContainerDefinitions[i].Name)
+		name := ptr.Deref(r.def.ContainerDefinitions[i].Name)
 		rec := r.record(name)
 		if rec.RuntimeID == "" {
 			continue
@@ -455,23 +456,23 @@ func (r *taskRunner) keepLogs(ctx context.Context) {
 // report queues a task state change with the containers' current state and
 // records status as reported; also runs in the same state update.
 func (r *taskRunner) report(status, reason string, edit func(*wire.SubmitTaskStateChangeRequest), also ...func(*State)) {
-	in := &wire.SubmitTaskStateChangeRequest{Cluster: ptr(r.a.clusterARN), Task: ptr(r.ts.ARN), Status: ptr(status)}
+	in := &wire.SubmitTaskStateChangeRequest{Cluster: ptr.To(r.a.clusterARN), Task: ptr.To(r.ts.ARN), Status: ptr.To(status)}
 	if reason != "" {
-		in.Reason = ptr(reason)
+		in.Reason = ptr.To(reason)
 	}
 	recs := map[string]ContainerRecord{}
 	for i := range r.def.ContainerDefinitions {
 		c := &r.def.ContainerDefinitions[i]
-		name := str(c.Name)
+		name := ptr.Deref(c.Name)
 		rec := r.record(name)
 		st, ok := r.observed[name]
-		cs := wire.ContainerStateChange{ContainerName: ptr(name)}
+		cs := wire.ContainerStateChange{ContainerName: ptr.To(name)}
 		switch {
 		case ok && st.Status == StatusRunning:
 			rec.Status = flotilla.ContainerRunning
 			for _, p := range st.Ports {
-				cs.NetworkBindings = append(cs.NetworkBindings, wire.NetworkBinding{BindIP: ptr(bindIP(p.HostIP)),
-					ContainerPort: ptr(int32(p.ContainerPort)), HostPort: ptr(int32(p.HostPort)), Protocol: wire.TransportProtocol(p.Protocol)})
+				cs.NetworkBindings = append(cs.NetworkBindings, wire.NetworkBinding{BindIP: ptr.To(bindIP(p.HostIP)),
+					ContainerPort: ptr.To(int32(p.ContainerPort)), HostPort: ptr.To(int32(p.HostPort)), Protocol: wire.TransportProtocol(p.Protocol)})
 			}
 		case ok && exited(st):
 			rec.Status = flotilla.ContainerStopped
@@ -496,15 +497,15 @@ func (r *taskRunner) report(status, reason string, edit func(*wire.SubmitTaskSta
 				rec.Status = flotilla.ContainerPending
 			}
 		}
-		cs.Status = ptr(rec.Status)
+		cs.Status = ptr.To(rec.Status)
 		if rec.RuntimeID != "" {
-			cs.RuntimeId = ptr(rec.RuntimeID)
+			cs.RuntimeId = ptr.To(rec.RuntimeID)
 		}
 		if rec.ExitCode != nil {
-			cs.ExitCode = ptr(int32(*rec.ExitCode))
+			cs.ExitCode = ptr.To(int32(*rec.ExitCode))
 		}
 		if rec.Reason != "" {
-			cs.Reason = ptr(rec.Reason)
+			cs.Reason = ptr.To(rec.Reason)
 		}
 		recs[name] = rec
 		in.Containers = append(in.Containers, cs)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // Labels every container the agent starts carries, as ECS's agent sets them,
@@ -30,14 +31,14 @@ const defaultStartTimeout = 3 * time.Minute
 // into what the runtime creates. ids maps container names of the task to
 // runtime ids, for volumesFrom.
 func (r *taskRunner) containerSpec(c *wire.ContainerDefinition, ids map[string]string) (ContainerSpec, error) {
-	name := str(c.Name)
-	if boolv(c.Privileged) && !r.a.cfg.AllowPrivileged {
+	name := ptr.Deref(c.Name)
+	if ptr.Deref(c.Privileged) && !r.a.cfg.AllowPrivileged {
 		return ContainerSpec{}, fmt.Errorf("CannotCreateContainerError: privileged containers are not allowed on this container instance")
 	}
 	var ov *wire.ContainerOverride
 	if r.overrides != nil {
 		for i := range r.overrides.ContainerOverrides {
-			if str(r.overrides.ContainerOverrides[i].Name) == name {
+			if ptr.Deref(r.overrides.ContainerOverrides[i].Name) == name {
 				ov = &r.overrides.ContainerOverrides[i]
 			}
 		}
@@ -48,18 +49,18 @@ func (r *taskRunner) containerSpec(c *wire.ContainerDefinition, ids map[string]s
 	}
 	spec := ContainerSpec{
 		Name:           fmt.Sprintf("ecs-%s-%d-%s-%s", r.ts.Family, r.ts.Revision, name, r.id[:12]),
-		Image:          str(c.Image),
+		Image:          ptr.Deref(c.Image),
 		Entrypoint:     c.EntryPoint,
 		Cmd:            c.Command,
-		WorkingDir:     str(c.WorkingDirectory),
-		User:           str(c.User),
-		Hostname:       str(c.Hostname),
+		WorkingDir:     ptr.Deref(c.WorkingDirectory),
+		User:           ptr.Deref(c.User),
+		Hostname:       ptr.Deref(c.Hostname),
 		NetworkMode:    mode,
 		Links:          c.Links,
 		DNS:            c.DnsServers,
 		DNSSearch:      c.DnsSearchDomains,
-		ReadonlyRootfs: boolv(c.ReadonlyRootFilesystem),
-		Privileged:     boolv(c.Privileged),
+		ReadonlyRootfs: ptr.Deref(c.ReadonlyRootFilesystem),
+		Privileged:     ptr.Deref(c.Privileged),
 		StopTimeout:    stopTimeout(c),
 		Labels: map[string]string{
 			LabelCluster: r.a.clusterARN, LabelTaskARN: r.ts.ARN, LabelContainerName: name,
@@ -74,17 +75,17 @@ func (r *taskRunner) containerSpec(c *wire.ContainerDefinition, ids map[string]s
 	if mode == "none" {
 		spec.Hostname = ""
 	}
-	cpu := int64(i32(c.Cpu))
-	mem, res := int64(i32(c.Memory)), int64(i32(c.MemoryReservation))
+	cpu := int64(ptr.Deref(c.Cpu))
+	mem, res := int64(ptr.Deref(c.Memory)), int64(ptr.Deref(c.MemoryReservation))
 	env := map[string]string{}
 	var order []string
 	setEnv := func(kvs []wire.KeyValuePair) {
 		for _, kv := range kvs {
-			k := str(kv.Name)
+			k := ptr.Deref(kv.Name)
 			if _, ok := env[k]; !ok {
 				order = append(order, k)
 			}
-			env[k] = str(kv.Value)
+			env[k] = ptr.Deref(kv.Value)
 		}
 	}
 	setEnv(c.Environment)
@@ -117,46 +118,46 @@ func (r *taskRunner) containerSpec(c *wire.ContainerDefinition, ids map[string]s
 		if proto == "" {
 			proto = "tcp"
 		}
-		spec.PortBindings = append(spec.PortBindings, PortBinding{ContainerPort: int(*pm.ContainerPort), HostPort: int(i32(pm.HostPort)), Protocol: proto})
+		spec.PortBindings = append(spec.PortBindings, PortBinding{ContainerPort: int(*pm.ContainerPort), HostPort: int(ptr.Deref(pm.HostPort)), Protocol: proto})
 	}
 	for _, h := range c.ExtraHosts {
-		spec.ExtraHosts = append(spec.ExtraHosts, str(h.Hostname)+":"+str(h.IpAddress))
+		spec.ExtraHosts = append(spec.ExtraHosts, ptr.Deref(h.Hostname)+":"+ptr.Deref(h.IpAddress))
 	}
 	for _, u := range c.Ulimits {
-		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: string(u.Name), Soft: int64(i32(u.SoftLimit)), Hard: int64(i32(u.HardLimit))})
+		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: string(u.Name), Soft: int64(ptr.Deref(u.SoftLimit)), Hard: int64(ptr.Deref(u.HardLimit))})
 	}
 	if lp := c.LinuxParameters; lp != nil {
 		if lp.Capabilities != nil {
 			spec.CapAdd, spec.CapDrop = lp.Capabilities.Add, lp.Capabilities.Drop
 		}
-		spec.Init = boolv(lp.InitProcessEnabled)
+		spec.Init = ptr.Deref(lp.InitProcessEnabled)
 		for _, t := range lp.Tmpfs {
 			if spec.Tmpfs == nil {
 				spec.Tmpfs = map[string]string{}
 			}
-			spec.Tmpfs[str(t.ContainerPath)] = fmt.Sprintf("size=%dm", i32(t.Size))
+			spec.Tmpfs[ptr.Deref(t.ContainerPath)] = fmt.Sprintf("size=%dm", ptr.Deref(t.Size))
 		}
 	}
 	for _, sc := range c.SystemControls {
 		if spec.Sysctls == nil {
 			spec.Sysctls = map[string]string{}
 		}
-		spec.Sysctls[str(sc.Namespace)] = str(sc.Value)
+		spec.Sysctls[ptr.Deref(sc.Namespace)] = ptr.Deref(sc.Value)
 	}
 	for _, mp := range c.MountPoints {
-		m, err := r.mount(str(mp.SourceVolume))
+		m, err := r.mount(ptr.Deref(mp.SourceVolume))
 		if err != nil {
 			return spec, err
 		}
-		m.Target, m.ReadOnly = str(mp.ContainerPath), boolv(mp.ReadOnly)
+		m.Target, m.ReadOnly = ptr.Deref(mp.ContainerPath), ptr.Deref(mp.ReadOnly)
 		spec.Mounts = append(spec.Mounts, m)
 	}
 	for _, vf := range c.VolumesFrom {
-		id := ids[str(vf.SourceContainer)]
+		id := ids[ptr.Deref(vf.SourceContainer)]
 		if id == "" {
-			return spec, fmt.Errorf("CannotCreateContainerError: volumesFrom container %s is not created", str(vf.SourceContainer))
+			return spec, fmt.Errorf("CannotCreateContainerError: volumesFrom container %s is not created", ptr.Deref(vf.SourceContainer))
 		}
-		if boolv(vf.ReadOnly) {
+		if ptr.Deref(vf.ReadOnly) {
 			id += ":ro"
 		}
 		spec.VolumesFrom = append(spec.VolumesFrom, id)
@@ -178,12 +179,12 @@ func (r *taskRunner) containerSpec(c *wire.ContainerDefinition, ids map[string]s
 // an empty directory the agent keeps for the task.
 func (r *taskRunner) mount(volume string) (Mount, error) {
 	for _, v := range r.def.Volumes {
-		if str(v.Name) != volume {
+		if ptr.Deref(v.Name) != volume {
 			continue
 		}
 		switch {
-		case v.Host != nil && str(v.Host.SourcePath) != "":
-			return Mount{Type: "bind", Source: str(v.Host.SourcePath)}, nil
+		case v.Host != nil && ptr.Deref(v.Host.SourcePath) != "":
+			return Mount{Type: "bind", Source: ptr.Deref(v.Host.SourcePath)}, nil
 		case v.DockerVolumeConfiguration != nil:
 			name := volume
 			if v.DockerVolumeConfiguration.Scope != wire.ScopeShared {
@@ -221,15 +222,6 @@ func orDefault(p *int32, def int32) int32 {
 	}
 	return *p
 }
-
-func i32(p *int32) int32 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func boolv(p *bool) bool { return p != nil && *p }
 
 func essential(c *wire.ContainerDefinition) bool { return c.Essential == nil || *c.Essential }
 

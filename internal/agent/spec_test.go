@@ -8,9 +8,8 @@ import (
 	"time"
 
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
-
-func ptrTo[T any](v T) *T { return &v }
 
 func testRunner(t *testing.T, def wire.TaskDefinition, ov *wire.TaskOverride, allowPrivileged bool) *taskRunner {
 	t.Helper()
@@ -31,29 +30,29 @@ func testRunner(t *testing.T, def wire.TaskDefinition, ov *wire.TaskOverride, al
 func TestContainerSpec(t *testing.T) {
 	def := wire.TaskDefinition{NetworkMode: wire.NetworkModeBridge,
 		Volumes: []wire.Volume{
-			{Name: ptrTo("host"), Host: &wire.HostVolumeProperties{SourcePath: ptrTo("/srv/data")}},
-			{Name: ptrTo("scratch")},
-			{Name: ptrTo("shared"), DockerVolumeConfiguration: &wire.DockerVolumeConfiguration{Scope: wire.ScopeShared}},
-			{Name: ptrTo("mine"), DockerVolumeConfiguration: &wire.DockerVolumeConfiguration{Scope: wire.ScopeTask}},
+			{Name: ptr.To("host"), Host: &wire.HostVolumeProperties{SourcePath: ptr.To("/srv/data")}},
+			{Name: ptr.To("scratch")},
+			{Name: ptr.To("shared"), DockerVolumeConfiguration: &wire.DockerVolumeConfiguration{Scope: wire.ScopeShared}},
+			{Name: ptr.To("mine"), DockerVolumeConfiguration: &wire.DockerVolumeConfiguration{Scope: wire.ScopeTask}},
 		},
 		ContainerDefinitions: []wire.ContainerDefinition{{
-			Name: ptrTo("web"), Image: ptrTo("img"), Command: []string{"serve"}, Memory: ptrTo(int32(128)), MemoryReservation: ptrTo(int32(64)),
-			Environment:  []wire.KeyValuePair{{Name: ptrTo("A"), Value: ptrTo("1")}, {Name: ptrTo("B"), Value: ptrTo("2")}},
-			PortMappings: []wire.PortMapping{{ContainerPort: ptrTo(int32(8080)), HostPort: ptrTo(int32(0))}, {ContainerPort: ptrTo(int32(53)), HostPort: ptrTo(int32(5353)), Protocol: wire.TransportProtocolUdp}},
-			MountPoints: []wire.MountPoint{{SourceVolume: ptrTo("host"), ContainerPath: ptrTo("/data"), ReadOnly: ptrTo(true)},
-				{SourceVolume: ptrTo("scratch"), ContainerPath: ptrTo("/tmp/s")}, {SourceVolume: ptrTo("shared"), ContainerPath: ptrTo("/sh")},
-				{SourceVolume: ptrTo("mine"), ContainerPath: ptrTo("/m")}},
-			HealthCheck: &wire.HealthCheck{Command: []string{"CMD", "/check"}, Interval: ptrTo(int32(10)), Retries: ptrTo(int32(2))},
-			Ulimits:     []wire.Ulimit{{Name: wire.UlimitNameNofile, SoftLimit: ptrTo(int32(1024)), HardLimit: ptrTo(int32(2048))}},
+			Name: ptr.To("web"), Image: ptr.To("img"), Command: []string{"serve"}, Memory: ptr.To(int32(128)), MemoryReservation: ptr.To(int32(64)),
+			Environment:  []wire.KeyValuePair{{Name: ptr.To("A"), Value: ptr.To("1")}, {Name: ptr.To("B"), Value: ptr.To("2")}},
+			PortMappings: []wire.PortMapping{{ContainerPort: ptr.To(int32(8080)), HostPort: ptr.To(int32(0))}, {ContainerPort: ptr.To(int32(53)), HostPort: ptr.To(int32(5353)), Protocol: wire.TransportProtocolUdp}},
+			MountPoints: []wire.MountPoint{{SourceVolume: ptr.To("host"), ContainerPath: ptr.To("/data"), ReadOnly: ptr.To(true)},
+				{SourceVolume: ptr.To("scratch"), ContainerPath: ptr.To("/tmp/s")}, {SourceVolume: ptr.To("shared"), ContainerPath: ptr.To("/sh")},
+				{SourceVolume: ptr.To("mine"), ContainerPath: ptr.To("/m")}},
+			HealthCheck: &wire.HealthCheck{Command: []string{"CMD", "/check"}, Interval: ptr.To(int32(10)), Retries: ptr.To(int32(2))},
+			Ulimits:     []wire.Ulimit{{Name: wire.UlimitNameNofile, SoftLimit: ptr.To(int32(1024)), HardLimit: ptr.To(int32(2048))}},
 			LinuxParameters: &wire.LinuxParameters{Capabilities: &wire.KernelCapabilities{Add: []string{"NET_ADMIN"}, Drop: []string{"MKNOD"}},
-				InitProcessEnabled: ptrTo(true)},
+				InitProcessEnabled: ptr.To(true)},
 			DockerLabels: map[string]string{"team": "a", LabelTaskARN: "spoofed"},
-			StopTimeout:  ptrTo(int32(7)),
-			ExtraHosts:   []wire.HostEntry{{Hostname: ptrTo("db"), IpAddress: ptrTo("10.0.0.5")}},
+			StopTimeout:  ptr.To(int32(7)),
+			ExtraHosts:   []wire.HostEntry{{Hostname: ptr.To("db"), IpAddress: ptr.To("10.0.0.5")}},
 		}},
 	}
-	ov := &wire.TaskOverride{ContainerOverrides: []wire.ContainerOverride{{Name: ptrTo("web"), Command: []string{"serve", "-addr", ":9"},
-		Environment: []wire.KeyValuePair{{Name: ptrTo("B"), Value: ptrTo("override")}, {Name: ptrTo("C"), Value: ptrTo("3")}}, Memory: ptrTo(int32(256))}}}
+	ov := &wire.TaskOverride{ContainerOverrides: []wire.ContainerOverride{{Name: ptr.To("web"), Command: []string{"serve", "-addr", ":9"},
+		Environment: []wire.KeyValuePair{{Name: ptr.To("B"), Value: ptr.To("override")}, {Name: ptr.To("C"), Value: ptr.To("3")}}, Memory: ptr.To(int32(256))}}}
 	r := testRunner(t, def, ov, false)
 	spec, err := r.containerSpec(&r.def.ContainerDefinitions[0], nil)
 	if err != nil {
@@ -88,7 +87,7 @@ func TestContainerSpec(t *testing.T) {
 		t.Fatalf("stop timeout %s, init %v, caps %v, ulimits %v, hosts %v", spec.StopTimeout, spec.Init, spec.CapAdd, spec.Ulimits, spec.ExtraHosts)
 	}
 
-	def.ContainerDefinitions[0].Privileged = ptrTo(true)
+	def.ContainerDefinitions[0].Privileged = ptr.To(true)
 	if _, err := testRunner(t, def, nil, false).containerSpec(&def.ContainerDefinitions[0], nil); err == nil || !strings.Contains(err.Error(), "privileged") {
 		t.Fatalf("privileged without permission: %v", err)
 	}
@@ -99,16 +98,16 @@ func TestContainerSpec(t *testing.T) {
 
 func TestCreateOrderAndDependencies(t *testing.T) {
 	def := wire.TaskDefinition{ContainerDefinitions: []wire.ContainerDefinition{
-		{Name: ptrTo("app"), DependsOn: []wire.ContainerDependency{{ContainerName: ptrTo("db"), Condition: wire.ContainerConditionHealthy},
-			{ContainerName: ptrTo("init"), Condition: wire.ContainerConditionSuccess}}},
-		{Name: ptrTo("db"), VolumesFrom: []wire.VolumeFrom{{SourceContainer: ptrTo("data")}}},
-		{Name: ptrTo("init")},
-		{Name: ptrTo("data")},
+		{Name: ptr.To("app"), DependsOn: []wire.ContainerDependency{{ContainerName: ptr.To("db"), Condition: wire.ContainerConditionHealthy},
+			{ContainerName: ptr.To("init"), Condition: wire.ContainerConditionSuccess}}},
+		{Name: ptr.To("db"), VolumesFrom: []wire.VolumeFrom{{SourceContainer: ptr.To("data")}}},
+		{Name: ptr.To("init")},
+		{Name: ptr.To("data")},
 	}}
 	r := testRunner(t, def, nil, false)
 	var order []string
 	for _, c := range r.createOrder() {
-		order = append(order, str(c.Name))
+		order = append(order, ptr.Deref(c.Name))
 	}
 	pos := func(n string) int { return slices.Index(order, n) }
 	if pos("data") > pos("db") || pos("db") > pos("app") || pos("init") > pos("app") {

@@ -13,6 +13,7 @@ import (
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/model"
 	"github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // The toy ELBv2: a few operations of the query protocol on the generated
@@ -37,11 +38,9 @@ type toyELB struct {
 func newToyELB() *toyELB {
 	e := &toyELB{lbs: map[string]elbv2.LoadBalancer{}, tags: map[string][]elbv2.Tag{}}
 	// "taken" exists from the start, for the mapped error.
-	e.CreateLoadBalancer(context.Background(), &elbv2.CreateLoadBalancerInput{Name: ptr("taken"), Subnets: []string{"subnet-a"}})
+	e.CreateLoadBalancer(context.Background(), &elbv2.CreateLoadBalancerInput{Name: ptr.To("taken"), Subnets: []string{"subnet-a"}})
 	return e
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func (e *toyELB) CreateLoadBalancer(_ context.Context, in *elbv2.CreateLoadBalancerInput) (*elbv2.CreateLoadBalancerOutput, error) {
 	e.mu.Lock()
@@ -51,14 +50,14 @@ func (e *toyELB) CreateLoadBalancer(_ context.Context, in *elbv2.CreateLoadBalan
 		return nil, fmt.Errorf("create load balancer %s: %w", name, errDuplicateName)
 	}
 	lb := elbv2.LoadBalancer{
-		LoadBalancerArn:  ptr("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/" + name + "/50dc6c495c0c9188"),
-		LoadBalancerName: ptr(name),
-		DNSName:          ptr(name + "-1234567890.us-east-1.elb.amazonaws.com"),
+		LoadBalancerArn:  ptr.To("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/" + name + "/50dc6c495c0c9188"),
+		LoadBalancerName: ptr.To(name),
+		DNSName:          ptr.To(name + "-1234567890.us-east-1.elb.amazonaws.com"),
 		CreatedTime:      &model.Time{Time: toyCreated},
 		Scheme:           in.Scheme,
 		Type:             in.Type,
 		IpAddressType:    elbv2.IpAddressTypeIpv4,
-		VpcId:            ptr("vpc-1"),
+		VpcId:            ptr.To("vpc-1"),
 		State:            &elbv2.LoadBalancerState{Code: elbv2.LoadBalancerStateEnumProvisioning},
 		SecurityGroups:   in.SecurityGroups,
 	}
@@ -70,9 +69,9 @@ func (e *toyELB) CreateLoadBalancer(_ context.Context, in *elbv2.CreateLoadBalan
 	}
 	for i, subnet := range in.Subnets {
 		lb.AvailabilityZones = append(lb.AvailabilityZones, elbv2.AvailabilityZone{
-			ZoneName:              ptr("us-east-1" + string(rune('a'+i))),
-			SubnetId:              ptr(subnet),
-			LoadBalancerAddresses: []elbv2.LoadBalancerAddress{{IpAddress: ptr("10.0." + strconv.Itoa(i) + ".10")}},
+			ZoneName:              ptr.To("us-east-1" + string(rune('a'+i))),
+			SubnetId:              ptr.To(subnet),
+			LoadBalancerAddresses: []elbv2.LoadBalancerAddress{{IpAddress: ptr.To("10.0." + strconv.Itoa(i) + ".10")}},
 		})
 	}
 	e.lbs[name] = lb
@@ -94,7 +93,7 @@ func (e *toyELB) DescribeLoadBalancers(_ context.Context, in *elbv2.DescribeLoad
 	for _, name := range names {
 		lb, ok := e.lbs[name]
 		if !ok {
-			return nil, &elbv2.LoadBalancerNotFoundException{Message: ptr("One or more load balancers not found")}
+			return nil, &elbv2.LoadBalancerNotFoundException{Message: ptr.To("One or more load balancers not found")}
 		}
 		out.LoadBalancers = append(out.LoadBalancers, lb)
 	}
@@ -106,7 +105,7 @@ func (e *toyELB) DescribeTags(_ context.Context, in *elbv2.DescribeTagsInput) (*
 	defer e.mu.Unlock()
 	out := &elbv2.DescribeTagsOutput{}
 	for _, arn := range in.ResourceArns {
-		out.TagDescriptions = append(out.TagDescriptions, elbv2.TagDescription{ResourceArn: ptr(arn), Tags: e.tags[arn]})
+		out.TagDescriptions = append(out.TagDescriptions, elbv2.TagDescription{ResourceArn: ptr.To(arn), Tags: e.tags[arn]})
 	}
 	return out, nil
 }
@@ -116,9 +115,9 @@ func (e *toyELB) CreateRule(_ context.Context, in *elbv2.CreateRuleInput) (*elbv
 	defer e.mu.Unlock()
 	e.rules++
 	rule := elbv2.Rule{
-		RuleArn:    ptr(*in.ListenerArn + "/rule/" + strconv.Itoa(e.rules)),
-		Priority:   ptr(strconv.Itoa(int(*in.Priority))),
-		IsDefault:  ptr(false),
+		RuleArn:    ptr.To(*in.ListenerArn + "/rule/" + strconv.Itoa(e.rules)),
+		Priority:   ptr.To(strconv.Itoa(int(*in.Priority))),
+		IsDefault:  ptr.To(false),
 		Conditions: in.Conditions,
 		Actions:    in.Actions,
 	}
@@ -167,7 +166,7 @@ func toyELBService() api.QueryService {
 				return nil, nil // an empty result
 			}),
 			"DescribeTargetHealth": api.Query(func(context.Context, *elbv2.DescribeTargetHealthInput) (*elbv2.DescribeTargetHealthOutput, error) {
-				return nil, fmt.Errorf("health: %w", &elbv2.HealthUnavailableException{Message: ptr("The health of the specified targets could not be retrieved due to an internal error.")})
+				return nil, fmt.Errorf("health: %w", &elbv2.HealthUnavailableException{Message: ptr.To("The health of the specified targets could not be retrieved due to an internal error.")})
 			}),
 			"SetRulePriorities": api.Query(func(context.Context, *elbv2.SetRulePrioritiesInput) (*elbv2.SetRulePrioritiesOutput, error) {
 				return nil, &api.Error{Code: "PriorityInUse", Message: "The specified priority is in use.", Status: http.StatusConflict}

@@ -52,7 +52,9 @@ type Record struct {
 	ImportedAt time.Time `json:"importedAt"`
 }
 
-// Tag is a certificate's tag; ACM's tags may have no value.
+// Tag is a certificate's tag. ACM's tags may have no value, which
+// ListTagsForCertificate gives back as such: hence not flotilla.Tag, whose
+// rules (MaxTags, ReservedTagKey) it follows.
 type Tag struct {
 	Key   string  `json:"key"`
 	Value *string `json:"value,omitempty"`

@@ -20,6 +20,7 @@ import (
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/lbnode"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -87,12 +88,10 @@ func must[T any](t *testing.T) func(T, error) T {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func targets(ids ...string) []wire.TargetDescription {
 	var out []wire.TargetDescription
 	for _, id := range ids {
-		out = append(out, wire.TargetDescription{Id: ptr(id)})
+		out = append(out, wire.TargetDescription{Id: ptr.To(id)})
 	}
 	return out
 }
@@ -109,7 +108,7 @@ func TestStoreSource(t *testing.T) {
 	f.putInstance(t, flotilla.ContainerInstance{ID: "a", Cluster: "c", EC2InstanceID: "i-a", Address: "10.1.2.3", Status: flotilla.InstanceActive})
 	f.putInstance(t, flotilla.ContainerInstance{ID: "b", Cluster: "c", EC2InstanceID: "i-b", Status: flotilla.InstanceActive})
 	tg := must[*wire.CreateTargetGroupOutput](t)(f.elb.CreateTargetGroup(ctx, &wire.CreateTargetGroupInput{
-		Name: ptr("web"), Protocol: wire.ProtocolEnumHttp, Port: ptr(int32(8080)), TargetType: wire.TargetTypeEnumInstance,
+		Name: ptr.To("web"), Protocol: wire.ProtocolEnumHttp, Port: ptr.To(int32(8080)), TargetType: wire.TargetTypeEnumInstance,
 	})).TargetGroups[0]
 	arn := *tg.TargetGroupArn
 	if _, err := f.elb.RegisterTargets(ctx, &wire.RegisterTargetsInput{TargetGroupArn: &arn, Targets: targets("i-a", "i-b", "i-c")}); err != nil {
@@ -152,7 +151,7 @@ func TestStoreSource(t *testing.T) {
 		return r
 	}
 	next := poll(rev)
-	if _, err := f.elb.RegisterTargets(ctx, &wire.RegisterTargetsInput{TargetGroupArn: &arn, Targets: []wire.TargetDescription{{Id: ptr("i-a"), Port: ptr(int32(9000))}}}); err != nil {
+	if _, err := f.elb.RegisterTargets(ctx, &wire.RegisterTargetsInput{TargetGroupArn: &arn, Targets: []wire.TargetDescription{{Id: ptr.To("i-a"), Port: ptr.To(int32(9000))}}}); err != nil {
 		t.Fatal(err)
 	}
 	written = must[int64](t)(f.st.Rev(ctx))
@@ -231,7 +230,7 @@ func TestHTTPSource(t *testing.T) {
 	s.HandleAuthenticated(lbnode.Path+"/", api.RawRoute{SigningName: lbnode.SigningName, Handler: lbnode.Handler(f.src, quiet)})
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
-	if _, err := f.elb.CreateLoadBalancer(ctx, &wire.CreateLoadBalancerInput{Name: ptr("front")}); err != nil {
+	if _, err := f.elb.CreateLoadBalancer(ctx, &wire.CreateLoadBalancerInput{Name: ptr.To("front")}); err != nil {
 		t.Fatal(err)
 	}
 	written := must[int64](t)(f.st.Rev(ctx))

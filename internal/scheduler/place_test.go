@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // instance returns an ACTIVE, connected instance with cpu units and mem MiB
@@ -36,7 +37,7 @@ func instance(id string, cpu, mem int, attrs ...string) flotilla.ContainerInstan
 		case "type":
 			name = "ecs.instance-type"
 		}
-		ci.Attributes = append(ci.Attributes, flotilla.Attribute{Name: name, Value: str(value)})
+		ci.Attributes = append(ci.Attributes, flotilla.Attribute{Name: name, Value: ptr.To(value)})
 	}
 	return ci
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 var (
@@ -138,7 +139,7 @@ func testIndexesAgreeWithScan(t *testing.T) {
 			case op == 1:
 				ci := cis[rng.IntN(len(cis))]
 				ci.Attributes = slices.Clone(ci.Attributes)
-				ci.Attributes[0].Value = str(azs[rng.IntN(len(azs))])
+				ci.Attributes[0].Value = ptr.To(azs[rng.IntN(len(azs))])
 				g := []string{testGroup[rng.IntN(len(testGroup))]}
 				fast.Update(ci, g)
 				slow.Update(ci, g)

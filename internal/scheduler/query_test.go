@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // docExamples are the expressions of ECS's documentation (cluster query
@@ -31,18 +32,16 @@ var docExamples = []string{
 	"(attribute:ecs.availability-zone == us-east-1a or attribute:ecs.availability-zone == us-east-1b) and attribute:ecs.instance-type =~ t2.*",
 }
 
-func str(s string) *string { return &s }
-
 // host is a container instance for query tests: a t2.small in us-east-1a
 // with agent 1.14.2, registered on 2018-02-10, running two tasks.
 func host() *flotilla.ContainerInstance {
 	return &flotilla.ContainerInstance{
 		ID: "abc", EC2InstanceID: "i-abcd1234", Status: flotilla.InstanceActive, AgentConnected: true,
 		Attributes: []flotilla.Attribute{
-			{Name: "ecs.instance-type", Value: str("t2.small")},
-			{Name: "ecs.availability-zone", Value: str("us-east-1a")},
-			{Name: "stack", Value: str("prod")},
-			{Name: "weight", Value: str("10")},
+			{Name: "ecs.instance-type", Value: ptr.To("t2.small")},
+			{Name: "ecs.availability-zone", Value: ptr.To("us-east-1a")},
+			{Name: "stack", Value: ptr.To("prod")},
+			{Name: "weight", Value: ptr.To("10")},
 			{Name: "ecs.capability.docker-remote-api.1.17"},
 		},
 		VersionInfo:       flotilla.VersionInfo{AgentVersion: "1.14.2"},

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,6 +14,8 @@ import (
 	"github.com/flotilla/flotilla/internal/cert"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/acm"
+	"github.com/flotilla/flotilla/internal/paging"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -91,7 +92,7 @@ func (s *Service) reimport(ctx context.Context, arn string, m *material, now tim
 // DescribeCertificate describes a certificate from its X.509 fields, with
 // the resources that use it.
 func (s *Service) DescribeCertificate(ctx context.Context, in *wire.DescribeCertificateRequest) (*wire.DescribeCertificateResponse, error) {
-	rec, _, err := s.get(ctx, deref(in.CertificateArn))
+	rec, _, err := s.get(ctx, ptr.Deref(in.CertificateArn))
 	if err != nil {
 		return nil, err
 	}
@@ -106,15 +107,15 @@ func (s *Service) DescribeCertificate(ctx context.Context, in *wire.DescribeCert
 	alg, _ := keyAlgorithm(leaf)
 	d := &wire.CertificateDetail{
 		CertificateArn:          &rec.ARN,
-		DomainName:              ptr(domainName(leaf)),
+		DomainName:              ptr.To(domainName(leaf)),
 		SubjectAlternativeNames: subjectAlternativeNames(leaf),
-		Subject:                 ptr(leaf.Subject.String()),
-		Issuer:                  ptr(leaf.Issuer.String()),
-		Serial:                  ptr(serial(leaf)),
+		Subject:                 ptr.To(leaf.Subject.String()),
+		Issuer:                  ptr.To(leaf.Issuer.String()),
+		Serial:                  ptr.To(serial(leaf)),
 		NotBefore:               model.NewTime(leaf.NotBefore),
 		NotAfter:                model.NewTime(leaf.NotAfter),
 		KeyAlgorithm:            alg,
-		SignatureAlgorithm:      ptr(signatureAlgorithm(leaf)),
+		SignatureAlgorithm:      ptr.To(signatureAlgorithm(leaf)),
 		ExtendedKeyUsages:       extendedKeyUsages(leaf),
 		Type:                    wire.CertificateTypeImported,
 		Status:                  status(leaf, s.now()),
@@ -132,7 +133,7 @@ func (s *Service) DescribeCertificate(ctx context.Context, in *wire.DescribeCert
 // GetCertificate returns a certificate and its chain, PEM-encoded; never
 // the private key.
 func (s *Service) GetCertificate(ctx context.Context, in *wire.GetCertificateRequest) (*wire.GetCertificateResponse, error) {
-	rec, _, err := s.get(ctx, deref(in.CertificateArn))
+	rec, _, err := s.get(ctx, ptr.Deref(in.CertificateArn))
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +149,7 @@ func (s *Service) GetCertificate(ctx context.Context, in *wire.GetCertificateReq
 // listener created meanwhile finds the certificate gone (cert.Lookup's
 // ErrNotFound).
 func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertificateRequest) (*wire.DeleteCertificateOutput, error) {
-	arn := deref(in.CertificateArn)
+	arn := ptr.Deref(in.CertificateArn)
 	for range store.UpdateAttempts {
 		_, rev, err := s.get(ctx, arn)
 		if err != nil {
@@ -189,9 +190,6 @@ func (s *Service) DeleteCertificate(ctx context.Context, in *wire.DeleteCertific
 // request sets no MaxItems.
 const maxListItems = 1000
 
-// tokenPrefix versions the NextTokens that ListCertificates hands out.
-const tokenPrefix = "v1:"
-
 // listed is a certificate of a ListCertificates answer, with the key it
 // is sorted and paged by.
 type listed struct {
@@ -210,11 +208,10 @@ type listed struct {
 func (s *Service) ListCertificates(ctx context.Context, in *wire.ListCertificatesRequest) (*wire.ListCertificatesResponse, error) {
 	after := ""
 	if in.NextToken != nil {
-		b, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
-		if err != nil || !strings.HasPrefix(string(b), tokenPrefix) {
+		var err error
+		if after, err = paging.Key(*in.NextToken); err != nil {
 			return nil, api.Errorf(codeInvalidArgs, "The NextToken '%s' is not valid.", *in.NextToken)
 		}
-		after = strings.TrimPrefix(string(b), tokenPrefix)
 	}
 	limit := maxListItems
 	if in.MaxItems != nil {
@@ -248,20 +245,8 @@ func (s *Service) ListCertificates(ctx context.Context, in *wire.ListCertificate
 		}
 		return cmp.Compare(a.key, b.key)
 	})
-	if after != "" {
-		start, _ := slices.BinarySearchFunc(certs, after, func(c listed, after string) int {
-			if (!desc && c.key <= after) || (desc && c.key >= after) {
-				return -1
-			}
-			return 1
-		})
-		certs = certs[start:]
-	}
-	out := &wire.ListCertificatesResponse{}
-	if len(certs) > limit {
-		certs = certs[:limit]
-		out.NextToken = ptr(base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + certs[limit-1].key)))
-	}
+	certs, next := paging.Page(certs, func(c listed) string { return c.key }, after, limit, desc)
+	out := &wire.ListCertificatesResponse{NextToken: next}
 	users, err := s.users(ctx)
 	if err != nil {
 		return nil, err
@@ -301,10 +286,10 @@ func summary(rec *cert.Record, leaf *x509.Certificate, now time.Time, inUse bool
 	alg, _ := keyAlgorithm(leaf)
 	sans := subjectAlternativeNames(leaf)
 	s := wire.CertificateSummary{
-		CertificateArn:                       ptr(rec.ARN),
-		DomainName:                           ptr(domainName(leaf)),
+		CertificateArn:                       ptr.To(rec.ARN),
+		DomainName:                           ptr.To(domainName(leaf)),
 		SubjectAlternativeNameSummaries:      sans[:min(len(sans), maxNameSummaries)],
-		HasAdditionalSubjectAlternativeNames: ptr(len(sans) > maxNameSummaries),
+		HasAdditionalSubjectAlternativeNames: ptr.To(len(sans) > maxNameSummaries),
 		Status:                               status(leaf, now),
 		Type:                                 wire.CertificateTypeImported,
 		KeyAlgorithm:                         alg,

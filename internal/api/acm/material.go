@@ -13,6 +13,7 @@ import (
 	"time"
 
 	wire "github.com/flotilla/flotilla/internal/model/acm"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // material is a certificate, its chain and its private key as
@@ -317,11 +318,11 @@ func extendedKeyUsages(c *x509.Certificate) []wire.ExtendedKeyUsage {
 	var out []wire.ExtendedKeyUsage
 	for _, u := range c.ExtKeyUsage {
 		if e, ok := extKeyUsages[u]; ok {
-			out = append(out, wire.ExtendedKeyUsage{Name: e.name, OID: ptr(e.oid)})
+			out = append(out, wire.ExtendedKeyUsage{Name: e.name, OID: ptr.To(e.oid)})
 		}
 	}
 	for _, oid := range c.UnknownExtKeyUsage {
-		out = append(out, wire.ExtendedKeyUsage{Name: wire.ExtendedKeyUsageNameCustom, OID: ptr(oid.String())})
+		out = append(out, wire.ExtendedKeyUsage{Name: wire.ExtendedKeyUsageNameCustom, OID: ptr.To(oid.String())})
 	}
 	return out
 }

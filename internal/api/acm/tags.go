@@ -4,17 +4,15 @@ import (
 	"context"
 	"regexp"
 	"slices"
-	"strings"
 
+	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/api"
 	"github.com/flotilla/flotilla/internal/cert"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/acm"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
-
-// maxTags is the most tags a certificate can carry.
-const maxTags = 50
 
 // tagPattern is the model's pattern of tag keys and values, which the
 // generated Validate does not check (the model's is unanchored).
@@ -26,7 +24,7 @@ func (s *Service) AddTagsToCertificate(ctx context.Context, in *wire.AddTagsToCe
 	if err := checkTags(in.Tags, "Tags"); err != nil {
 		return nil, err
 	}
-	err := s.changeTags(ctx, deref(in.CertificateArn), func(have []cert.Tag) ([]cert.Tag, error) {
+	err := s.changeTags(ctx, ptr.Deref(in.CertificateArn), func(have []cert.Tag) ([]cert.Tag, error) {
 		return mergeTags(have, in.Tags)
 	})
 	if err != nil {
@@ -42,10 +40,10 @@ func (s *Service) RemoveTagsFromCertificate(ctx context.Context, in *wire.Remove
 	if err := checkTags(in.Tags, "Tags"); err != nil {
 		return nil, err
 	}
-	err := s.changeTags(ctx, deref(in.CertificateArn), func(have []cert.Tag) ([]cert.Tag, error) {
+	err := s.changeTags(ctx, ptr.Deref(in.CertificateArn), func(have []cert.Tag) ([]cert.Tag, error) {
 		return slices.DeleteFunc(have, func(t cert.Tag) bool {
 			return slices.ContainsFunc(in.Tags, func(r wire.Tag) bool {
-				return deref(r.Key) == t.Key && (r.Value == nil || (t.Value != nil && *r.Value == *t.Value))
+				return ptr.Deref(r.Key) == t.Key && (r.Value == nil || (t.Value != nil && *r.Value == *t.Value))
 			})
 		}), nil
 	})
@@ -57,13 +55,13 @@ func (s *Service) RemoveTagsFromCertificate(ctx context.Context, in *wire.Remove
 
 // ListTagsForCertificate lists a certificate's tags.
 func (s *Service) ListTagsForCertificate(ctx context.Context, in *wire.ListTagsForCertificateRequest) (*wire.ListTagsForCertificateResponse, error) {
-	rec, _, err := s.get(ctx, deref(in.CertificateArn))
+	rec, _, err := s.get(ctx, ptr.Deref(in.CertificateArn))
 	if err != nil {
 		return nil, err
 	}
 	out := &wire.ListTagsForCertificateResponse{}
 	for _, t := range rec.Tags {
-		out.Tags = append(out.Tags, wire.Tag{Key: ptr(t.Key), Value: t.Value})
+		out.Tags = append(out.Tags, wire.Tag{Key: ptr.To(t.Key), Value: t.Value})
 	}
 	return out, nil
 }
@@ -96,10 +94,10 @@ func checkTags(tags []wire.Tag, path string) error {
 	var ve model.ValidationError
 	for i, t := range tags {
 		p := model.IndexPath(path, i)
-		if !tagPattern.MatchString(deref(t.Key)) {
+		if !tagPattern.MatchString(ptr.Deref(t.Key)) {
 			ve.Add(model.JoinPath(p, "Key"), "must satisfy the pattern "+tagPattern.String())
 		}
-		if !tagPattern.MatchString(deref(t.Value)) {
+		if !tagPattern.MatchString(ptr.Deref(t.Value)) {
 			ve.Add(model.JoinPath(p, "Value"), "must satisfy the pattern "+tagPattern.String())
 		}
 	}
@@ -107,8 +105,8 @@ func checkTags(tags []wire.Tag, path string) error {
 		return err
 	}
 	for _, t := range tags {
-		if strings.HasPrefix(strings.ToLower(deref(t.Key)), "aws:") {
-			return api.Errorf(codeInvalidTag, "Tag key '%s' is invalid: the prefix 'aws:' is reserved for AWS use.", deref(t.Key))
+		if flotilla.ReservedTagKey(ptr.Deref(t.Key)) {
+			return api.Errorf(codeInvalidTag, "Tag key '%s' is invalid: the prefix 'aws:' is reserved for AWS use.", ptr.Deref(t.Key))
 		}
 	}
 	return nil
@@ -116,19 +114,19 @@ func checkTags(tags []wire.Tag, path string) error {
 
 // mergeTags returns have with add's tags (checked with checkTags) added, a key's value replaced
 // when have has the key; TooManyTagsException when that makes more than
-// maxTags.
+// flotilla.MaxTags.
 func mergeTags(have []cert.Tag, add []wire.Tag) ([]cert.Tag, error) {
 	out := slices.Clone(have)
 	for _, a := range add {
-		t := cert.Tag{Key: deref(a.Key), Value: a.Value}
+		t := cert.Tag{Key: ptr.Deref(a.Key), Value: a.Value}
 		if i := slices.IndexFunc(out, func(h cert.Tag) bool { return h.Key == t.Key }); i >= 0 {
 			out[i] = t
 		} else {
 			out = append(out, t)
 		}
 	}
-	if len(out) > maxTags {
-		return nil, api.Errorf(codeTooManyTags, "The certificate would have %d tags; a certificate can have at most %d.", len(out), maxTags)
+	if len(out) > flotilla.MaxTags {
+		return nil, api.Errorf(codeTooManyTags, "The certificate would have %d tags; a certificate can have at most %d.", len(out), flotilla.MaxTags)
 	}
 	return out, nil
 }

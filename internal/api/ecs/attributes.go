@@ -5,6 +5,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -61,11 +62,11 @@ func (s *Service) changeAttributes(ctx context.Context, clusterRef *string, in [
 		if a.TargetType != "" && a.TargetType != wire.TargetTypeContainerInstance {
 			return flotilla.Errorf(flotilla.EInvalid, "Invalid targetType %q: only container-instance is supported.", a.TargetType)
 		}
-		target := str(a.TargetId)
+		target := ptr.Deref(a.TargetId)
 		if target == "" {
-			return flotilla.Errorf(flotilla.EInvalid, "targetId is required for attribute %s.", str(a.Name))
+			return flotilla.Errorf(flotilla.EInvalid, "targetId is required for attribute %s.", ptr.Deref(a.Name))
 		}
-		fa := flotilla.Attribute{Name: str(a.Name), Value: a.Value}
+		fa := flotilla.Attribute{Name: ptr.Deref(a.Name), Value: a.Value}
 		if err := flotilla.ValidateAttribute(fa); err != nil {
 			return err
 		}
@@ -126,7 +127,7 @@ func (s *Service) ListAttributes(ctx context.Context, in *wire.ListAttributesReq
 				continue
 			}
 			all = append(all, entry{ci.ID + "/" + a.Name, wire.Attribute{
-				Name: ptr(a.Name), Value: a.Value, TargetType: wire.TargetTypeContainerInstance, TargetId: ptr(ci.ARN)}})
+				Name: ptr.To(a.Name), Value: a.Value, TargetType: wire.TargetTypeContainerInstance, TargetId: ptr.To(ci.ARN)}})
 		}
 	}
 	pageItems, next := paginate(all, func(e entry) string { return e.key }, p)

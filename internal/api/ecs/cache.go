@@ -8,6 +8,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -127,7 +128,7 @@ func newClusterView(c *flotilla.Cluster) *clusterView {
 		v.base.DefaultCapacityProviderStrategy = []wire.CapacityProviderStrategyItem{}
 	}
 	for _, st := range c.Settings {
-		v.settings = append(v.settings, wire.ClusterSetting{Name: wire.ClusterSettingName(st.Name), Value: ptr(st.Value)})
+		v.settings = append(v.settings, wire.ClusterSetting{Name: wire.ClusterSettingName(st.Name), Value: ptr.To(st.Value)})
 	}
 	if sc := fromRaw[*wire.ClusterServiceConnectDefaultsRequest](c.ServiceConnectDefaults); sc != nil {
 		v.base.ServiceConnectDefaults = &wire.ClusterServiceConnectDefaults{Namespace: sc.Namespace}
@@ -140,7 +141,7 @@ func newClusterView(c *flotilla.Cluster) *clusterView {
 var clusterStatistics = func() []wire.KeyValuePair {
 	var out []wire.KeyValuePair
 	for _, k := range []string{"runningEC2TasksCount", "runningExternalTasksCount", "pendingEC2TasksCount", "pendingExternalTasksCount", "activeEC2ServiceCount", "activeExternalServiceCount", "drainingEC2ServiceCount", "drainingExternalServiceCount"} {
-		out = append(out, wire.KeyValuePair{Name: ptr(k), Value: ptr("0")})
+		out = append(out, wire.KeyValuePair{Name: ptr.To(k), Value: ptr.To("0")})
 	}
 	return out
 }()
@@ -150,7 +151,7 @@ var clusterStatistics = func() []wire.KeyValuePair {
 func (v *clusterView) wire(instances int, include []wire.ClusterField) wire.Cluster {
 	w := v.base
 	if instances != 0 {
-		w.RegisteredContainerInstancesCount = ptr(int32(instances))
+		w.RegisteredContainerInstancesCount = ptr.To(int32(instances))
 	}
 	if hasInclude(include, wire.ClusterFieldSettings) {
 		w.Settings = v.settings

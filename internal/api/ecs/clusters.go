@@ -7,6 +7,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -16,7 +17,7 @@ var knownCapacityProviders = []string{"FARGATE", "FARGATE_SPOT"}
 // CreateCluster creates a cluster, or returns the ACTIVE one of that name
 // unchanged, as ECS does.
 func (s *Service) CreateCluster(ctx context.Context, in *wire.CreateClusterRequest) (*wire.CreateClusterResponse, error) {
-	name := str(in.ClusterName)
+	name := ptr.Deref(in.ClusterName)
 	if name == "" {
 		name = flotilla.DefaultClusterName
 	}
@@ -95,14 +96,14 @@ func (s *Service) DescribeClusters(ctx context.Context, in *wire.DescribeCluster
 	for _, ref := range refs {
 		name, err := s.clusterName(&ref)
 		if err != nil {
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(ref), Reason: ptr("MISSING")})
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr.To(ref), Reason: ptr.To("MISSING")})
 			continue
 		}
 		v, ok := s.reads.clusters.load(name, rev)
 		if !ok {
 			kv, err := s.store.Get(ctx, flotilla.ClusterKey(name))
 			if errors.Is(err, store.ErrNotFound) {
-				out.Failures = append(out.Failures, wire.Failure{Arn: ptr(s.acct.ClusterARN(name)), Reason: ptr("MISSING")})
+				out.Failures = append(out.Failures, wire.Failure{Arn: ptr.To(s.acct.ClusterARN(name)), Reason: ptr.To("MISSING")})
 				continue
 			}
 			if err != nil {
@@ -284,7 +285,7 @@ func (s *Service) activeInstances(ctx context.Context, c *flotilla.Cluster, rev 
 func clusterSettings(in []wire.ClusterSetting) ([]flotilla.Setting, error) {
 	var out []flotilla.Setting
 	for _, st := range in {
-		v := str(st.Value)
+		v := ptr.Deref(st.Value)
 		if st.Name != wire.ClusterSettingNameContainerInsights {
 			return nil, flotilla.Errorf(flotilla.EInvalid, "Invalid cluster setting name: %s.", st.Name)
 		}
@@ -320,7 +321,7 @@ func validateCapacityProviders(providers []string, strategy []wire.CapacityProvi
 		}
 	}
 	for i, item := range strategy {
-		if !slices.Contains(providers, str(item.CapacityProvider)) {
+		if !slices.Contains(providers, ptr.Deref(item.CapacityProvider)) {
 			return flotilla.Errorf(flotilla.EInvalid, "The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again (defaultCapacityProviderStrategy[%d]).", i)
 		}
 	}

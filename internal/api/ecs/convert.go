@@ -9,26 +9,9 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
-
-func ptr[T any](v T) *T { return &v }
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func i32(p *int32) int32 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func boolv(p *bool) bool { return p != nil && *p }
 
 func tagsFromWire(in []wire.Tag) []flotilla.Tag {
 	if len(in) == 0 {
@@ -36,7 +19,7 @@ func tagsFromWire(in []wire.Tag) []flotilla.Tag {
 	}
 	out := make([]flotilla.Tag, len(in))
 	for i, t := range in {
-		out[i] = flotilla.Tag{Key: str(t.Key), Value: str(t.Value)}
+		out[i] = flotilla.Tag{Key: ptr.Deref(t.Key), Value: ptr.Deref(t.Value)}
 	}
 	return out
 }
@@ -44,7 +27,7 @@ func tagsFromWire(in []wire.Tag) []flotilla.Tag {
 func tagsToWire(in []flotilla.Tag) []wire.Tag {
 	out := make([]wire.Tag, len(in))
 	for i, t := range in {
-		out[i] = wire.Tag{Key: ptr(t.Key), Value: ptr(t.Value)}
+		out[i] = wire.Tag{Key: ptr.To(t.Key), Value: ptr.To(t.Value)}
 	}
 	return out
 }
@@ -73,7 +56,7 @@ func fromRaw[T any](raw json.RawMessage) T {
 func resourcesFromWire(in []wire.Resource) []flotilla.Resource {
 	out := make([]flotilla.Resource, len(in))
 	for i, r := range in {
-		out[i] = flotilla.Resource{Name: str(r.Name), Type: str(r.Type), StringSetValue: r.StringSetValue}
+		out[i] = flotilla.Resource{Name: ptr.Deref(r.Name), Type: ptr.Deref(r.Type), StringSetValue: r.StringSetValue}
 		if r.IntegerValue != nil {
 			out[i].IntegerValue = *r.IntegerValue
 		}
@@ -90,8 +73,8 @@ func resourcesFromWire(in []wire.Resource) []flotilla.Resource {
 func resourcesToWire(in []flotilla.Resource) []wire.Resource {
 	out := make([]wire.Resource, len(in))
 	for i, r := range in {
-		w := wire.Resource{Name: ptr(r.Name), Type: ptr(r.Type), IntegerValue: ptr(r.IntegerValue),
-			LongValue: ptr(r.LongValue), DoubleValue: ptr(r.DoubleValue)}
+		w := wire.Resource{Name: ptr.To(r.Name), Type: ptr.To(r.Type), IntegerValue: ptr.To(r.IntegerValue),
+			LongValue: ptr.To(r.LongValue), DoubleValue: ptr.To(r.DoubleValue)}
 		if r.Type == "STRINGSET" {
 			w.StringSetValue = append([]string{}, r.StringSetValue...)
 		}
@@ -118,7 +101,7 @@ func describe[T, W any](refs []string, get func(ref string) (*T, error), arnOf f
 		v, err := get(ref)
 		var de *flotilla.Error
 		if errors.As(err, &de) {
-			failures = append(failures, wire.Failure{Arn: ptr(arnOf(ref)), Reason: ptr("MISSING")})
+			failures = append(failures, wire.Failure{Arn: ptr.To(arnOf(ref)), Reason: ptr.To("MISSING")})
 			continue
 		}
 		if err != nil {
@@ -172,7 +155,7 @@ func containerChange(name, runtimeID, status string, exitCode *int32, reason str
 	}
 	for _, b := range nb {
 		ch.NetworkBindings = append(ch.NetworkBindings, flotilla.NetworkBinding{
-			BindIP: str(b.BindIP), ContainerPort: int(i32(b.ContainerPort)), HostPort: int(i32(b.HostPort)), Protocol: string(b.Protocol)})
+			BindIP: ptr.Deref(b.BindIP), ContainerPort: int(ptr.Deref(b.ContainerPort)), HostPort: int(ptr.Deref(b.HostPort)), Protocol: string(b.Protocol)})
 	}
 	return ch
 }
@@ -180,7 +163,7 @@ func containerChange(name, runtimeID, status string, exitCode *int32, reason str
 func placementConstraintsFromWire(in []wire.PlacementConstraint) []flotilla.PlacementConstraint {
 	var out []flotilla.PlacementConstraint
 	for _, c := range in {
-		out = append(out, flotilla.PlacementConstraint{Type: string(c.Type), Expression: str(c.Expression)})
+		out = append(out, flotilla.PlacementConstraint{Type: string(c.Type), Expression: ptr.Deref(c.Expression)})
 	}
 	return out
 }
@@ -196,7 +179,7 @@ func placementConstraintsToWire(in []flotilla.PlacementConstraint) []wire.Placem
 func placementStrategiesFromWire(in []wire.PlacementStrategy) []flotilla.PlacementStrategy {
 	var out []flotilla.PlacementStrategy
 	for _, st := range in {
-		out = append(out, flotilla.PlacementStrategy{Type: string(st.Type), Field: str(st.Field)})
+		out = append(out, flotilla.PlacementStrategy{Type: string(st.Type), Field: ptr.Deref(st.Field)})
 	}
 	return out
 }
@@ -214,7 +197,7 @@ func placementStrategiesToWire(in []flotilla.PlacementStrategy) []wire.Placement
 func loadBalancersFromWire(in []wire.LoadBalancer) []flotilla.ServiceLoadBalancer {
 	var out []flotilla.ServiceLoadBalancer
 	for _, l := range in {
-		out = append(out, flotilla.ServiceLoadBalancer{TargetGroupARN: str(l.TargetGroupArn), ContainerName: str(l.ContainerName), ContainerPort: int(i32(l.ContainerPort))})
+		out = append(out, flotilla.ServiceLoadBalancer{TargetGroupARN: ptr.Deref(l.TargetGroupArn), ContainerName: ptr.Deref(l.ContainerName), ContainerPort: int(ptr.Deref(l.ContainerPort))})
 	}
 	return out
 }
@@ -222,7 +205,7 @@ func loadBalancersFromWire(in []wire.LoadBalancer) []flotilla.ServiceLoadBalance
 func loadBalancersToWire(in []flotilla.ServiceLoadBalancer) []wire.LoadBalancer {
 	out := make([]wire.LoadBalancer, 0, len(in))
 	for _, l := range in {
-		out = append(out, wire.LoadBalancer{TargetGroupArn: optional(l.TargetGroupARN), ContainerName: optional(l.ContainerName), ContainerPort: ptr(int32(l.ContainerPort))})
+		out = append(out, wire.LoadBalancer{TargetGroupArn: optional(l.TargetGroupARN), ContainerName: optional(l.ContainerName), ContainerPort: ptr.To(int32(l.ContainerPort))})
 	}
 	return out
 }
@@ -238,29 +221,29 @@ func optional(s string) *string {
 // taskSpec is what tasks of a definition are made from, with a run's
 // overrides, in the domain's terms.
 func taskSpec(td *wire.TaskDefinition, ov *wire.TaskOverride) flotilla.TaskSpec {
-	spec := flotilla.TaskSpec{CPU: str(td.Cpu), Memory: str(td.Memory)}
+	spec := flotilla.TaskSpec{CPU: ptr.Deref(td.Cpu), Memory: ptr.Deref(td.Memory)}
 	for _, c := range td.ContainerDefinitions {
-		cs := flotilla.ContainerSpec{Name: str(c.Name), Image: str(c.Image), Essential: c.Essential == nil || *c.Essential,
-			CPU: int(i32(c.Cpu)), Memory: int(i32(c.Memory)), MemoryReservation: int(i32(c.MemoryReservation)), HealthCheck: c.HealthCheck != nil}
+		cs := flotilla.ContainerSpec{Name: ptr.Deref(c.Name), Image: ptr.Deref(c.Image), Essential: c.Essential == nil || *c.Essential,
+			CPU: int(ptr.Deref(c.Cpu)), Memory: int(ptr.Deref(c.Memory)), MemoryReservation: int(ptr.Deref(c.MemoryReservation)), HealthCheck: c.HealthCheck != nil}
 		for _, pm := range c.PortMappings {
-			cs.HostPorts = append(cs.HostPorts, flotilla.HostPort{Port: int(i32(pm.HostPort)), UDP: pm.Protocol == wire.TransportProtocolUdp})
+			cs.HostPorts = append(cs.HostPorts, flotilla.HostPort{Port: int(ptr.Deref(pm.HostPort)), UDP: pm.Protocol == wire.TransportProtocolUdp})
 		}
 		spec.Containers = append(spec.Containers, cs)
 	}
 	if ov == nil {
 		return spec
 	}
-	spec.Overrides = flotilla.TaskOverrides{CPU: str(ov.Cpu), Memory: str(ov.Memory)}
+	spec.Overrides = flotilla.TaskOverrides{CPU: ptr.Deref(ov.Cpu), Memory: ptr.Deref(ov.Memory)}
 	for _, co := range ov.ContainerOverrides {
-		o := flotilla.ContainerOverride{Name: str(co.Name)}
+		o := flotilla.ContainerOverride{Name: ptr.Deref(co.Name)}
 		if co.Cpu != nil {
-			o.CPU = ptr(int(*co.Cpu))
+			o.CPU = ptr.To(int(*co.Cpu))
 		}
 		if co.Memory != nil {
-			o.Memory = ptr(int(*co.Memory))
+			o.Memory = ptr.To(int(*co.Memory))
 		}
 		if co.MemoryReservation != nil {
-			o.MemoryReservation = ptr(int(*co.MemoryReservation))
+			o.MemoryReservation = ptr.To(int(*co.MemoryReservation))
 		}
 		spec.Overrides.Containers = append(spec.Overrides.Containers, o)
 	}

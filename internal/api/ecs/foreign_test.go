@@ -8,6 +8,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -33,34 +34,34 @@ func TestForeignARNsNameNothing(t *testing.T) {
 	}
 	defer st.Close()
 	s := New(Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: "123456789012"}})
-	cl, err := s.CreateCluster(ctx, &wire.CreateClusterRequest{ClusterName: ptr("c")})
+	cl, err := s.CreateCluster(ctx, &wire.CreateClusterRequest{ClusterName: ptr.To("c")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clusterARN := str(cl.Cluster.ClusterArn)
-	res := []wire.Resource{{Name: ptr("CPU"), Type: ptr("INTEGER"), IntegerValue: ptr(int32(2048))},
-		{Name: ptr("MEMORY"), Type: ptr("INTEGER"), IntegerValue: ptr(int32(1000))}}
-	reg, err := s.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr("c"), TotalResources: res})
+	clusterARN := ptr.Deref(cl.Cluster.ClusterArn)
+	res := []wire.Resource{{Name: ptr.To("CPU"), Type: ptr.To("INTEGER"), IntegerValue: ptr.To(int32(2048))},
+		{Name: ptr.To("MEMORY"), Type: ptr.To("INTEGER"), IntegerValue: ptr.To(int32(1000))}}
+	reg, err := s.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr.To("c"), TotalResources: res})
 	if err != nil {
 		t.Fatal(err)
 	}
-	instanceARN := str(reg.ContainerInstance.ContainerInstanceArn)
-	td, err := s.RegisterTaskDefinition(ctx, &wire.RegisterTaskDefinitionRequest{Family: ptr("web"),
-		ContainerDefinitions: []wire.ContainerDefinition{{Name: ptr("app"), Image: ptr("busybox"), Memory: ptr(int32(64))}}})
+	instanceARN := ptr.Deref(reg.ContainerInstance.ContainerInstanceArn)
+	td, err := s.RegisterTaskDefinition(ctx, &wire.RegisterTaskDefinitionRequest{Family: ptr.To("web"),
+		ContainerDefinitions: []wire.ContainerDefinition{{Name: ptr.To("app"), Image: ptr.To("busybox"), Memory: ptr.To(int32(64))}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tdARN := str(td.TaskDefinition.TaskDefinitionArn)
-	svc, err := s.CreateService(ctx, &wire.CreateServiceRequest{Cluster: ptr("c"), ServiceName: ptr("api"), TaskDefinition: ptr(tdARN), DesiredCount: ptr(int32(0))})
+	tdARN := ptr.Deref(td.TaskDefinition.TaskDefinitionArn)
+	svc, err := s.CreateService(ctx, &wire.CreateServiceRequest{Cluster: ptr.To("c"), ServiceName: ptr.To("api"), TaskDefinition: ptr.To(tdARN), DesiredCount: ptr.To(int32(0))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	serviceARN := str(svc.Service.ServiceArn)
-	deps, err := s.ListServiceDeployments(ctx, &wire.ListServiceDeploymentsRequest{Cluster: ptr("c"), Service: ptr("api")})
+	serviceARN := ptr.Deref(svc.Service.ServiceArn)
+	deps, err := s.ListServiceDeployments(ctx, &wire.ListServiceDeploymentsRequest{Cluster: ptr.To("c"), Service: ptr.To("api")})
 	if err != nil || len(deps.ServiceDeployments) != 1 {
 		t.Fatalf("service deployments: %v %v", deps, err)
 	}
-	deploymentARN := str(deps.ServiceDeployments[0].ServiceDeploymentArn)
+	deploymentARN := ptr.Deref(deps.ServiceDeployments[0].ServiceDeploymentArn)
 	// A task as a placement leaves it.
 	task := flotilla.Task{ID: "0123456789abcdef0123456789abcdef", Cluster: "c", LastStatus: flotilla.TaskRunning, DesiredStatus: flotilla.TaskRunning}
 	if _, err := st.Txn(ctx, store.Txn{Ops: []store.Op{putJSON(flotilla.TaskKey("c", task.ID), task)}}); err != nil {
@@ -78,51 +79,51 @@ func TestForeignARNsNameNothing(t *testing.T) {
 			return err == nil && len(out.Clusters) == 1
 		}},
 		{"ListServices cluster", clusterARN, func(arn string) bool {
-			_, err := s.ListServices(ctx, &wire.ListServicesRequest{Cluster: ptr(arn)})
+			_, err := s.ListServices(ctx, &wire.ListServicesRequest{Cluster: ptr.To(arn)})
 			return err == nil
 		}},
 		{"ListTagsForResource", clusterARN, func(arn string) bool {
-			_, err := s.ListTagsForResource(ctx, &wire.ListTagsForResourceRequest{ResourceArn: ptr(arn)})
+			_, err := s.ListTagsForResource(ctx, &wire.ListTagsForResourceRequest{ResourceArn: ptr.To(arn)})
 			return err == nil
 		}},
 		{"DescribeTasks", taskARN, func(arn string) bool {
-			out, err := s.DescribeTasks(ctx, &wire.DescribeTasksRequest{Cluster: ptr("c"), Tasks: []string{arn}})
+			out, err := s.DescribeTasks(ctx, &wire.DescribeTasksRequest{Cluster: ptr.To("c"), Tasks: []string{arn}})
 			return err == nil && len(out.Tasks) == 1
 		}},
 		{"DescribeContainerInstances", instanceARN, func(arn string) bool {
-			out, err := s.DescribeContainerInstances(ctx, &wire.DescribeContainerInstancesRequest{Cluster: ptr("c"), ContainerInstances: []string{arn}})
+			out, err := s.DescribeContainerInstances(ctx, &wire.DescribeContainerInstancesRequest{Cluster: ptr.To("c"), ContainerInstances: []string{arn}})
 			return err == nil && len(out.ContainerInstances) == 1
 		}},
 		{"PutAttributes targetId", instanceARN, func(arn string) bool {
-			_, err := s.PutAttributes(ctx, &wire.PutAttributesRequest{Cluster: ptr("c"), Attributes: []wire.Attribute{{Name: ptr("a"), TargetId: ptr(arn)}}})
+			_, err := s.PutAttributes(ctx, &wire.PutAttributesRequest{Cluster: ptr.To("c"), Attributes: []wire.Attribute{{Name: ptr.To("a"), TargetId: ptr.To(arn)}}})
 			return err == nil
 		}},
 		{"DescribeTaskDefinition", tdARN, func(arn string) bool {
-			_, err := s.DescribeTaskDefinition(ctx, &wire.DescribeTaskDefinitionRequest{TaskDefinition: ptr(arn)})
+			_, err := s.DescribeTaskDefinition(ctx, &wire.DescribeTaskDefinitionRequest{TaskDefinition: ptr.To(arn)})
 			return err == nil
 		}},
 		{"DescribeServices", serviceARN, func(arn string) bool {
-			out, err := s.DescribeServices(ctx, &wire.DescribeServicesRequest{Cluster: ptr("c"), Services: []string{arn}})
+			out, err := s.DescribeServices(ctx, &wire.DescribeServicesRequest{Cluster: ptr.To("c"), Services: []string{arn}})
 			return err == nil && len(out.Services) == 1
 		}},
 		{"UpdateService", serviceARN, func(arn string) bool {
-			_, err := s.UpdateService(ctx, &wire.UpdateServiceRequest{Cluster: ptr("c"), Service: ptr(arn)})
+			_, err := s.UpdateService(ctx, &wire.UpdateServiceRequest{Cluster: ptr.To("c"), Service: ptr.To(arn)})
 			return err == nil
 		}},
 		{"ListTasks containerInstance", instanceARN, func(arn string) bool {
-			_, err := s.ListTasks(ctx, &wire.ListTasksRequest{Cluster: ptr("c"), ContainerInstance: ptr(arn)})
+			_, err := s.ListTasks(ctx, &wire.ListTasksRequest{Cluster: ptr.To("c"), ContainerInstance: ptr.To(arn)})
 			return err == nil
 		}},
 		{"PutAccountSetting principalArn", s.acct.RootPrincipal(), func(arn string) bool {
-			_, err := s.PutAccountSetting(ctx, &wire.PutAccountSettingRequest{Name: wire.SettingNameContainerInsights, Value: ptr("enabled"), PrincipalArn: ptr(arn)})
+			_, err := s.PutAccountSetting(ctx, &wire.PutAccountSettingRequest{Name: wire.SettingNameContainerInsights, Value: ptr.To("enabled"), PrincipalArn: ptr.To(arn)})
 			return err == nil
 		}},
 		{"UpdateContainerInstancesState", instanceARN, func(arn string) bool {
-			out, err := s.UpdateContainerInstancesState(ctx, &wire.UpdateContainerInstancesStateRequest{Cluster: ptr("c"), ContainerInstances: []string{arn}, Status: wire.ContainerInstanceStatusActive})
+			out, err := s.UpdateContainerInstancesState(ctx, &wire.UpdateContainerInstancesStateRequest{Cluster: ptr.To("c"), ContainerInstances: []string{arn}, Status: wire.ContainerInstanceStatusActive})
 			return err == nil && len(out.ContainerInstances) == 1
 		}},
 		{"ListServiceDeployments service", serviceARN, func(arn string) bool {
-			_, err := s.ListServiceDeployments(ctx, &wire.ListServiceDeploymentsRequest{Cluster: ptr("c"), Service: ptr(arn)})
+			_, err := s.ListServiceDeployments(ctx, &wire.ListServiceDeploymentsRequest{Cluster: ptr.To("c"), Service: ptr.To(arn)})
 			return err == nil
 		}},
 		{"DescribeServiceDeployments", deploymentARN, func(arn string) bool {
@@ -130,11 +131,11 @@ func TestForeignARNsNameNothing(t *testing.T) {
 			return err == nil && len(out.ServiceDeployments) == 1
 		}},
 		{"TagResource service", serviceARN, func(arn string) bool {
-			_, err := s.TagResource(ctx, &wire.TagResourceRequest{ResourceArn: ptr(arn), Tags: []wire.Tag{{Key: ptr("k"), Value: ptr("v")}}})
+			_, err := s.TagResource(ctx, &wire.TagResourceRequest{ResourceArn: ptr.To(arn), Tags: []wire.Tag{{Key: ptr.To("k"), Value: ptr.To("v")}}})
 			return err == nil
 		}},
 		{"RegisterContainerInstance containerInstanceArn", instanceARN, func(arn string) bool {
-			_, err := s.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr("c"), TotalResources: res, ContainerInstanceArn: ptr(arn)})
+			_, err := s.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr.To("c"), TotalResources: res, ContainerInstanceArn: ptr.To(arn)})
 			if err != nil && flotilla.ErrorCode(err) != flotilla.EInvalid {
 				// What an agent takes for "register anew".
 				t.Errorf("re-registering %s: %v, want an invalid-parameter error", arn, err)
@@ -143,11 +144,11 @@ func TestForeignARNsNameNothing(t *testing.T) {
 		}},
 		// Last: they stop the task and deregister the instance.
 		{"StopTask", taskARN, func(arn string) bool {
-			_, err := s.StopTask(ctx, &wire.StopTaskRequest{Cluster: ptr("c"), Task: ptr(arn)})
+			_, err := s.StopTask(ctx, &wire.StopTaskRequest{Cluster: ptr.To("c"), Task: ptr.To(arn)})
 			return err == nil
 		}},
 		{"DeregisterContainerInstance", instanceARN, func(arn string) bool {
-			_, err := s.DeregisterContainerInstance(ctx, &wire.DeregisterContainerInstanceRequest{Cluster: ptr("c"), ContainerInstance: ptr(arn), Force: ptr(true)})
+			_, err := s.DeregisterContainerInstance(ctx, &wire.DeregisterContainerInstanceRequest{Cluster: ptr.To("c"), ContainerInstance: ptr.To(arn), Force: ptr.To(true)})
 			return err == nil
 		}},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/store"
 )
@@ -38,7 +39,7 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 		return nil, err
 	}
 	ec2ID, address := "", ""
-	if doc := str(in.InstanceIdentityDocument); doc != "" {
+	if doc := ptr.Deref(in.InstanceIdentityDocument); doc != "" {
 		var id struct {
 			InstanceID string `json:"instanceId"`
 			PrivateIP  string `json:"privateIp"`
@@ -54,7 +55,7 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 		ec2ID, address = id.InstanceID, id.PrivateIP
 	}
 	id := flotilla.NewID()
-	if arn := str(in.ContainerInstanceArn); arn != "" {
+	if arn := ptr.Deref(in.ContainerInstanceArn); arn != "" {
 		if s.foreign(arn) {
 			// As for an instance this region no longer has: an agent moved
 			// to another region registers anew.
@@ -69,7 +70,7 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 		}
 		id = iid
 	}
-	if caller := callerInstance(ctx); caller != "" && (str(in.ContainerInstanceArn) == "" || caller != s.acct.ContainerInstanceARN(cluster, id)) {
+	if caller := callerInstance(ctx); caller != "" && (ptr.Deref(in.ContainerInstanceArn) == "" || caller != s.acct.ContainerInstanceARN(cluster, id)) {
 		return nil, flotilla.Errorf(flotilla.EAccessDenied, "Instance credentials may only re-register their own container instance.")
 	}
 	if ec2ID == "" {
@@ -79,8 +80,8 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *wire.Regist
 	for {
 		old, rev, err := store.GetJSON[flotilla.ContainerInstance](ctx, s.store, key)
 		if errors.Is(err, store.ErrNotFound) {
-			if str(in.ContainerInstanceArn) != "" {
-				return nil, flotilla.Errorf(flotilla.EInvalid, "Container instance %s not found.", str(in.ContainerInstanceArn))
+			if ptr.Deref(in.ContainerInstanceArn) != "" {
+				return nil, flotilla.Errorf(flotilla.EInvalid, "Container instance %s not found.", ptr.Deref(in.ContainerInstanceArn))
 			}
 			old, rev, err = nil, 0, nil
 		}
@@ -157,11 +158,11 @@ func (s *Service) DeregisterContainerInstance(ctx context.Context, in *wire.Dere
 	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
 		return nil, err
 	}
-	ci, err := s.updateInstance(ctx, cluster, str(in.ContainerInstance), func(ci *flotilla.ContainerInstance) error {
+	ci, err := s.updateInstance(ctx, cluster, ptr.Deref(in.ContainerInstance), func(ci *flotilla.ContainerInstance) error {
 		if ci.Status == flotilla.InstanceInactive {
 			return flotilla.Errorf(flotilla.EInvalid, "Container instance %s is already deregistered.", ci.ARN)
 		}
-		if ci.RunningTasksCount+ci.PendingTasksCount > 0 && !boolv(in.Force) {
+		if ci.RunningTasksCount+ci.PendingTasksCount > 0 && !ptr.Deref(in.Force) {
 			return flotilla.Errorf(flotilla.EInvalid, "Found running tasks on the instance. Use force to deregister it anyway.")
 		}
 		ci.Status = flotilla.InstanceInactive
@@ -217,7 +218,7 @@ func (s *Service) ListContainerInstances(ctx context.Context, in *wire.ListConta
 		return nil, err
 	}
 	var filter *scheduler.Query
-	if f := str(in.Filter); f != "" {
+	if f := ptr.Deref(in.Filter); f != "" {
 		q, err := scheduler.ParseQuery(f)
 		if err != nil {
 			return nil, err
@@ -295,7 +296,7 @@ func (s *Service) UpdateContainerInstancesState(ctx context.Context, in *wire.Up
 				reason = de.Message
 			}
 			arn := arnOr(ref, func(id string) string { return s.acct.ContainerInstanceARN(cluster, id) })
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr(reason)})
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr.To(arn), Reason: ptr.To(reason)})
 			continue
 		}
 		if err != nil {
@@ -413,7 +414,7 @@ func checkResources(in []wire.Resource) ([]flotilla.Resource, error) {
 func attributesFromWire(in []wire.Attribute) ([]flotilla.Attribute, error) {
 	out := make([]flotilla.Attribute, 0, len(in))
 	for _, a := range in {
-		fa := flotilla.Attribute{Name: str(a.Name), Value: a.Value}
+		fa := flotilla.Attribute{Name: ptr.Deref(a.Name), Value: a.Value}
 		if err := flotilla.ValidateAttribute(fa); err != nil {
 			return nil, err
 		}
@@ -426,34 +427,34 @@ func versionFromWire(v *wire.VersionInfo) flotilla.VersionInfo {
 	if v == nil {
 		return flotilla.VersionInfo{}
 	}
-	return flotilla.VersionInfo{AgentVersion: str(v.AgentVersion), AgentHash: str(v.AgentHash), DockerVersion: str(v.DockerVersion)}
+	return flotilla.VersionInfo{AgentVersion: ptr.Deref(v.AgentVersion), AgentHash: ptr.Deref(v.AgentHash), DockerVersion: ptr.Deref(v.DockerVersion)}
 }
 
 func instanceToWire(ci *flotilla.ContainerInstance, withTags bool) *wire.ContainerInstance {
 	w := &wire.ContainerInstance{
-		ContainerInstanceArn: ptr(ci.ARN),
-		Ec2InstanceId:        ptr(ci.EC2InstanceID),
-		Version:              ptr(ci.Version),
-		VersionInfo: &wire.VersionInfo{AgentVersion: ptr(ci.VersionInfo.AgentVersion),
-			AgentHash: ptr(ci.VersionInfo.AgentHash), DockerVersion: ptr(ci.VersionInfo.DockerVersion)},
+		ContainerInstanceArn: ptr.To(ci.ARN),
+		Ec2InstanceId:        ptr.To(ci.EC2InstanceID),
+		Version:              ptr.To(ci.Version),
+		VersionInfo: &wire.VersionInfo{AgentVersion: ptr.To(ci.VersionInfo.AgentVersion),
+			AgentHash: ptr.To(ci.VersionInfo.AgentHash), DockerVersion: ptr.To(ci.VersionInfo.DockerVersion)},
 		RemainingResources:  resourcesToWire(ci.RemainingResources),
 		RegisteredResources: resourcesToWire(ci.RegisteredResources),
-		Status:              ptr(ci.Status),
-		AgentConnected:      ptr(ci.AgentConnected),
-		RunningTasksCount:   ptr(ci.RunningTasksCount),
-		PendingTasksCount:   ptr(ci.PendingTasksCount),
+		Status:              ptr.To(ci.Status),
+		AgentConnected:      ptr.To(ci.AgentConnected),
+		RunningTasksCount:   ptr.To(ci.RunningTasksCount),
+		PendingTasksCount:   ptr.To(ci.PendingTasksCount),
 		Attributes:          []wire.Attribute{},
 		RegisteredAt:        model.NewTime(ci.RegisteredAt),
 		Attachments:         []wire.Attachment{},
 	}
 	if ci.StatusReason != "" {
-		w.StatusReason = ptr(ci.StatusReason)
+		w.StatusReason = ptr.To(ci.StatusReason)
 	}
 	if ci.CapacityProviderName != "" {
-		w.CapacityProviderName = ptr(ci.CapacityProviderName)
+		w.CapacityProviderName = ptr.To(ci.CapacityProviderName)
 	}
 	for _, a := range ci.Attributes {
-		w.Attributes = append(w.Attributes, wire.Attribute{Name: ptr(a.Name), Value: a.Value})
+		w.Attributes = append(w.Attributes, wire.Attribute{Name: ptr.To(a.Name), Value: a.Value})
 	}
 	if withTags {
 		w.Tags = tagsToWire(ci.Tags)

@@ -15,6 +15,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/link"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -24,7 +25,7 @@ func (s *Service) DiscoverPollEndpoint(ctx context.Context, in *wire.DiscoverPol
 	if err != nil {
 		return nil, err
 	}
-	if ref := str(in.ContainerInstance); ref != "" {
+	if ref := ptr.Deref(in.ContainerInstance); ref != "" {
 		c, id, err := s.instanceRef(cluster, ref)
 		if err != nil {
 			return nil, err
@@ -34,7 +35,7 @@ func (s *Service) DiscoverPollEndpoint(ctx context.Context, in *wire.DiscoverPol
 		}
 	}
 	ep := s.endpoint
-	return &wire.DiscoverPollEndpointResponse{Endpoint: ptr(ep), TelemetryEndpoint: ptr(ep), ServiceConnectEndpoint: ptr(ep)}, nil
+	return &wire.DiscoverPollEndpointResponse{Endpoint: ptr.To(ep), TelemetryEndpoint: ptr.To(ep), ServiceConnectEndpoint: ptr.To(ep)}, nil
 }
 
 // links tracks the live link of each instance, so that a replaced link's

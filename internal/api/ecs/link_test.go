@@ -9,6 +9,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -30,7 +31,7 @@ func newLinkWorld(t *testing.T) *linkWorld {
 	t.Cleanup(func() { st.Close() })
 	w := &linkWorld{t: t, st: st, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	w.s = New(Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: "123456789012"}, Clock: func() time.Time { return w.now }})
-	if _, err := w.s.CreateCluster(context.Background(), &wire.CreateClusterRequest{ClusterName: ptr("c")}); err != nil {
+	if _, err := w.s.CreateCluster(context.Background(), &wire.CreateClusterRequest{ClusterName: ptr.To("c")}); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -39,13 +40,13 @@ func newLinkWorld(t *testing.T) *linkWorld {
 // register registers an instance and returns its ID.
 func (w *linkWorld) register() string {
 	w.t.Helper()
-	res := []wire.Resource{{Name: ptr("CPU"), Type: ptr("INTEGER"), IntegerValue: ptr(int32(2048))},
-		{Name: ptr("MEMORY"), Type: ptr("INTEGER"), IntegerValue: ptr(int32(1000))}}
-	reg, err := w.s.RegisterContainerInstance(context.Background(), &wire.RegisterContainerInstanceRequest{Cluster: ptr("c"), TotalResources: res})
+	res := []wire.Resource{{Name: ptr.To("CPU"), Type: ptr.To("INTEGER"), IntegerValue: ptr.To(int32(2048))},
+		{Name: ptr.To("MEMORY"), Type: ptr.To("INTEGER"), IntegerValue: ptr.To(int32(1000))}}
+	reg, err := w.s.RegisterContainerInstance(context.Background(), &wire.RegisterContainerInstanceRequest{Cluster: ptr.To("c"), TotalResources: res})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	_, id, _ := w.s.instanceRef("c", str(reg.ContainerInstance.ContainerInstanceArn))
+	_, id, _ := w.s.instanceRef("c", ptr.Deref(reg.ContainerInstance.ContainerInstanceArn))
 	return id
 }
 

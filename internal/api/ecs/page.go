@@ -2,10 +2,9 @@ package ecs
 
 import (
 	"context"
-	"encoding/base64"
-	"strings"
 
 	"github.com/flotilla/flotilla"
+	"github.com/flotilla/flotilla/internal/paging"
 )
 
 // page holds the pagination parameters of a List request after validation.
@@ -13,8 +12,6 @@ type page struct {
 	after string // the last key of the previous page, "" for the first
 	limit int
 }
-
-const tokenPrefix = "v1:"
 
 // parsePage validates nextToken and maxResults; max is the operation's
 // largest page (and its default).
@@ -27,19 +24,13 @@ func parsePage(nextToken *string, maxResults *int32, max int) (page, error) {
 		p.limit = int(*maxResults)
 	}
 	if nextToken != nil && *nextToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(*nextToken)
-		if err != nil || !strings.HasPrefix(string(b), tokenPrefix) {
+		after, err := paging.Key(*nextToken)
+		if err != nil {
 			return p, flotilla.Errorf(flotilla.EInvalid, "Invalid nextToken.")
 		}
-		p.after = strings.TrimPrefix(string(b), tokenPrefix)
+		p.after = after
 	}
 	return p, nil
-}
-
-// token returns the nextToken that resumes after key.
-func token(key string) *string {
-	s := base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + key))
-	return &s
 }
 
 // paginate cuts a list sorted by ascending key into one page and the token
@@ -50,22 +41,7 @@ func paginate[T any](items []T, key func(T) string, p page) ([]T, *string) {
 
 // paginateOrdered is paginate for a list sorted by key, descending when desc.
 func paginateOrdered[T any](items []T, key func(T) string, p page, desc bool) ([]T, *string) {
-	start := 0
-	if p.after != "" {
-		for start < len(items) {
-			k := key(items[start])
-			if (!desc && k > p.after) || (desc && k < p.after) {
-				break
-			}
-			start++
-		}
-	}
-	items = items[start:]
-	if len(items) <= p.limit {
-		return items, nil
-	}
-	items = items[:p.limit]
-	return items, token(key(items[len(items)-1]))
+	return paging.Page(items, key, p.after, p.limit, desc)
 }
 
 // clusterPage resolves the cluster of a List request, parses its page, and

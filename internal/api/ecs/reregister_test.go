@@ -7,6 +7,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 	"github.com/flotilla/flotilla/internal/store/bolt"
 )
@@ -21,16 +22,16 @@ func TestReregisterKeepsAccounting(t *testing.T) {
 	}
 	defer st.Close()
 	s := New(Config{Store: st, Account: flotilla.Account{Region: "us-east-1", ID: "123456789012"}})
-	if _, err := s.CreateCluster(ctx, &wire.CreateClusterRequest{ClusterName: ptr("c")}); err != nil {
+	if _, err := s.CreateCluster(ctx, &wire.CreateClusterRequest{ClusterName: ptr.To("c")}); err != nil {
 		t.Fatal(err)
 	}
-	res := []wire.Resource{{Name: ptr("CPU"), Type: ptr("INTEGER"), IntegerValue: ptr(int32(2048))},
-		{Name: ptr("MEMORY"), Type: ptr("INTEGER"), IntegerValue: ptr(int32(1000))}}
-	reg, err := s.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr("c"), TotalResources: res})
+	res := []wire.Resource{{Name: ptr.To("CPU"), Type: ptr.To("INTEGER"), IntegerValue: ptr.To(int32(2048))},
+		{Name: ptr.To("MEMORY"), Type: ptr.To("INTEGER"), IntegerValue: ptr.To(int32(1000))}}
+	reg, err := s.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr.To("c"), TotalResources: res})
 	if err != nil {
 		t.Fatal(err)
 	}
-	arn := str(reg.ContainerInstance.ContainerInstanceArn)
+	arn := ptr.Deref(reg.ContainerInstance.ContainerInstanceArn)
 	_, id, _ := s.instanceRef("c", arn)
 	// A running task holding 300 MiB and host port 8080, as a placement leaves it.
 	ci, rev, err := store.GetJSON[flotilla.ContainerInstance](ctx, st, flotilla.InstanceKey("c", id))
@@ -46,7 +47,7 @@ func TestReregisterKeepsAccounting(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	again, err := s.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr("c"), TotalResources: res, ContainerInstanceArn: ptr(arn)})
+	again, err := s.RegisterContainerInstance(ctx, &wire.RegisterContainerInstanceRequest{Cluster: ptr.To("c"), TotalResources: res, ContainerInstanceArn: ptr.To(arn)})
 	if err != nil {
 		t.Fatal(err)
 	}

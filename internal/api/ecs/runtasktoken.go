@@ -9,6 +9,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -61,7 +62,7 @@ func (s *Service) replayRunTask(ctx context.Context, cluster, token, hash string
 		out.Tasks = append(out.Tasks, *s.taskToWire(t, false))
 	}
 	for _, f := range rec.Failures {
-		out.Failures = append(out.Failures, wire.Failure{Arn: ptr(f.Arn), Reason: ptr(f.Reason)})
+		out.Failures = append(out.Failures, wire.Failure{Arn: ptr.To(f.Arn), Reason: ptr.To(f.Reason)})
 	}
 	return out, nil
 }

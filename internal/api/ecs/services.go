@@ -11,6 +11,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/store"
 )
@@ -22,7 +23,7 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 	if err != nil {
 		return nil, err
 	}
-	name := str(in.ServiceName)
+	name := ptr.Deref(in.ServiceName)
 	if !flotilla.ValidName(name) {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "Invalid service name %q: up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.", name)
 	}
@@ -39,7 +40,7 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 	if strategy == "" {
 		strategy = flotilla.SchedulingReplica
 	}
-	desired := int(i32(in.DesiredCount))
+	desired := int(ptr.Deref(in.DesiredCount))
 	if strategy == flotilla.SchedulingDaemon {
 		if in.DesiredCount != nil && *in.DesiredCount != 0 {
 			return nil, flotilla.Errorf(flotilla.EInvalid, "The daemon scheduling strategy does not support a desired count for services.")
@@ -56,7 +57,7 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 			return nil, err
 		}
 	}
-	td, _, err := s.findTaskDefinition(ctx, str(in.TaskDefinition))
+	td, _, err := s.findTaskDefinition(ctx, ptr.Deref(in.TaskDefinition))
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +87,8 @@ func (s *Service) CreateService(ctx context.Context, in *wire.CreateServiceReque
 		Name: name, ARN: s.acct.ServiceARN(cluster, name), Cluster: cluster, Status: flotilla.ServiceActive,
 		SchedulingStrategy: strategy, DesiredCount: desired, TaskDefinitionARN: td.ARN, DeploymentConfiguration: dc,
 		PlacementConstraints: constraints, PlacementStrategy: strategies,
-		HealthCheckGracePeriodSeconds: int(i32(in.HealthCheckGracePeriodSeconds)), LoadBalancers: loadBalancersFromWire(in.LoadBalancers),
-		Tags: tags, CreatedAt: now, CreatedBy: s.acct.RootPrincipal(), Version: 1, ClientToken: str(in.ClientToken),
+		HealthCheckGracePeriodSeconds: int(ptr.Deref(in.HealthCheckGracePeriodSeconds)), LoadBalancers: loadBalancersFromWire(in.LoadBalancers),
+		Tags: tags, CreatedAt: now, CreatedBy: s.acct.RootPrincipal(), Version: 1, ClientToken: ptr.Deref(in.ClientToken),
 	}
 	if len(svc.PlacementStrategy) == 0 && strategy == flotilla.SchedulingReplica {
 		// ECS's default for a service: spread across zones, then instances.
@@ -139,7 +140,7 @@ func deploymentConfiguration(in *wire.DeploymentConfiguration, strategy string, 
 		dc.MaximumPercent = int(*in.MaximumPercent)
 	}
 	if cb := in.DeploymentCircuitBreaker; cb != nil {
-		dc.CircuitBreaker = flotilla.CircuitBreaker{Enable: boolv(cb.Enable), Rollback: boolv(cb.Rollback)}
+		dc.CircuitBreaker = flotilla.CircuitBreaker{Enable: ptr.Deref(cb.Enable), Rollback: ptr.Deref(cb.Rollback)}
 	}
 	return dc, dc.Validate(strategy)
 }
@@ -171,9 +172,9 @@ func (s *Service) checkLoadBalancers(ctx context.Context, lbs []wire.LoadBalance
 		def = taskDefToWire(td)
 	}
 	for _, l := range lbs {
-		arn, name, port := str(l.TargetGroupArn), str(l.ContainerName), int(i32(l.ContainerPort))
+		arn, name, port := ptr.Deref(l.TargetGroupArn), ptr.Deref(l.ContainerName), int(ptr.Deref(l.ContainerPort))
 		switch {
-		case str(l.LoadBalancerName) != "":
+		case ptr.Deref(l.LoadBalancerName) != "":
 			return flotilla.Errorf(flotilla.EInvalid, "Classic Load Balancers are not supported; give the targetGroupArn of an Application Load Balancer's target group.")
 		case arn == "":
 			return flotilla.Errorf(flotilla.EInvalid, "targetGroupArn must be specified for a load balancer.")
@@ -192,12 +193,12 @@ func (s *Service) checkLoadBalancers(ctx context.Context, lbs []wire.LoadBalance
 		}
 		found, mapped := false, false
 		for _, c := range def.ContainerDefinitions {
-			if str(c.Name) != name {
+			if ptr.Deref(c.Name) != name {
 				continue
 			}
 			found = true
 			for _, pm := range c.PortMappings {
-				if int(i32(pm.ContainerPort)) == port && (pm.Protocol == "" || pm.Protocol == wire.TransportProtocolTcp) {
+				if int(ptr.Deref(pm.ContainerPort)) == port && (pm.Protocol == "" || pm.Protocol == wire.TransportProtocolTcp) {
 					mapped = true
 				}
 			}
@@ -223,7 +224,7 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 		return nil, err
 	}
 	var td *flotilla.TaskDefinition
-	if ref := str(in.TaskDefinition); ref != "" {
+	if ref := ptr.Deref(in.TaskDefinition); ref != "" {
 		if td, _, err = s.findTaskDefinition(ctx, ref); err != nil {
 			return nil, err
 		}
@@ -240,7 +241,7 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 	if in.LoadBalancers != nil {
 		check := td
 		if check == nil {
-			cur, _, err := s.getService(ctx, cluster, str(in.Service))
+			cur, _, err := s.getService(ctx, cluster, ptr.Deref(in.Service))
 			if err != nil {
 				return nil, err
 			}
@@ -252,7 +253,7 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 			return nil, err
 		}
 	} else if td != nil {
-		cur, _, err := s.getService(ctx, cluster, str(in.Service))
+		cur, _, err := s.getService(ctx, cluster, ptr.Deref(in.Service))
 		if err != nil {
 			return nil, err
 		}
@@ -260,7 +261,7 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 			return nil, err
 		}
 	}
-	svc, err := s.updateService(ctx, cluster, str(in.Service), func(svc *flotilla.Service) error {
+	svc, err := s.updateService(ctx, cluster, ptr.Deref(in.Service), func(svc *flotilla.Service) error {
 		if svc.Status != flotilla.ServiceActive {
 			return flotilla.Errorf(flotilla.EServiceNotActive, "Service was not ACTIVE.")
 		}
@@ -297,7 +298,7 @@ func (s *Service) UpdateService(ctx context.Context, in *wire.UpdateServiceReque
 			svc.LoadBalancers = loadBalancersFromWire(in.LoadBalancers)
 		}
 		now := s.now().UTC()
-		if (td != nil && td.ARN != svc.TaskDefinitionARN) || boolv(in.ForceNewDeployment) {
+		if (td != nil && td.ARN != svc.TaskDefinitionARN) || ptr.Deref(in.ForceNewDeployment) {
 			tdARN := svc.TaskDefinitionARN
 			if td != nil {
 				tdARN = td.ARN
@@ -327,11 +328,11 @@ func (s *Service) DeleteService(ctx context.Context, in *wire.DeleteServiceReque
 	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
 		return nil, err
 	}
-	svc, err := s.updateService(ctx, cluster, str(in.Service), func(svc *flotilla.Service) error {
+	svc, err := s.updateService(ctx, cluster, ptr.Deref(in.Service), func(svc *flotilla.Service) error {
 		if svc.Status != flotilla.ServiceActive {
 			return flotilla.Errorf(flotilla.EServiceNotActive, "Service was not ACTIVE.")
 		}
-		if svc.DesiredCount > 0 && svc.SchedulingStrategy == flotilla.SchedulingReplica && !boolv(in.Force) {
+		if svc.DesiredCount > 0 && svc.SchedulingStrategy == flotilla.SchedulingReplica && !ptr.Deref(in.Force) {
 			return flotilla.Errorf(flotilla.EInvalid, "The service cannot be stopped while it is scaled above 0.")
 		}
 		svc.Status = flotilla.ServiceDraining
@@ -411,7 +412,7 @@ func (s *Service) ListServiceDeployments(ctx context.Context, in *wire.ListServi
 	if err != nil {
 		return nil, err
 	}
-	svc, _, err := s.getService(ctx, cluster, str(in.Service))
+	svc, _, err := s.getService(ctx, cluster, ptr.Deref(in.Service))
 	if err != nil {
 		return nil, err
 	}
@@ -444,12 +445,12 @@ func (s *Service) DescribeServiceDeployments(ctx context.Context, in *wire.Descr
 		p, ok := flotilla.ParseARN(arn)
 		parts := strings.Split(p.Path, "/")
 		if !ok || s.foreign(arn) || p.Type != "service-deployment" || len(parts) != 3 {
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr.To(arn), Reason: ptr.To("MISSING")})
 			continue
 		}
 		svc, _, err := s.getService(ctx, parts[0], parts[1])
 		if err != nil {
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr.To(arn), Reason: ptr.To("MISSING")})
 			continue
 		}
 		found := false
@@ -465,12 +466,12 @@ func (s *Service) DescribeServiceDeployments(ctx context.Context, in *wire.Descr
 				Status: b.Status, StatusReason: b.StatusReason,
 				DeploymentConfiguration: deploymentConfigToWire(svc.DeploymentConfiguration),
 				DeploymentCircuitBreaker: &wire.ServiceDeploymentCircuitBreaker{Status: circuitStatus(cb, d),
-					FailureCount: ptr(int32(d.FailedTasks)), Threshold: ptr(int32(flotilla.CircuitBreakerThreshold(d.DesiredCount)))},
+					FailureCount: ptr.To(int32(d.FailedTasks)), Threshold: ptr.To(int32(flotilla.CircuitBreakerThreshold(d.DesiredCount)))},
 			})
 			found = true
 		}
 		if !found {
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr.To(arn), Reason: ptr.To("MISSING")})
 		}
 	}
 	return out, nil
@@ -497,10 +498,10 @@ func serviceDeployments(svc *flotilla.Service) []flotilla.Deployment {
 
 func (s *Service) deploymentBrief(svc *flotilla.Service, d flotilla.Deployment) wire.ServiceDeploymentBrief {
 	b := wire.ServiceDeploymentBrief{
-		ServiceDeploymentArn: ptr(s.acct.ServiceDeploymentARN(svc.Cluster, svc.Name, d.ID)),
-		ServiceArn:           ptr(svc.ARN), ClusterArn: ptr(s.acct.ClusterARN(svc.Cluster)),
+		ServiceDeploymentArn: ptr.To(s.acct.ServiceDeploymentARN(svc.Cluster, svc.Name, d.ID)),
+		ServiceArn:           ptr.To(svc.ARN), ClusterArn: ptr.To(s.acct.ClusterARN(svc.Cluster)),
 		CreatedAt: model.NewTime(d.CreatedAt), StartedAt: model.NewTime(d.CreatedAt),
-		TargetServiceRevisionArn: ptr(s.acct.ARN("service-revision/" + svc.Cluster + "/" + svc.Name + "/" + d.ID)),
+		TargetServiceRevisionArn: ptr.To(s.acct.ARN("service-revision/" + svc.Cluster + "/" + svc.Name + "/" + d.ID)),
 	}
 	switch {
 	case d.RolloutState == flotilla.RolloutCompleted:
@@ -515,15 +516,15 @@ func (s *Service) deploymentBrief(svc *flotilla.Service, d flotilla.Deployment) 
 		b.Status, b.FinishedAt = wire.ServiceDeploymentStatusStopped, model.NewTime(d.UpdatedAt)
 	}
 	if d.RolloutStateReason != "" {
-		b.StatusReason = ptr(d.RolloutStateReason)
+		b.StatusReason = ptr.To(d.RolloutStateReason)
 	}
 	return b
 }
 
 func deploymentConfigToWire(dc flotilla.DeploymentConfiguration) *wire.DeploymentConfiguration {
 	return &wire.DeploymentConfiguration{
-		MinimumHealthyPercent: ptr(int32(dc.MinimumHealthyPercent)), MaximumPercent: ptr(int32(dc.MaximumPercent)),
-		DeploymentCircuitBreaker: &wire.DeploymentCircuitBreaker{Enable: ptr(dc.CircuitBreaker.Enable), Rollback: ptr(dc.CircuitBreaker.Rollback)},
+		MinimumHealthyPercent: ptr.To(int32(dc.MinimumHealthyPercent)), MaximumPercent: ptr.To(int32(dc.MaximumPercent)),
+		DeploymentCircuitBreaker: &wire.DeploymentCircuitBreaker{Enable: ptr.To(dc.CircuitBreaker.Enable), Rollback: ptr.To(dc.CircuitBreaker.Rollback)},
 	}
 }
 
@@ -586,31 +587,31 @@ func (s *Service) updateService(ctx context.Context, cluster, ref string, mutate
 
 func (s *Service) serviceToWire(svc *flotilla.Service, withTags bool) *wire.Service {
 	w := &wire.Service{
-		ServiceArn: ptr(svc.ARN), ServiceName: ptr(svc.Name), ClusterArn: ptr(s.acct.ClusterARN(svc.Cluster)),
-		Status: ptr(svc.Status), DesiredCount: ptr(int32(svc.DesiredCount)), LaunchType: wire.LaunchTypeEc2,
-		TaskDefinition: ptr(svc.TaskDefinitionARN), DeploymentConfiguration: deploymentConfigToWire(svc.DeploymentConfiguration),
+		ServiceArn: ptr.To(svc.ARN), ServiceName: ptr.To(svc.Name), ClusterArn: ptr.To(s.acct.ClusterARN(svc.Cluster)),
+		Status: ptr.To(svc.Status), DesiredCount: ptr.To(int32(svc.DesiredCount)), LaunchType: wire.LaunchTypeEc2,
+		TaskDefinition: ptr.To(svc.TaskDefinitionARN), DeploymentConfiguration: deploymentConfigToWire(svc.DeploymentConfiguration),
 		SchedulingStrategy: wire.SchedulingStrategy(svc.SchedulingStrategy), CreatedAt: model.NewTime(svc.CreatedAt),
-		CreatedBy: ptr(svc.CreatedBy), HealthCheckGracePeriodSeconds: ptr(int32(svc.HealthCheckGracePeriodSeconds)),
+		CreatedBy: ptr.To(svc.CreatedBy), HealthCheckGracePeriodSeconds: ptr.To(int32(svc.HealthCheckGracePeriodSeconds)),
 		DeploymentController: &wire.DeploymentController{Type: wire.DeploymentControllerTypeEcs},
 		PlacementConstraints: placementConstraintsToWire(svc.PlacementConstraints),
 		PlacementStrategy:    placementStrategiesToWire(svc.PlacementStrategy),
 		LoadBalancers:        loadBalancersToWire(svc.LoadBalancers),
 		ServiceRegistries:    []wire.ServiceRegistry{}, Deployments: []wire.Deployment{}, Events: []wire.ServiceEvent{},
-		EnableECSManagedTags: ptr(false), EnableExecuteCommand: ptr(false), PropagateTags: wire.PropagateTagsNone,
-		RunningCount: ptr(int32(0)), PendingCount: ptr(int32(0)),
+		EnableECSManagedTags: ptr.To(false), EnableExecuteCommand: ptr.To(false), PropagateTags: wire.PropagateTagsNone,
+		RunningCount: ptr.To(int32(0)), PendingCount: ptr.To(int32(0)),
 	}
 	for _, d := range svc.Deployments {
 		*w.RunningCount += int32(d.RunningCount)
 		*w.PendingCount += int32(d.PendingCount)
 		w.Deployments = append(w.Deployments, wire.Deployment{
-			Id: ptr("ecs-svc/" + d.ID), Status: ptr(d.Status), TaskDefinition: ptr(d.TaskDefinitionARN),
-			DesiredCount: ptr(int32(d.DesiredCount)), RunningCount: ptr(int32(d.RunningCount)), PendingCount: ptr(int32(d.PendingCount)),
-			FailedTasks: ptr(int32(d.FailedTasks)), CreatedAt: model.NewTime(d.CreatedAt), UpdatedAt: model.NewTime(d.UpdatedAt),
-			LaunchType: wire.LaunchTypeEc2, RolloutState: wire.DeploymentRolloutState(d.RolloutState), RolloutStateReason: ptr(d.RolloutStateReason),
+			Id: ptr.To("ecs-svc/" + d.ID), Status: ptr.To(d.Status), TaskDefinition: ptr.To(d.TaskDefinitionARN),
+			DesiredCount: ptr.To(int32(d.DesiredCount)), RunningCount: ptr.To(int32(d.RunningCount)), PendingCount: ptr.To(int32(d.PendingCount)),
+			FailedTasks: ptr.To(int32(d.FailedTasks)), CreatedAt: model.NewTime(d.CreatedAt), UpdatedAt: model.NewTime(d.UpdatedAt),
+			LaunchType: wire.LaunchTypeEc2, RolloutState: wire.DeploymentRolloutState(d.RolloutState), RolloutStateReason: ptr.To(d.RolloutStateReason),
 		})
 	}
 	for _, e := range svc.Events {
-		w.Events = append(w.Events, wire.ServiceEvent{Id: ptr(e.ID), CreatedAt: model.NewTime(e.CreatedAt), Message: ptr(e.Message)})
+		w.Events = append(w.Events, wire.ServiceEvent{Id: ptr.To(e.ID), CreatedAt: model.NewTime(e.CreatedAt), Message: ptr.To(e.Message)})
 	}
 	if withTags {
 		w.Tags = tagsToWire(svc.Tags)

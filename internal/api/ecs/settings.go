@@ -7,6 +7,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -32,7 +33,7 @@ func (s *Service) PutAccountSetting(ctx context.Context, in *wire.PutAccountSett
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.putSetting(ctx, principal, string(in.Name), str(in.Value))
+	st, err := s.putSetting(ctx, principal, string(in.Name), ptr.Deref(in.Value))
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +43,7 @@ func (s *Service) PutAccountSetting(ctx context.Context, in *wire.PutAccountSett
 // PutAccountSettingDefault sets a setting for every principal that has not
 // set its own.
 func (s *Service) PutAccountSettingDefault(ctx context.Context, in *wire.PutAccountSettingDefaultRequest) (*wire.PutAccountSettingDefaultResponse, error) {
-	st, err := s.putSetting(ctx, s.acct.RootPrincipal(), string(in.Name), str(in.Value))
+	st, err := s.putSetting(ctx, s.acct.RootPrincipal(), string(in.Name), ptr.Deref(in.Value))
 	if err != nil {
 		return nil, err
 	}
@@ -107,10 +108,10 @@ func (s *Service) ListAccountSettings(ctx context.Context, in *wire.ListAccountS
 		if err != nil {
 			return nil, err
 		}
-		if !boolv(in.EffectiveSettings) && !explicit {
+		if !ptr.Deref(in.EffectiveSettings) && !explicit {
 			continue
 		}
-		if in.Value != nil && *in.Value != str(st.Value) {
+		if in.Value != nil && *in.Value != ptr.Deref(st.Value) {
 			continue
 		}
 		all = append(all, st)
@@ -147,9 +148,9 @@ func (s *Service) effectiveSetting(ctx context.Context, principal, name string) 
 	if err != nil {
 		return "", err
 	}
-	return str(st.Value), nil
+	return ptr.Deref(st.Value), nil
 }
 
 func settingToWire(rec flotilla.AccountSetting, typ wire.SettingType) *wire.Setting {
-	return &wire.Setting{Name: wire.SettingName(rec.Name), Value: ptr(rec.Value), PrincipalArn: ptr(rec.PrincipalARN), Type: typ}
+	return &wire.Setting{Name: wire.SettingName(rec.Name), Value: ptr.To(rec.Value), PrincipalArn: ptr.To(rec.PrincipalARN), Type: typ}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -17,7 +18,7 @@ func (s *Service) TagResource(ctx context.Context, in *wire.TagResourceRequest) 
 	if err := flotilla.ValidateTags(add); err != nil {
 		return nil, err
 	}
-	_, err := s.changeTags(ctx, str(in.ResourceArn), true, func(have []flotilla.Tag) ([]flotilla.Tag, error) {
+	_, err := s.changeTags(ctx, ptr.Deref(in.ResourceArn), true, func(have []flotilla.Tag) ([]flotilla.Tag, error) {
 		merged := flotilla.MergeTags(have, add)
 		return merged, flotilla.ValidateTags(merged)
 	})
@@ -29,7 +30,7 @@ func (s *Service) TagResource(ctx context.Context, in *wire.TagResourceRequest) 
 
 // UntagResource removes tags by key.
 func (s *Service) UntagResource(ctx context.Context, in *wire.UntagResourceRequest) (*wire.UntagResourceResponse, error) {
-	_, err := s.changeTags(ctx, str(in.ResourceArn), true, func(have []flotilla.Tag) ([]flotilla.Tag, error) {
+	_, err := s.changeTags(ctx, ptr.Deref(in.ResourceArn), true, func(have []flotilla.Tag) ([]flotilla.Tag, error) {
 		return flotilla.RemoveTags(have, in.TagKeys), nil
 	})
 	if err != nil {
@@ -40,7 +41,7 @@ func (s *Service) UntagResource(ctx context.Context, in *wire.UntagResourceReque
 
 // ListTagsForResource lists a resource's tags.
 func (s *Service) ListTagsForResource(ctx context.Context, in *wire.ListTagsForResourceRequest) (*wire.ListTagsForResourceResponse, error) {
-	tags, err := s.changeTags(ctx, str(in.ResourceArn), false, nil)
+	tags, err := s.changeTags(ctx, ptr.Deref(in.ResourceArn), false, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // Limits and defaults of task definitions, as ECS documents them.
@@ -25,7 +26,7 @@ const (
 // returns the definition with ECS's defaults filled in (revision, ARN and
 // timestamps are the caller's).
 func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*wire.TaskDefinition, error) {
-	family := str(in.Family)
+	family := ptr.Deref(in.Family)
 	if !flotilla.ValidName(family) {
 		return nil, flotilla.Errorf(flotilla.EClient, "Family contains invalid characters or is too long: %q. Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.", family)
 	}
@@ -41,7 +42,7 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 		mode = wire.NetworkModeBridge
 	}
 	td := &wire.TaskDefinition{
-		Family:                  ptr(family),
+		Family:                  ptr.To(family),
 		TaskRoleArn:             in.TaskRoleArn,
 		ExecutionRoleArn:        in.ExecutionRoleArn,
 		NetworkMode:             mode,
@@ -54,7 +55,7 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 		InferenceAccelerators:   in.InferenceAccelerators,
 		EphemeralStorage:        in.EphemeralStorage,
 		RuntimePlatform:         in.RuntimePlatform,
-		RegisteredBy:            ptr(s.acct.RootPrincipal()),
+		RegisteredBy:            ptr.To(s.acct.RootPrincipal()),
 		Status:                  wire.TaskDefinitionStatusActive,
 	}
 	if td.Volumes == nil {
@@ -67,27 +68,27 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 		return nil, flotilla.Errorf(flotilla.EClient, "Too many placement constraints: at most %d are allowed.", maxPlacementConstraint)
 	}
 	for _, pc := range td.PlacementConstraints {
-		if pc.Type != wire.TaskDefinitionPlacementConstraintTypeMemberOf || str(pc.Expression) == "" {
+		if pc.Type != wire.TaskDefinitionPlacementConstraintTypeMemberOf || ptr.Deref(pc.Expression) == "" {
 			return nil, flotilla.Errorf(flotilla.EClient, "Task definition placement constraints must be of type memberOf with an expression.")
 		}
 	}
 
 	taskCPU, taskMem := 0, 0
-	if c := str(in.Cpu); c != "" {
+	if c := ptr.Deref(in.Cpu); c != "" {
 		v, err := flotilla.ParseTaskCPU(c)
 		if err != nil {
 			return nil, err
 		}
 		taskCPU = v
-		td.Cpu = ptr(strconv.Itoa(v))
+		td.Cpu = ptr.To(strconv.Itoa(v))
 	}
-	if m := str(in.Memory); m != "" {
+	if m := ptr.Deref(in.Memory); m != "" {
 		v, err := flotilla.ParseTaskMemory(m)
 		if err != nil {
 			return nil, err
 		}
 		taskMem = v
-		td.Memory = ptr(strconv.Itoa(v))
+		td.Memory = ptr.To(strconv.Itoa(v))
 	}
 	fargate := slices.Contains(in.RequiresCompatibilities, wire.CompatibilityFargate)
 	if fargate {
@@ -101,7 +102,7 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 
 	volumes := map[string]bool{}
 	for i, v := range td.Volumes {
-		name := str(v.Name)
+		name := ptr.Deref(v.Name)
 		if !flotilla.ValidName(name) {
 			return nil, flotilla.Errorf(flotilla.EClient, "Invalid volume name %q at volumes[%d]. Up to 255 letters, numbers, hyphens, and underscores are allowed.", name, i)
 		}
@@ -113,7 +114,7 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 
 	names := map[string]bool{}
 	for _, c := range in.ContainerDefinitions {
-		names[str(c.Name)] = true
+		names[ptr.Deref(c.Name)] = true
 	}
 	essential, sumCPU, sumMem := false, 0, 0
 	hostPorts := map[string]bool{}
@@ -121,7 +122,7 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 	seen := map[string]bool{}
 	for i := range in.ContainerDefinitions {
 		c := in.ContainerDefinitions[i]
-		name := str(c.Name)
+		name := ptr.Deref(c.Name)
 		if !flotilla.ValidName(name) {
 			return nil, flotilla.Errorf(flotilla.EClient, "Container name %q is invalid: up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.", name)
 		}
@@ -135,15 +136,15 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 		if lc := c.LogConfiguration; lc != nil && lc.LogDriver != wire.LogDriverJsonFile {
 			return nil, flotilla.Errorf(flotilla.EInvalid, "containerDefinitions[%d].logConfiguration.logDriver %s is not supported by Flotilla yet: containers log with json-file.", i, lc.LogDriver)
 		}
-		if str(c.Image) == "" {
+		if ptr.Deref(c.Image) == "" {
 			return nil, flotilla.Errorf(flotilla.EClient, "Container.image should not be null or empty.")
 		}
 		if c.Essential == nil {
-			c.Essential = ptr(true)
+			c.Essential = ptr.To(true)
 		}
 		essential = essential || *c.Essential
 		if c.Cpu == nil {
-			c.Cpu = ptr(int32(0))
+			c.Cpu = ptr.To(int32(0))
 		}
 		if *c.Cpu < 0 {
 			return nil, flotilla.Errorf(flotilla.EClient, "Invalid 'cpu' setting for container '%s'.", name)
@@ -175,7 +176,7 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 			attrs["ecs.capability.container-health-check"] = true
 		}
 		for _, d := range c.DependsOn {
-			dep := str(d.ContainerName)
+			dep := ptr.Deref(d.ContainerName)
 			if dep == name || !names[dep] {
 				return nil, flotilla.Errorf(flotilla.EClient, "Invalid 'dependsOn' setting for container '%s': container '%s' is not defined in the task definition.", name, dep)
 			}
@@ -185,13 +186,13 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 			return nil, flotilla.Errorf(flotilla.EClient, "Links are not supported when networkMode=%s.", mode)
 		}
 		for _, mp := range c.MountPoints {
-			if !volumes[str(mp.SourceVolume)] {
-				return nil, flotilla.Errorf(flotilla.EClient, "Invalid 'mountPoints' setting for container '%s'. sourceVolume '%s' is not defined in the task definition's volumes.", name, str(mp.SourceVolume))
+			if !volumes[ptr.Deref(mp.SourceVolume)] {
+				return nil, flotilla.Errorf(flotilla.EClient, "Invalid 'mountPoints' setting for container '%s'. sourceVolume '%s' is not defined in the task definition's volumes.", name, ptr.Deref(mp.SourceVolume))
 			}
 		}
 		for _, vf := range c.VolumesFrom {
-			if !names[str(vf.SourceContainer)] {
-				return nil, flotilla.Errorf(flotilla.EClient, "Invalid 'volumesFrom' setting for container '%s'. sourceContainer '%s' is not defined in the task definition.", name, str(vf.SourceContainer))
+			if !names[ptr.Deref(vf.SourceContainer)] {
+				return nil, flotilla.Errorf(flotilla.EClient, "Invalid 'volumesFrom' setting for container '%s'. sourceContainer '%s' is not defined in the task definition.", name, ptr.Deref(vf.SourceContainer))
 			}
 		}
 		if len(c.DockerLabels) > 0 {
@@ -214,9 +215,9 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 	order := make([]string, len(in.ContainerDefinitions))
 	deps := map[string][]string{}
 	for i, c := range in.ContainerDefinitions {
-		order[i] = str(c.Name)
+		order[i] = ptr.Deref(c.Name)
 		for _, d := range c.DependsOn {
-			deps[order[i]] = append(deps[order[i]], str(d.ContainerName))
+			deps[order[i]] = append(deps[order[i]], ptr.Deref(d.ContainerName))
 		}
 	}
 	if cycle := flotilla.DependencyCycle(order, deps); cycle != nil {
@@ -233,7 +234,7 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 	}
 	td.RequiresAttributes = []wire.Attribute{}
 	for _, a := range slices.Sorted(maps.Keys(attrs)) {
-		td.RequiresAttributes = append(td.RequiresAttributes, wire.Attribute{Name: ptr(a)})
+		td.RequiresAttributes = append(td.RequiresAttributes, wire.Attribute{Name: ptr.To(a)})
 	}
 	td.Compatibilities = []wire.Compatibility{wire.CompatibilityExternal, wire.CompatibilityEc2}
 	if mode == wire.NetworkModeAwsvpc && taskCPU > 0 && taskMem > 0 {
@@ -246,7 +247,7 @@ func (s *Service) buildTaskDefinition(in *wire.RegisterTaskDefinitionRequest) (*
 // fills defaults: protocol tcp, and hostPort = containerPort where the mode
 // shares the host's or the task's own network stack.
 func checkPortMappings(c *wire.ContainerDefinition, mode wire.NetworkMode, hostPorts map[string]bool) error {
-	name := str(c.Name)
+	name := ptr.Deref(c.Name)
 	if mode == wire.NetworkModeNone && len(c.PortMappings) > 0 {
 		return flotilla.Errorf(flotilla.EClient, "Port mappings are not supported for container '%s' when networkMode=none.", name)
 	}
@@ -256,7 +257,7 @@ func checkPortMappings(c *wire.ContainerDefinition, mode wire.NetworkMode, hostP
 			pm.Protocol = wire.TransportProtocolTcp
 		}
 		if pm.ContainerPort == nil {
-			if str(pm.ContainerPortRange) != "" {
+			if ptr.Deref(pm.ContainerPortRange) != "" {
 				continue
 			}
 			return flotilla.Errorf(flotilla.EClient, "Invalid port mapping for container '%s': containerPort is required.", name)
@@ -273,10 +274,10 @@ func checkPortMappings(c *wire.ContainerDefinition, mode wire.NetworkMode, hostP
 			if pm.HostPort != nil && *pm.HostPort != 0 && *pm.HostPort != cp {
 				return flotilla.Errorf(flotilla.EClient, "When networkMode=%s, the host ports and the container ports in port mappings must match.", mode)
 			}
-			pm.HostPort = ptr(cp)
+			pm.HostPort = ptr.To(cp)
 		default:
 			if pm.HostPort == nil {
-				pm.HostPort = ptr(int32(0))
+				pm.HostPort = ptr.To(int32(0))
 			}
 		}
 		if hp := *pm.HostPort; hp != 0 {
@@ -301,7 +302,7 @@ func fillHealthCheck(container string, hc *wire.HealthCheck) error {
 	}
 	check := func(field string, p **int32, def, lo, hi int32) error {
 		if *p == nil {
-			*p = ptr(def)
+			*p = ptr.To(def)
 		}
 		if v := **p; v < lo || v > hi {
 			return flotilla.Errorf(flotilla.EClient, "Invalid healthCheck %s for container '%s': %d is not between %d and %d.", field, container, v, lo, hi)

@@ -11,6 +11,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -25,7 +26,7 @@ func (s *Service) RegisterTaskDefinition(ctx context.Context, in *wire.RegisterT
 	if err := flotilla.ValidateTags(tags); err != nil {
 		return nil, err
 	}
-	family := str(in.Family)
+	family := ptr.Deref(in.Family)
 	for {
 		fam, famRev, err := store.GetJSON[flotilla.Family](ctx, s.store, flotilla.FamilyKey(family))
 		if errors.Is(err, store.ErrNotFound) {
@@ -36,8 +37,8 @@ func (s *Service) RegisterTaskDefinition(ctx context.Context, in *wire.RegisterT
 		}
 		fam.LastRevision++
 		now := s.now().UTC()
-		td.Revision = ptr(int32(fam.LastRevision))
-		td.TaskDefinitionArn = ptr(s.acct.TaskDefinitionARN(family, fam.LastRevision))
+		td.Revision = ptr.To(int32(fam.LastRevision))
+		td.TaskDefinitionArn = ptr.To(s.acct.TaskDefinitionARN(family, fam.LastRevision))
 		td.RegisteredAt = &model.Time{Time: now}
 		def, err := json.Marshal(td)
 		if err != nil {
@@ -67,7 +68,7 @@ func (s *Service) RegisterTaskDefinition(ctx context.Context, in *wire.RegisterT
 // DescribeTaskDefinition describes a family's latest ACTIVE revision, a
 // family:revision, or an ARN.
 func (s *Service) DescribeTaskDefinition(ctx context.Context, in *wire.DescribeTaskDefinitionRequest) (*wire.DescribeTaskDefinitionResponse, error) {
-	ref := str(in.TaskDefinition)
+	ref := ptr.Deref(in.TaskDefinition)
 	rev, err := s.store.Rev(ctx)
 	if err != nil {
 		return nil, err
@@ -159,7 +160,7 @@ func (s *Service) ListTaskDefinitions(ctx context.Context, in *wire.ListTaskDefi
 		status = flotilla.TaskDefinitionActive
 	}
 	prefix := flotilla.TaskDefinitionsPrefix
-	if f := str(in.FamilyPrefix); f != "" {
+	if f := ptr.Deref(in.FamilyPrefix); f != "" {
 		prefix = flotilla.FamilyTaskDefinitionsPrefix(f)
 	}
 	items, _, err := store.ListJSON[flotilla.TaskDefinition](ctx, s.store, prefix, store.ListOptions{})
@@ -196,7 +197,7 @@ func (s *Service) ListTaskDefinitionFamilies(ctx context.Context, in *wire.ListT
 	if status == "" {
 		status = "ACTIVE"
 	}
-	items, _, err := store.ListJSON[flotilla.TaskDefinition](ctx, s.store, flotilla.TaskDefinitionsPrefix+str(in.FamilyPrefix), store.ListOptions{})
+	items, _, err := store.ListJSON[flotilla.TaskDefinition](ctx, s.store, flotilla.TaskDefinitionsPrefix+ptr.Deref(in.FamilyPrefix), store.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +205,7 @@ func (s *Service) ListTaskDefinitionFamilies(ctx context.Context, in *wire.ListT
 	var families []string
 	for _, it := range items {
 		f := it.Value.Family
-		if !strings.HasPrefix(f, str(in.FamilyPrefix)) {
+		if !strings.HasPrefix(f, ptr.Deref(in.FamilyPrefix)) {
 			continue
 		}
 		if len(families) == 0 || families[len(families)-1] != f {
@@ -226,7 +227,7 @@ func (s *Service) ListTaskDefinitionFamilies(ctx context.Context, in *wire.ListT
 
 // DeregisterTaskDefinition marks a revision INACTIVE.
 func (s *Service) DeregisterTaskDefinition(ctx context.Context, in *wire.DeregisterTaskDefinitionRequest) (*wire.DeregisterTaskDefinitionResponse, error) {
-	ref, err := s.taskDefinitionRef(str(in.TaskDefinition))
+	ref, err := s.taskDefinitionRef(ptr.Deref(in.TaskDefinition))
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +257,7 @@ func (s *Service) DeleteTaskDefinitions(ctx context.Context, in *wire.DeleteTask
 	for _, name := range in.TaskDefinitions {
 		ref, err := s.taskDefinitionRef(name)
 		if err != nil || ref.Revision == 0 {
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(name), Reason: ptr("The specified task definition identifier is invalid. Specify a valid name or ARN and try again.")})
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr.To(name), Reason: ptr.To("The specified task definition identifier is invalid. Specify a valid name or ARN and try again.")})
 			continue
 		}
 		rec, err := s.setTaskDefinitionStatus(ctx, ref, func(rec *flotilla.TaskDefinition) error {
@@ -268,7 +269,7 @@ func (s *Service) DeleteTaskDefinitions(ctx context.Context, in *wire.DeleteTask
 		})
 		var de *flotilla.Error
 		if errors.As(err, &de) {
-			out.Failures = append(out.Failures, wire.Failure{Arn: ptr(s.acct.TaskDefinitionARN(ref.Family, ref.Revision)), Reason: ptr(de.Message)})
+			out.Failures = append(out.Failures, wire.Failure{Arn: ptr.To(s.acct.TaskDefinitionARN(ref.Family, ref.Revision)), Reason: ptr.To(de.Message)})
 			continue
 		}
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -16,20 +17,20 @@ func (s *Service) SubmitTaskStateChange(ctx context.Context, in *wire.SubmitTask
 	if err != nil {
 		return nil, err
 	}
-	status := str(in.Status)
+	status := ptr.Deref(in.Status)
 	if status != "" && !flotilla.ValidTaskStatus(status) {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "Invalid task status %q.", status)
 	}
-	ch := flotilla.TaskStateChange{Status: status, Reason: str(in.Reason),
+	ch := flotilla.TaskStateChange{Status: status, Reason: ptr.Deref(in.Reason),
 		PullStartedAt: wireTime(in.PullStartedAt), PullStoppedAt: wireTime(in.PullStoppedAt), ExecutionStoppedAt: wireTime(in.ExecutionStoppedAt)}
 	for _, c := range in.Containers {
-		ch.Containers = append(ch.Containers, containerChange(str(c.ContainerName), str(c.RuntimeId), str(c.Status), c.ExitCode, str(c.Reason), c.NetworkBindings))
+		ch.Containers = append(ch.Containers, containerChange(ptr.Deref(c.ContainerName), ptr.Deref(c.RuntimeId), ptr.Deref(c.Status), c.ExitCode, ptr.Deref(c.Reason), c.NetworkBindings))
 	}
-	_, err = s.changeTaskState(ctx, cluster, str(in.Task), func(t *flotilla.Task) { t.ApplyStateChange(ch, s.now()) })
+	_, err = s.changeTaskState(ctx, cluster, ptr.Deref(in.Task), func(t *flotilla.Task) { t.ApplyStateChange(ch, s.now()) })
 	if err != nil {
 		return nil, err
 	}
-	return &wire.SubmitTaskStateChangeResponse{Acknowledgment: ptr("true")}, nil
+	return &wire.SubmitTaskStateChangeResponse{Acknowledgment: ptr.To("true")}, nil
 }
 
 // SubmitContainerStateChange records what the agent reports of one
@@ -39,12 +40,12 @@ func (s *Service) SubmitContainerStateChange(ctx context.Context, in *wire.Submi
 	if err != nil {
 		return nil, err
 	}
-	ch := containerChange(str(in.ContainerName), str(in.RuntimeId), str(in.Status), in.ExitCode, str(in.Reason), in.NetworkBindings)
-	_, err = s.changeTaskState(ctx, cluster, str(in.Task), func(t *flotilla.Task) { t.ApplyContainerChange(ch) })
+	ch := containerChange(ptr.Deref(in.ContainerName), ptr.Deref(in.RuntimeId), ptr.Deref(in.Status), in.ExitCode, ptr.Deref(in.Reason), in.NetworkBindings)
+	_, err = s.changeTaskState(ctx, cluster, ptr.Deref(in.Task), func(t *flotilla.Task) { t.ApplyContainerChange(ch) })
 	if err != nil {
 		return nil, err
 	}
-	return &wire.SubmitContainerStateChangeResponse{Acknowledgment: ptr("true")}, nil
+	return &wire.SubmitContainerStateChangeResponse{Acknowledgment: ptr.To("true")}, nil
 }
 
 // changeTaskState applies an agent's report to a task and, in the same

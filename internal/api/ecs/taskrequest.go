@@ -9,6 +9,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/scheduler"
 	"github.com/flotilla/flotilla/internal/store"
 )
@@ -115,7 +116,7 @@ func (s *Service) place(ctx context.Context, r *taskRequest, plan *scheduler.Pla
 				rec.TaskIDs = append(rec.TaskIDs, t.ID)
 			}
 			for _, f := range s.failuresToWire(r.cluster, failures) {
-				rec.Failures = append(rec.Failures, failureRecord{Arn: str(f.Arn), Reason: str(f.Reason)})
+				rec.Failures = append(rec.Failures, failureRecord{Arn: ptr.Deref(f.Arn), Reason: ptr.Deref(f.Reason)})
 			}
 			return store.Txn{
 				Compares: []store.Compare{{Key: clientTokenKey(r.cluster, token), ModRevision: 0}},
@@ -146,7 +147,7 @@ func (s *Service) failuresToWire(cluster string, fs []scheduler.Failure) []wire.
 		case arn == "":
 			arn = s.acct.ContainerInstanceARN(cluster, f.InstanceID)
 		}
-		out = append(out, wire.Failure{Arn: ptr(arn), Reason: ptr(f.Reason)})
+		out = append(out, wire.Failure{Arn: ptr.To(arn), Reason: ptr.To(f.Reason)})
 	}
 	return out
 }
@@ -157,7 +158,7 @@ func (s *Service) failuresToWire(cluster string, fs []scheduler.Failure) []wire.
 func placementPlan(td *wire.TaskDefinition, constraints []flotilla.PlacementConstraint, strategies []flotilla.PlacementStrategy) (*scheduler.Plan, error) {
 	var cs []flotilla.PlacementConstraint
 	for _, c := range td.PlacementConstraints {
-		cs = append(cs, flotilla.PlacementConstraint{Type: string(c.Type), Expression: str(c.Expression)})
+		cs = append(cs, flotilla.PlacementConstraint{Type: string(c.Type), Expression: ptr.Deref(c.Expression)})
 	}
 	cs = append(cs, constraints...)
 	ss := strategies
@@ -170,7 +171,7 @@ func placementPlan(td *wire.TaskDefinition, constraints []flotilla.PlacementCons
 	}
 	var required []string
 	for _, a := range td.RequiresAttributes {
-		required = append(required, str(a.Name))
+		required = append(required, ptr.Deref(a.Name))
 	}
 	return plan.RequireAttributes(required)
 }

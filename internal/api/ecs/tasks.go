@@ -8,6 +8,7 @@ import (
 
 	"github.com/flotilla/flotilla"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -29,11 +30,11 @@ func (s *Service) RunTask(ctx context.Context, in *wire.RunTaskRequest) (*wire.R
 	if count < 1 || count > 10 {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "count must be between 1 and 10.")
 	}
-	req, err := s.newTaskRequest(ctx, cluster, str(in.TaskDefinition), in.LaunchType, in.Overrides, str(in.Group), str(in.StartedBy), in.Tags, in.NetworkConfiguration)
+	req, err := s.newTaskRequest(ctx, cluster, ptr.Deref(in.TaskDefinition), in.LaunchType, in.Overrides, ptr.Deref(in.Group), ptr.Deref(in.StartedBy), in.Tags, in.NetworkConfiguration)
 	if err != nil {
 		return nil, err
 	}
-	token := str(in.ClientToken)
+	token := ptr.Deref(in.ClientToken)
 	if token != "" {
 		if len(token) > 64 {
 			return nil, flotilla.Errorf(flotilla.EInvalid, "clientToken must be at most 64 characters.")
@@ -65,7 +66,7 @@ func (s *Service) StartTask(ctx context.Context, in *wire.StartTaskRequest) (*wi
 	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > 10 {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "containerInstances must contain between 1 and 10 items.")
 	}
-	req, err := s.newTaskRequest(ctx, cluster, str(in.TaskDefinition), "", in.Overrides, str(in.Group), str(in.StartedBy), in.Tags, in.NetworkConfiguration)
+	req, err := s.newTaskRequest(ctx, cluster, ptr.Deref(in.TaskDefinition), "", in.Overrides, ptr.Deref(in.Group), ptr.Deref(in.StartedBy), in.Tags, in.NetworkConfiguration)
 	if err != nil {
 		return nil, err
 	}
@@ -97,14 +98,14 @@ func (s *Service) StopTask(ctx context.Context, in *wire.StopTaskRequest) (*wire
 	if _, _, err := s.activeCluster(ctx, cluster); err != nil {
 		return nil, err
 	}
-	reason := str(in.Reason)
+	reason := ptr.Deref(in.Reason)
 	if utf8.RuneCountInString(reason) > 255 {
 		return nil, flotilla.Errorf(flotilla.EInvalid, "reason must be at most 255 characters.")
 	}
 	if reason == "" {
 		reason = "Task stopped by user"
 	}
-	t, err := s.updateTask(ctx, cluster, str(in.Task), func(t *flotilla.Task) error {
+	t, err := s.updateTask(ctx, cluster, ptr.Deref(in.Task), func(t *flotilla.Task) error {
 		t.RequestStop(flotilla.StopUserInitiated, reason, s.now())
 		return nil
 	})
@@ -157,14 +158,14 @@ func (s *Service) ListTasks(ctx context.Context, in *wire.ListTasksRequest) (*wi
 		desired = flotilla.TaskRunning // PENDING is accepted and means not yet STOPPED
 	}
 	instanceID := ""
-	if ref := str(in.ContainerInstance); ref != "" {
+	if ref := ptr.Deref(in.ContainerInstance); ref != "" {
 		_, id, err := s.instanceRef(cluster, ref)
 		if err != nil {
 			return nil, err
 		}
 		instanceID = id
 	}
-	family := str(in.Family)
+	family := ptr.Deref(in.Family)
 	items, _, err := store.ListJSON[flotilla.Task](ctx, s.store, flotilla.ClusterTasksPrefix(cluster), store.ListOptions{})
 	if err != nil {
 		return nil, err

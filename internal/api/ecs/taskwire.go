@@ -6,6 +6,7 @@ import (
 	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/ecs"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 func (s *Service) tasksToWire(tasks []flotilla.Task, withTags bool) []wire.Task {
@@ -18,9 +19,9 @@ func (s *Service) tasksToWire(tasks []flotilla.Task, withTags bool) []wire.Task 
 
 func (s *Service) taskToWire(t *flotilla.Task, withTags bool) *wire.Task {
 	w := &wire.Task{
-		TaskArn: ptr(t.ARN), ClusterArn: ptr(s.acct.ClusterARN(t.Cluster)), TaskDefinitionArn: ptr(t.TaskDefinitionARN),
-		ContainerInstanceArn: ptr(t.InstanceARN), LastStatus: ptr(t.LastStatus), DesiredStatus: ptr(t.DesiredStatus),
-		LaunchType: wire.LaunchTypeEc2, Cpu: ptr(t.CPU), Memory: ptr(t.Memory), Version: ptr(t.Version),
+		TaskArn: ptr.To(t.ARN), ClusterArn: ptr.To(s.acct.ClusterARN(t.Cluster)), TaskDefinitionArn: ptr.To(t.TaskDefinitionARN),
+		ContainerInstanceArn: ptr.To(t.InstanceARN), LastStatus: ptr.To(t.LastStatus), DesiredStatus: ptr.To(t.DesiredStatus),
+		LaunchType: wire.LaunchTypeEc2, Cpu: ptr.To(t.CPU), Memory: ptr.To(t.Memory), Version: ptr.To(t.Version),
 		HealthStatus: wire.HealthStatus(t.HealthStatus), Attachments: []wire.Attachment{}, Attributes: []wire.Attribute{},
 		CreatedAt: model.NewTime(t.CreatedAt), PullStartedAt: model.NewTime(t.PullStartedAt), PullStoppedAt: model.NewTime(t.PullStoppedAt),
 		StartedAt: model.NewTime(t.StartedAt), StoppingAt: model.NewTime(t.StoppingAt), StoppedAt: model.NewTime(t.StoppedAt),
@@ -31,14 +32,14 @@ func (s *Service) taskToWire(t *flotilla.Task, withTags bool) *wire.Task {
 		w.Overrides = &wire.TaskOverride{ContainerOverrides: []wire.ContainerOverride{}}
 	}
 	if t.Group != "" {
-		w.Group = ptr(t.Group)
+		w.Group = ptr.To(t.Group)
 	}
 	if t.StartedBy != "" {
-		w.StartedBy = ptr(t.StartedBy)
+		w.StartedBy = ptr.To(t.StartedBy)
 	}
 	if t.StopCode != "" {
 		w.StopCode = wire.TaskStopCode(t.StopCode)
-		w.StoppedReason = ptr(t.StoppedReason)
+		w.StoppedReason = ptr.To(t.StoppedReason)
 	}
 	if !t.StartedAt.IsZero() {
 		w.ConnectivityAt = model.NewTime(t.StartedAt)
@@ -46,31 +47,31 @@ func (s *Service) taskToWire(t *flotilla.Task, withTags bool) *wire.Task {
 	}
 	for _, c := range t.Containers {
 		wc := wire.Container{
-			ContainerArn: ptr(c.ARN), TaskArn: ptr(t.ARN), Name: ptr(c.Name), Image: ptr(c.Image),
-			LastStatus: ptr(c.LastStatus), Cpu: ptr(strconv.Itoa(c.CPU)), NetworkBindings: []wire.NetworkBinding{},
+			ContainerArn: ptr.To(c.ARN), TaskArn: ptr.To(t.ARN), Name: ptr.To(c.Name), Image: ptr.To(c.Image),
+			LastStatus: ptr.To(c.LastStatus), Cpu: ptr.To(strconv.Itoa(c.CPU)), NetworkBindings: []wire.NetworkBinding{},
 			NetworkInterfaces: []wire.NetworkInterface{},
 		}
 		if c.RuntimeID != "" {
-			wc.RuntimeId = ptr(c.RuntimeID)
+			wc.RuntimeId = ptr.To(c.RuntimeID)
 		}
 		if c.ExitCode != nil {
-			wc.ExitCode = ptr(int32(*c.ExitCode))
+			wc.ExitCode = ptr.To(int32(*c.ExitCode))
 		}
 		if c.Reason != "" {
-			wc.Reason = ptr(c.Reason)
+			wc.Reason = ptr.To(c.Reason)
 		}
 		if c.Memory > 0 {
-			wc.Memory = ptr(strconv.Itoa(c.Memory))
+			wc.Memory = ptr.To(strconv.Itoa(c.Memory))
 		}
 		if c.MemoryReservation > 0 {
-			wc.MemoryReservation = ptr(strconv.Itoa(c.MemoryReservation))
+			wc.MemoryReservation = ptr.To(strconv.Itoa(c.MemoryReservation))
 		}
 		if c.HealthStatus != "" {
 			wc.HealthStatus = wire.HealthStatus(c.HealthStatus)
 		}
 		for _, b := range c.NetworkBindings {
-			wc.NetworkBindings = append(wc.NetworkBindings, wire.NetworkBinding{BindIP: ptr(b.BindIP),
-				ContainerPort: ptr(int32(b.ContainerPort)), HostPort: ptr(int32(b.HostPort)), Protocol: wire.TransportProtocol(b.Protocol)})
+			wc.NetworkBindings = append(wc.NetworkBindings, wire.NetworkBinding{BindIP: ptr.To(b.BindIP),
+				ContainerPort: ptr.To(int32(b.ContainerPort)), HostPort: ptr.To(int32(b.HostPort)), Protocol: wire.TransportProtocol(b.Protocol)})
 		}
 		w.Containers = append(w.Containers, wc)
 	}

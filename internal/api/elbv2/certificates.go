@@ -10,6 +10,7 @@ import (
 	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -53,7 +54,7 @@ func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec 
 			return listenerTLSSettings{}, errValidation("An SSL policy cannot be specified for HTTP listeners")
 		case len(alpn) > 0:
 			return listenerTLSSettings{}, errValidation("An ALPN policy can only be specified for TLS listeners")
-		case mtls != nil && deref(mtls.Mode) != "" && deref(mtls.Mode) != "off":
+		case mtls != nil && ptr.Deref(mtls.Mode) != "" && ptr.Deref(mtls.Mode) != "off":
 			return listenerTLSSettings{}, errValidation("Mutual authentication can only be specified for HTTPS listeners")
 		}
 		return listenerTLSSettings{}, nil
@@ -64,7 +65,7 @@ func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec 
 	switch {
 	case len(alpn) > 0:
 		return listenerTLSSettings{}, errValidation("An ALPN policy can only be specified for TLS listeners")
-	case mtls != nil && deref(mtls.Mode) != "" && deref(mtls.Mode) != "off":
+	case mtls != nil && ptr.Deref(mtls.Mode) != "" && ptr.Deref(mtls.Mode) != "off":
 		return listenerTLSSettings{}, errValidation("Mutual authentication is not supported")
 	case len(certs) > 1:
 		return listenerTLSSettings{}, errValidation("Exactly one certificate must be specified for a listener; add others with AddListenerCertificates")
@@ -74,7 +75,7 @@ func (s *Service) listenerTLS(ctx context.Context, proto wire.ProtocolEnum, rec 
 		out = listenerTLSSettings{slices.Clone(rec.Certificates), rec.SSLPolicy}
 	}
 	if len(certs) == 1 {
-		arn := deref(certs[0].CertificateArn)
+		arn := ptr.Deref(certs[0].CertificateArn)
 		if err := s.checkCertificate(ctx, arn); err != nil {
 			return listenerTLSSettings{}, err
 		}
@@ -143,7 +144,7 @@ func (s *Service) listenerTxn(ctx context.Context, rec *elb.ListenerRecord, cmps
 }
 
 func errSSLPolicyNotFound(name string) error {
-	return &wire.SSLPolicyNotFoundException{Message: ptr(fmt.Sprintf("SSL policy '%s' not found", name))}
+	return &wire.SSLPolicyNotFoundException{Message: ptr.To(fmt.Sprintf("SSL policy '%s' not found", name))}
 }
 
 // DescribeSSLPolicies describes the predefined security policies: those
@@ -168,10 +169,10 @@ func (s *Service) DescribeSSLPolicies(_ context.Context, in *wire.DescribeSSLPol
 	for i, p := range policies {
 		ciphers := make([]wire.Cipher, len(p.Ciphers))
 		for j, c := range p.Ciphers {
-			ciphers[j] = wire.Cipher{Name: ptr(c), Priority: ptr(int32(j + 1))}
+			ciphers[j] = wire.Cipher{Name: ptr.To(c), Priority: ptr.To(int32(j + 1))}
 		}
 		all[i] = keyed[wire.SslPolicy]{numberKey(i), wire.SslPolicy{
-			Name: ptr(p.Name), SslProtocols: slices.Clone(p.Protocols), Ciphers: ciphers,
+			Name: ptr.To(p.Name), SslProtocols: slices.Clone(p.Protocols), Ciphers: ciphers,
 			SupportedLoadBalancerTypes: []string{string(wire.LoadBalancerTypeEnumApplication)},
 		}}
 	}
@@ -183,7 +184,7 @@ func (s *Service) DescribeSSLPolicies(_ context.Context, in *wire.DescribeSSLPol
 }
 
 func errCertificateNotFound(arn string) error {
-	return &wire.CertificateNotFoundException{Message: ptr(fmt.Sprintf("Certificate '%s' not found", arn))}
+	return &wire.CertificateNotFoundException{Message: ptr.To(fmt.Sprintf("Certificate '%s' not found", arn))}
 }
 
 // AddListenerCertificates adds certificates to an HTTPS listener's
@@ -193,25 +194,25 @@ func (s *Service) AddListenerCertificates(ctx context.Context, in *wire.AddListe
 		return nil, errValidation("At least one certificate must be specified")
 	}
 	for _, c := range in.Certificates {
-		if deref(c.IsDefault) {
+		if ptr.Deref(c.IsDefault) {
 			return nil, errValidation("The default certificate is set with ModifyListener")
 		}
-		if err := s.checkCertificate(ctx, deref(c.CertificateArn)); err != nil {
+		if err := s.checkCertificate(ctx, ptr.Deref(c.CertificateArn)); err != nil {
 			return nil, err
 		}
 	}
 	var added []wire.Certificate
-	err := s.modifyListenerCertificates(ctx, deref(in.ListenerArn), func(rec *elb.ListenerRecord) error {
+	err := s.modifyListenerCertificates(ctx, ptr.Deref(in.ListenerArn), func(rec *elb.ListenerRecord) error {
 		added = added[:0]
 		for _, c := range in.Certificates {
-			arn := deref(c.CertificateArn)
+			arn := ptr.Deref(c.CertificateArn)
 			if !slices.Contains(rec.Certificates, lb.Certificate{ARN: arn}) {
 				rec.Certificates = append(rec.Certificates, lb.Certificate{ARN: arn})
 			}
-			added = append(added, wire.Certificate{CertificateArn: ptr(arn), IsDefault: ptr(false)})
+			added = append(added, wire.Certificate{CertificateArn: ptr.To(arn), IsDefault: ptr.To(false)})
 		}
 		if len(rec.Certificates)-1 > maxListenerCertificates {
-			return &wire.TooManyCertificatesException{Message: ptr(fmt.Sprintf("A listener can have at most %d certificates besides its default one", maxListenerCertificates))}
+			return &wire.TooManyCertificatesException{Message: ptr.To(fmt.Sprintf("A listener can have at most %d certificates besides its default one", maxListenerCertificates))}
 		}
 		return nil
 	})
@@ -227,10 +228,10 @@ func (s *Service) RemoveListenerCertificates(ctx context.Context, in *wire.Remov
 	if len(in.Certificates) == 0 {
 		return nil, errValidation("At least one certificate must be specified")
 	}
-	err := s.modifyListenerCertificates(ctx, deref(in.ListenerArn), func(rec *elb.ListenerRecord) error {
+	err := s.modifyListenerCertificates(ctx, ptr.Deref(in.ListenerArn), func(rec *elb.ListenerRecord) error {
 		for _, c := range in.Certificates {
-			arn := deref(c.CertificateArn)
-			if deref(c.IsDefault) || arn == rec.Certificates[0].ARN {
+			arn := ptr.Deref(c.CertificateArn)
+			if ptr.Deref(c.IsDefault) || arn == rec.Certificates[0].ARN {
 				return errOperationNotPermitted("The default certificate of a listener cannot be removed")
 			}
 			rec.Certificates = slices.DeleteFunc(rec.Certificates, func(l lb.Certificate) bool { return l.ARN == arn })
@@ -264,13 +265,13 @@ func (s *Service) modifyListenerCertificates(ctx context.Context, arn string, f 
 // DescribeListenerCertificates describes the certificates of a listener,
 // the default one marked, a page at a time.
 func (s *Service) DescribeListenerCertificates(ctx context.Context, in *wire.DescribeListenerCertificatesInput) (*wire.DescribeListenerCertificatesOutput, error) {
-	rec, _, err := s.getListener(ctx, deref(in.ListenerArn))
+	rec, _, err := s.getListener(ctx, ptr.Deref(in.ListenerArn))
 	if err != nil {
 		return nil, err
 	}
 	all := make([]keyed[wire.Certificate], len(rec.Certificates))
 	for i, c := range rec.Certificates {
-		all[i] = keyed[wire.Certificate]{numberKey(i), wire.Certificate{CertificateArn: ptr(c.ARN), IsDefault: ptr(i == 0)}}
+		all[i] = keyed[wire.Certificate]{numberKey(i), wire.Certificate{CertificateArn: ptr.To(c.ARN), IsDefault: ptr.To(i == 0)}}
 	}
 	certs, next, err := page(all, in.Marker, in.PageSize)
 	if err != nil {
@@ -292,7 +293,7 @@ func defaultCertificateToWire(certs []lb.Certificate) []wire.Certificate {
 	if len(certs) == 0 {
 		return nil
 	}
-	return []wire.Certificate{{CertificateArn: ptr(certs[0].ARN)}}
+	return []wire.Certificate{{CertificateArn: ptr.To(certs[0].ARN)}}
 }
 
 // optional returns nil for "", else a pointer to s.

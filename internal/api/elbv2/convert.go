@@ -6,6 +6,7 @@ import (
 
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // maxConditionValues is ELBv2's limit on the values of a rule's conditions.
@@ -19,22 +20,22 @@ func actionsFromWire(in []wire.Action) ([]lb.Action, error) {
 		return nil, errValidation("An action must be specified")
 	}
 	if len(in) > 1 {
-		return nil, &wire.TooManyActionsException{Message: ptr("Only one forward, redirect or fixed-response action is supported per rule")}
+		return nil, &wire.TooManyActionsException{Message: ptr.To("Only one forward, redirect or fixed-response action is supported per rule")}
 	}
 	out := make([]lb.Action, 0, len(in))
 	for _, a := range in {
-		la := lb.Action{Type: string(a.Type), Order: int(deref(a.Order))}
+		la := lb.Action{Type: string(a.Type), Order: int(ptr.Deref(a.Order))}
 		switch a.Type {
 		case wire.ActionTypeEnumForward:
-			la.TargetGroupARN = deref(a.TargetGroupArn)
+			la.TargetGroupARN = ptr.Deref(a.TargetGroupArn)
 			if fc := a.ForwardConfig; fc != nil {
 				la.ForwardConfig = &lb.ForwardConfig{}
 				for _, t := range fc.TargetGroups {
 					la.ForwardConfig.TargetGroups = append(la.ForwardConfig.TargetGroups,
-						lb.TargetGroupTuple{TargetGroupARN: deref(t.TargetGroupArn), Weight: int(deref(t.Weight))})
+						lb.TargetGroupTuple{TargetGroupARN: ptr.Deref(t.TargetGroupArn), Weight: int(ptr.Deref(t.Weight))})
 				}
 				if sc := fc.TargetGroupStickinessConfig; sc != nil {
-					la.ForwardConfig.TargetGroupStickinessConfig = &lb.TargetGroupStickinessConfig{Enabled: deref(sc.Enabled), DurationSeconds: int(deref(sc.DurationSeconds))}
+					la.ForwardConfig.TargetGroupStickinessConfig = &lb.TargetGroupStickinessConfig{Enabled: ptr.Deref(sc.Enabled), DurationSeconds: int(ptr.Deref(sc.DurationSeconds))}
 				}
 				if len(la.ForwardConfig.TargetGroups) == 0 {
 					return nil, errValidation("A forward action must name at least one target group")
@@ -54,16 +55,16 @@ func actionsFromWire(in []wire.Action) ([]lb.Action, error) {
 			if rc == nil {
 				return nil, errValidation("A redirect action must have a redirect config")
 			}
-			la.RedirectConfig = &lb.RedirectConfig{Protocol: deref(rc.Protocol), Host: deref(rc.Host), Port: deref(rc.Port),
-				Path: deref(rc.Path), Query: deref(rc.Query), StatusCode: string(rc.StatusCode)}
+			la.RedirectConfig = &lb.RedirectConfig{Protocol: ptr.Deref(rc.Protocol), Host: ptr.Deref(rc.Host), Port: ptr.Deref(rc.Port),
+				Path: ptr.Deref(rc.Path), Query: ptr.Deref(rc.Query), StatusCode: string(rc.StatusCode)}
 		case wire.ActionTypeEnumFixedResponse:
 			fc := a.FixedResponseConfig
 			if fc == nil {
 				return nil, errValidation("A fixed-response action must have a fixed response config")
 			}
-			la.FixedResponseConfig = &lb.FixedResponseConfig{StatusCode: deref(fc.StatusCode), ContentType: deref(fc.ContentType), MessageBody: deref(fc.MessageBody)}
+			la.FixedResponseConfig = &lb.FixedResponseConfig{StatusCode: ptr.Deref(fc.StatusCode), ContentType: ptr.Deref(fc.ContentType), MessageBody: ptr.Deref(fc.MessageBody)}
 		default:
-			return nil, &wire.InvalidLoadBalancerActionException{Message: ptr("Action type '" + string(a.Type) + "' is not supported")}
+			return nil, &wire.InvalidLoadBalancerActionException{Message: ptr.To("Action type '" + string(a.Type) + "' is not supported")}
 		}
 		out = append(out, la)
 	}
@@ -75,21 +76,21 @@ func actionsToWire(in []lb.Action) []wire.Action {
 	for _, a := range in {
 		wa := wire.Action{Type: wire.ActionTypeEnum(a.Type)}
 		if a.Order != 0 {
-			wa.Order = ptr(int32(a.Order))
+			wa.Order = ptr.To(int32(a.Order))
 		}
 		if a.TargetGroupARN != "" {
-			wa.TargetGroupArn = ptr(a.TargetGroupARN)
+			wa.TargetGroupArn = ptr.To(a.TargetGroupARN)
 		}
 		if fc := a.ForwardConfig; fc != nil {
 			wa.ForwardConfig = &wire.ForwardActionConfig{}
 			for _, t := range fc.TargetGroups {
 				wa.ForwardConfig.TargetGroups = append(wa.ForwardConfig.TargetGroups,
-					wire.TargetGroupTuple{TargetGroupArn: ptr(t.TargetGroupARN), Weight: ptr(int32(t.Weight))})
+					wire.TargetGroupTuple{TargetGroupArn: ptr.To(t.TargetGroupARN), Weight: ptr.To(int32(t.Weight))})
 			}
 			if sc := fc.TargetGroupStickinessConfig; sc != nil {
-				wa.ForwardConfig.TargetGroupStickinessConfig = &wire.TargetGroupStickinessConfig{Enabled: ptr(sc.Enabled)}
+				wa.ForwardConfig.TargetGroupStickinessConfig = &wire.TargetGroupStickinessConfig{Enabled: ptr.To(sc.Enabled)}
 				if sc.DurationSeconds != 0 {
-					wa.ForwardConfig.TargetGroupStickinessConfig.DurationSeconds = ptr(int32(sc.DurationSeconds))
+					wa.ForwardConfig.TargetGroupStickinessConfig.DurationSeconds = ptr.To(int32(sc.DurationSeconds))
 				}
 			}
 		}
@@ -98,7 +99,7 @@ func actionsToWire(in []lb.Action) []wire.Action {
 				Protocol: nonEmpty(rc.Protocol), Host: nonEmpty(rc.Host), Port: nonEmpty(rc.Port), Path: nonEmpty(rc.Path), Query: nonEmpty(rc.Query)}
 		}
 		if fc := a.FixedResponseConfig; fc != nil {
-			wa.FixedResponseConfig = &wire.FixedResponseActionConfig{StatusCode: ptr(fc.StatusCode), ContentType: nonEmpty(fc.ContentType), MessageBody: nonEmpty(fc.MessageBody)}
+			wa.FixedResponseConfig = &wire.FixedResponseActionConfig{StatusCode: ptr.To(fc.StatusCode), ContentType: nonEmpty(fc.ContentType), MessageBody: nonEmpty(fc.MessageBody)}
 		}
 		out = append(out, wa)
 	}
@@ -117,7 +118,7 @@ func conditionsFromWire(in []wire.RuleCondition) ([]lb.Condition, error) {
 	out := make([]lb.Condition, 0, len(in))
 	total := 0
 	for _, c := range in {
-		field := deref(c.Field)
+		field := ptr.Deref(c.Field)
 		lc := lb.Condition{Field: field}
 		// pick returns the values of the condition's config, or its legacy
 		// Values (path-pattern and host-header only).
@@ -157,7 +158,7 @@ func conditionsFromWire(in []wire.RuleCondition) ([]lb.Condition, error) {
 			}
 			lc.Values, err = pick(cfg, true)
 		case lb.FieldHTTPHeader:
-			if c.HttpHeaderConfig == nil || deref(c.HttpHeaderConfig.HttpHeaderName) == "" {
+			if c.HttpHeaderConfig == nil || ptr.Deref(c.HttpHeaderConfig.HttpHeaderName) == "" {
 				return nil, errValidation("An http-header condition must name a header")
 			}
 			lc.HTTPHeaderName = *c.HttpHeaderConfig.HttpHeaderName
@@ -182,7 +183,7 @@ func conditionsFromWire(in []wire.RuleCondition) ([]lb.Condition, error) {
 		case lb.FieldQueryString:
 			if c.QueryStringConfig != nil {
 				for _, kv := range c.QueryStringConfig.Values {
-					lc.QueryStringValues = append(lc.QueryStringValues, lb.QueryStringKeyValue{Key: deref(kv.Key), Value: deref(kv.Value)})
+					lc.QueryStringValues = append(lc.QueryStringValues, lb.QueryStringKeyValue{Key: ptr.Deref(kv.Key), Value: ptr.Deref(kv.Value)})
 				}
 			}
 			if len(c.Values) > 0 {
@@ -210,7 +211,7 @@ func conditionsFromWire(in []wire.RuleCondition) ([]lb.Condition, error) {
 func conditionsToWire(in []lb.Condition) []wire.RuleCondition {
 	out := make([]wire.RuleCondition, 0, len(in))
 	for _, c := range in {
-		wc := wire.RuleCondition{Field: ptr(c.Field)}
+		wc := wire.RuleCondition{Field: ptr.To(c.Field)}
 		values := slices.Clone(c.Values)
 		switch c.Field {
 		case lb.FieldPathPattern:
@@ -218,7 +219,7 @@ func conditionsToWire(in []lb.Condition) []wire.RuleCondition {
 		case lb.FieldHostHeader:
 			wc.Values, wc.HostHeaderConfig = values, &wire.HostHeaderConditionConfig{Values: values}
 		case lb.FieldHTTPHeader:
-			wc.HttpHeaderConfig = &wire.HttpHeaderConditionConfig{HttpHeaderName: ptr(c.HTTPHeaderName), Values: values}
+			wc.HttpHeaderConfig = &wire.HttpHeaderConditionConfig{HttpHeaderName: ptr.To(c.HTTPHeaderName), Values: values}
 		case lb.FieldHTTPRequestMethod:
 			wc.HttpRequestMethodConfig = &wire.HttpRequestMethodConditionConfig{Values: values}
 		case lb.FieldSourceIP:

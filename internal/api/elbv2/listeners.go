@@ -8,6 +8,7 @@ import (
 	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -34,7 +35,7 @@ func (s *Service) CreateListener(ctx context.Context, in *wire.CreateListenerInp
 	if err != nil {
 		return nil, err
 	}
-	lbARN := deref(in.LoadBalancerArn)
+	lbARN := ptr.Deref(in.LoadBalancerArn)
 	var rec elb.ListenerRecord
 	err = s.write(ctx, func() (store.Txn, error) {
 		lbRec, lbRev, err := s.getLoadBalancer(ctx, lbARN)
@@ -100,7 +101,7 @@ func (s *Service) ModifyListener(ctx context.Context, in *wire.ModifyListenerInp
 			return nil, err
 		}
 	}
-	arn := deref(in.ListenerArn)
+	arn := ptr.Deref(in.ListenerArn)
 	var rec *elb.ListenerRecord
 	err := s.write(ctx, func() (store.Txn, error) {
 		var rev int64
@@ -195,7 +196,7 @@ func (s *Service) DescribeListeners(ctx context.Context, in *wire.DescribeListen
 
 // DeleteListener deletes a listener with its rules.
 func (s *Service) DeleteListener(ctx context.Context, in *wire.DeleteListenerInput) (*wire.DeleteListenerOutput, error) {
-	arn := deref(in.ListenerArn)
+	arn := ptr.Deref(in.ListenerArn)
 	err := s.write(ctx, func() (store.Txn, error) {
 		rec, rev, err := s.getListener(ctx, arn)
 		if err != nil {
@@ -227,9 +228,9 @@ func (s *Service) DeleteListener(ctx context.Context, in *wire.DeleteListenerInp
 
 func listenerToWire(r *elb.ListenerRecord) wire.Listener {
 	return wire.Listener{
-		ListenerArn:     ptr(r.ARN),
-		LoadBalancerArn: ptr(r.LoadBalancerARN),
-		Port:            ptr(int32(r.Port)),
+		ListenerArn:     ptr.To(r.ARN),
+		LoadBalancerArn: ptr.To(r.LoadBalancerARN),
+		Port:            ptr.To(int32(r.Port)),
 		Protocol:        wire.ProtocolEnum(r.Protocol),
 		Certificates:    defaultCertificateToWire(r.Certificates),
 		SslPolicy:       optional(r.SSLPolicy),

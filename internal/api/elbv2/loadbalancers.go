@@ -12,6 +12,7 @@ import (
 	"github.com/flotilla/flotilla/internal/lb"
 	"github.com/flotilla/flotilla/internal/model"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -19,7 +20,7 @@ import (
 // A second call with the same name and settings returns the same load
 // balancer; with other settings it fails with DuplicateLoadBalancerName.
 func (s *Service) CreateLoadBalancer(ctx context.Context, in *wire.CreateLoadBalancerInput) (*wire.CreateLoadBalancerOutput, error) {
-	name := deref(in.Name)
+	name := ptr.Deref(in.Name)
 	if in.Type != "" && in.Type != wire.LoadBalancerTypeEnumApplication {
 		return nil, errValidation("Load balancer type '%s' is not supported; only 'application' is", in.Type)
 	}
@@ -32,7 +33,7 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *wire.CreateLoadBal
 	}
 	subnets := slices.Clone(in.Subnets)
 	for _, m := range in.SubnetMappings {
-		subnets = append(subnets, deref(m.SubnetId))
+		subnets = append(subnets, ptr.Deref(m.SubnetId))
 	}
 	id := newID()
 	rec := elb.LoadBalancerRecord{
@@ -124,7 +125,7 @@ func (s *Service) DescribeLoadBalancers(ctx context.Context, in *wire.DescribeLo
 	for _, r := range recs {
 		w := s.loadBalancerToWire(r)
 		if why, ok := impaired[r.ARN]; ok {
-			w.State = &wire.LoadBalancerState{Code: wire.LoadBalancerStateEnumActiveImpaired, Reason: ptr(why)}
+			w.State = &wire.LoadBalancerState{Code: wire.LoadBalancerStateEnumActiveImpaired, Reason: ptr.To(why)}
 		}
 		out.LoadBalancers = append(out.LoadBalancers, w)
 	}
@@ -166,7 +167,7 @@ func (s *Service) impaired(ctx context.Context) (map[string]string, error) {
 // rules; OperationNotPermitted while its deletion protection is enabled.
 // Deleting one that does not exist succeeds, as in ELBv2.
 func (s *Service) DeleteLoadBalancer(ctx context.Context, in *wire.DeleteLoadBalancerInput) (*wire.DeleteLoadBalancerOutput, error) {
-	arn := deref(in.LoadBalancerArn)
+	arn := ptr.Deref(in.LoadBalancerArn)
 	err := s.write(ctx, func() (store.Txn, error) {
 		rec, rev, err := s.getLoadBalancer(ctx, arn)
 		var nf *wire.LoadBalancerNotFoundException
@@ -214,7 +215,7 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, in *wire.DeleteLoadBal
 func loadBalancerAttributesToWire(attrs map[string]string) []wire.LoadBalancerAttribute {
 	out := make([]wire.LoadBalancerAttribute, 0, len(attrs))
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
-		out = append(out, wire.LoadBalancerAttribute{Key: ptr(k), Value: ptr(attrs[k])})
+		out = append(out, wire.LoadBalancerAttribute{Key: ptr.To(k), Value: ptr.To(attrs[k])})
 	}
 	return out
 }
@@ -222,7 +223,7 @@ func loadBalancerAttributesToWire(attrs map[string]string) []wire.LoadBalancerAt
 // DescribeLoadBalancerAttributes returns every attribute of a load
 // balancer.
 func (s *Service) DescribeLoadBalancerAttributes(ctx context.Context, in *wire.DescribeLoadBalancerAttributesInput) (*wire.DescribeLoadBalancerAttributesOutput, error) {
-	rec, _, err := s.getLoadBalancer(ctx, deref(in.LoadBalancerArn))
+	rec, _, err := s.getLoadBalancer(ctx, ptr.Deref(in.LoadBalancerArn))
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +238,7 @@ func (s *Service) DescribeLoadBalancerAttributes(ctx context.Context, in *wire.D
 func (s *Service) ModifyLoadBalancerAttributes(ctx context.Context, in *wire.ModifyLoadBalancerAttributesInput) (*wire.ModifyLoadBalancerAttributesOutput, error) {
 	set := map[string]string{}
 	for _, a := range in.Attributes {
-		k, v := deref(a.Key), deref(a.Value)
+		k, v := ptr.Deref(a.Key), ptr.Deref(a.Value)
 		known, valid := elb.CheckLoadBalancerAttribute(k, v)
 		switch {
 		case !known:
@@ -249,7 +250,7 @@ func (s *Service) ModifyLoadBalancerAttributes(ctx context.Context, in *wire.Mod
 		}
 		set[k] = v
 	}
-	arn := deref(in.LoadBalancerArn)
+	arn := ptr.Deref(in.LoadBalancerArn)
 	var attrs map[string]string
 	err := s.write(ctx, func() (store.Txn, error) {
 		rec, rev, err := s.getLoadBalancer(ctx, arn)
@@ -276,22 +277,22 @@ func (s *Service) ModifyLoadBalancerAttributes(ctx context.Context, in *wire.Mod
 
 func (s *Service) loadBalancerToWire(r *elb.LoadBalancerRecord) wire.LoadBalancer {
 	out := wire.LoadBalancer{
-		LoadBalancerArn:       ptr(r.ARN),
-		LoadBalancerName:      ptr(r.Name),
-		DNSName:               ptr(r.DNSName),
-		CanonicalHostedZoneId: ptr("Z00FLOTILLA"),
+		LoadBalancerArn:       ptr.To(r.ARN),
+		LoadBalancerName:      ptr.To(r.Name),
+		DNSName:               ptr.To(r.DNSName),
+		CanonicalHostedZoneId: ptr.To("Z00FLOTILLA"),
 		CreatedTime:           model.NewTime(r.Created),
 		Scheme:                wire.LoadBalancerSchemeEnum(r.Scheme),
 		Type:                  wire.LoadBalancerTypeEnumApplication,
 		IpAddressType:         wire.IpAddressType(r.IPAddressType),
 		State:                 &wire.LoadBalancerState{Code: wire.LoadBalancerStateEnumActive},
 		SecurityGroups:        r.SecurityGroups,
-		VpcId:                 ptr(flotillaVPC),
+		VpcId:                 ptr.To(flotillaVPC),
 	}
 	for i, subnet := range r.Subnets {
 		out.AvailabilityZones = append(out.AvailabilityZones, wire.AvailabilityZone{
-			ZoneName: ptr(s.region + string(rune('a'+i%26))),
-			SubnetId: ptr(subnet),
+			ZoneName: ptr.To(s.region + string(rune('a'+i%26))),
+			SubnetId: ptr.To(subnet),
 		})
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flotilla/flotilla/internal/elb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -59,7 +60,7 @@ func (s *Service) claimPort(ctx context.Context, rec *elb.ListenerRecord, held i
 		if !strings.HasPrefix(*holder, s.arn("listener/")) {
 			// A listener of another region (or account), whose records
 			// this Service cannot read.
-			return nil, nil, &wire.DuplicateListenerException{Message: ptr(fmt.Sprintf(
+			return nil, nil, &wire.DuplicateListenerException{Message: ptr.To(fmt.Sprintf(
 				"Port %d is already used by listener %s; Flotilla's load balancers share one address in every region", rec.Port, *holder))}
 		}
 		// Held by a listener written since checkPortFree read, or by one
@@ -125,7 +126,7 @@ func duplicateListener(lbARN string, other *elb.ListenerRecord) error {
 	if other.LoadBalancerARN == lbARN {
 		return errDuplicateListener()
 	}
-	return &wire.DuplicateListenerException{Message: ptr(fmt.Sprintf(
+	return &wire.DuplicateListenerException{Message: ptr.To(fmt.Sprintf(
 		"Port %d is already used by a listener of load balancer %s; Flotilla's load balancers share one address", other.Port, other.LoadBalancerARN))}
 }
 
@@ -168,7 +169,7 @@ func (s *Service) ClaimPorts(ctx context.Context) error {
 		case err == nil, errors.Is(err, errClaimed), errors.As(err, &nf):
 		case errors.As(err, &dup):
 			s.log.Warn("listener shares its port with another and cannot open; move it with ModifyListener",
-				"listener", l.Value.ARN, "port", l.Value.Port, "reason", deref(dup.Message))
+				"listener", l.Value.ARN, "port", l.Value.Port, "reason", ptr.Deref(dup.Message))
 		default:
 			return fmt.Errorf("claim port %d of listener %s: %w", l.Value.Port, l.Value.ARN, err)
 		}

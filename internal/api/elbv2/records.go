@@ -3,13 +3,13 @@ package elbv2
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/flotilla/flotilla/internal/elb"
+	"github.com/flotilla/flotilla/internal/paging"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -85,9 +85,6 @@ func list[T any](ctx context.Context, s store.Store, prefix string) ([]store.Ite
 // size of a page when the request asks for none.
 const maxPageSize = 400
 
-// markerPrefix versions the markers the Describe operations hand out.
-const markerPrefix = "v1:"
-
 // keyed is an item of a Describe answer with the key it is paged by.
 type keyed[T any] struct {
 	key  string
@@ -106,34 +103,19 @@ func numberKey(n int) string { return fmt.Sprintf("%010d", n) }
 // not hand out is a ValidationError. The model checks that pageSize is 1
 // to 400.
 func page[T any](items []keyed[T], marker *string, pageSize *int32) ([]T, *string, error) {
-	after, first := "", marker == nil || *marker == ""
-	if !first {
-		b, err := base64.RawURLEncoding.DecodeString(*marker)
-		if err != nil || !strings.HasPrefix(string(b), markerPrefix) {
+	after := ""
+	if marker != nil && *marker != "" {
+		var err error
+		if after, err = paging.Key(*marker); err != nil {
 			return nil, nil, errValidation("The marker '%s' is not valid", *marker)
 		}
-		after = strings.TrimPrefix(string(b), markerPrefix)
 	}
 	size := maxPageSize
 	if pageSize != nil {
 		size = int(*pageSize)
 	}
 	slices.SortStableFunc(items, func(a, b keyed[T]) int { return cmp.Compare(a.key, b.key) })
-	start := 0
-	if !first {
-		start, _ = slices.BinarySearchFunc(items, after, func(k keyed[T], after string) int {
-			if k.key <= after {
-				return -1
-			}
-			return 1
-		})
-	}
-	items = items[start:]
-	var next *string
-	if len(items) > size {
-		items = items[:size]
-		next = ptr(base64.RawURLEncoding.EncodeToString([]byte(markerPrefix + items[size-1].key)))
-	}
+	items, next := paging.Page(items, func(k keyed[T]) string { return k.key }, after, size, false)
 	out := make([]T, len(items))
 	for i, k := range items {
 		out[i] = k.item

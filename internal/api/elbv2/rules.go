@@ -10,6 +10,7 @@ import (
 	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -31,7 +32,7 @@ func (s *Service) CreateRule(ctx context.Context, in *wire.CreateRuleInput) (*wi
 	if err != nil {
 		return nil, err
 	}
-	listenerARN, prio := deref(in.ListenerArn), int(deref(in.Priority))
+	listenerARN, prio := ptr.Deref(in.ListenerArn), int(ptr.Deref(in.Priority))
 	var rec elb.RuleRecord
 	err = s.write(ctx, func() (store.Txn, error) {
 		l, lrev, err := s.getListener(ctx, listenerARN)
@@ -145,7 +146,7 @@ func (s *Service) ModifyRule(ctx context.Context, in *wire.ModifyRuleInput) (*wi
 			return nil, err
 		}
 	}
-	arn := deref(in.RuleArn)
+	arn := ptr.Deref(in.RuleArn)
 	var result wire.Rule
 	err = s.write(ctx, func() (store.Txn, error) {
 		if err := s.checkTargetGroups(ctx, actions); err != nil {
@@ -195,7 +196,7 @@ func (s *Service) ModifyRule(ctx context.Context, in *wire.ModifyRuleInput) (*wi
 // DeleteRule deletes a rule; a listener's default rule cannot be deleted
 // (OperationNotPermitted).
 func (s *Service) DeleteRule(ctx context.Context, in *wire.DeleteRuleInput) (*wire.DeleteRuleOutput, error) {
-	arn := deref(in.RuleArn)
+	arn := ptr.Deref(in.RuleArn)
 	err := s.write(ctx, func() (store.Txn, error) {
 		r, rev, err := s.getRule(ctx, arn)
 		var nf *wire.RuleNotFoundException
@@ -232,7 +233,7 @@ func (s *Service) SetRulePriorities(ctx context.Context, in *wire.SetRulePriorit
 		}
 		var txn store.Txn
 		for _, p := range in.RulePriorities {
-			arn := deref(p.RuleArn)
+			arn := ptr.Deref(p.RuleArn)
 			it := byARN[arn]
 			if it == nil {
 				if _, _, derr := s.getDefaultRule(ctx, arn); derr == nil {
@@ -240,7 +241,7 @@ func (s *Service) SetRulePriorities(ctx context.Context, in *wire.SetRulePriorit
 				}
 				return store.Txn{}, errRuleNotFound()
 			}
-			it.Value.Priority = int(deref(p.Priority))
+			it.Value.Priority = int(ptr.Deref(p.Priority))
 			op, err := store.PutJSON(it.Key, it.Value)
 			if err != nil {
 				return store.Txn{}, err
@@ -271,9 +272,9 @@ func (s *Service) SetRulePriorities(ctx context.Context, in *wire.SetRulePriorit
 
 func ruleToWire(r *elb.RuleRecord) wire.Rule {
 	return wire.Rule{
-		RuleArn:    ptr(r.ARN),
-		Priority:   ptr(strconv.Itoa(r.Priority)),
-		IsDefault:  ptr(false),
+		RuleArn:    ptr.To(r.ARN),
+		Priority:   ptr.To(strconv.Itoa(r.Priority)),
+		IsDefault:  ptr.To(false),
 		Conditions: conditionsToWire(r.Conditions),
 		Actions:    actionsToWire(r.Actions),
 	}
@@ -281,9 +282,9 @@ func ruleToWire(r *elb.RuleRecord) wire.Rule {
 
 func defaultRuleToWire(l *elb.ListenerRecord) wire.Rule {
 	return wire.Rule{
-		RuleArn:    ptr(defaultRuleARN(l)),
-		Priority:   ptr("default"),
-		IsDefault:  ptr(true),
+		RuleArn:    ptr.To(defaultRuleARN(l)),
+		Priority:   ptr.To("default"),
+		IsDefault:  ptr.To(true),
 		Conditions: []wire.RuleCondition{},
 		Actions:    actionsToWire(l.DefaultActions),
 	}

@@ -171,13 +171,3 @@ func newID() string {
 func (s *Service) arn(resource string) string {
 	return flotilla.Account{Region: s.region, ID: s.acct}.ARNOf("elasticloadbalancing", resource)
 }
-
-func ptr[T any](v T) *T { return &v }
-
-func deref[T any](p *T) T {
-	if p == nil {
-		var zero T
-		return zero
-	}
-	return *p
-}

@@ -3,6 +3,7 @@ package elbv2_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -544,7 +545,15 @@ func TestTags(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DescribeTags = %+v\nwant %+v", got, want)
 	}
-	_, err := e.client.AddTags(ctx, &elb.AddTagsInput{ResourceArns: []string{arns[1] + "0"}, Tags: []types.Tag{{Key: aws.String("k")}}})
+	// The stored layout, which upgrades read: a list of key and value.
+	kv, err := e.store.Get(ctx, "/elbv2/tags/"+arns[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"key":"team","value":"core"},{"key":"env","value":"prod"}]`; string(kv.Value) != want {
+		t.Errorf("stored tags: %s, want %s", kv.Value, want)
+	}
+	_, err = e.client.AddTags(ctx, &elb.AddTagsInput{ResourceArns: []string{arns[1] + "0"}, Tags: []types.Tag{{Key: aws.String("k")}}})
 	wantCode[*types.TargetGroupNotFoundException](t, err, "TargetGroupNotFound")
 
 	// Deleted with the resource: a new one of the same name has none.
@@ -580,5 +589,39 @@ func TestConcurrentPriority(t *testing.T) {
 	}
 	if won != 1 {
 		t.Errorf("%d rules created at one priority", won)
+	}
+}
+
+// TestTagLimits: at most flotilla.MaxTags tags a resource, counted after
+// AddTags replaces the values of keys the resource has; a key given twice
+// is DuplicateTagKeys.
+func TestTagLimits(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tags := func(from, n int) []types.Tag {
+		var out []types.Tag
+		for i := range n {
+			out = append(out, types.Tag{Key: aws.String(fmt.Sprintf("k%d", from+i)), Value: aws.String("v")})
+		}
+		return out
+	}
+	_, err := e.client.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: aws.String("many"), Tags: tags(0, 51)})
+	wantCode[*types.TooManyTagsException](t, err, "TooManyTags")
+	_, err = e.client.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: aws.String("twice"), Tags: append(tags(0, 1), tags(0, 1)...)})
+	wantCode[*types.DuplicateTagKeysException](t, err, "DuplicateTagKeys")
+
+	arn := aws.ToString(sdktest.Must(e.client.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
+		Name: aws.String("web"), Tags: tags(0, 49)})).LoadBalancers[0].LoadBalancerArn)
+	// Two tags, one of them a new value of a key it has: 50.
+	sdktest.Must(e.client.AddTags(ctx, &elb.AddTagsInput{ResourceArns: []string{arn}, Tags: tags(48, 2)}))
+	_, err = e.client.AddTags(ctx, &elb.AddTagsInput{ResourceArns: []string{arn}, Tags: tags(50, 1)})
+	wantCode[*types.TooManyTagsException](t, err, "TooManyTags")
+	var ae smithy.APIError
+	if errors.As(err, &ae) && !strings.Contains(ae.ErrorMessage(), "50") {
+		t.Errorf("TooManyTags message %q does not name the limit", ae.ErrorMessage())
+	}
+	got := sdktest.Must(e.client.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{arn}})).TagDescriptions[0].Tags
+	if len(got) != 50 {
+		t.Errorf("after a refused AddTags: %d tags, want 50", len(got))
 	}
 }

@@ -3,44 +3,44 @@ package elbv2
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/flotilla/flotilla"
 	"github.com/flotilla/flotilla/internal/elb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
 // The tags of each resource are at elb.TagsKey(ARN).
 
-// maxTags is ELBv2's limit on the tags of a resource.
-const maxTags = 50
-
-// tag is one tag of a resource.
-type tag struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
-}
-
 // tagsFromWire converts tags given at creation; DuplicateTagKeys when a
 // key repeats, TooManyTags over the limit.
-func tagsFromWire(in []wire.Tag) ([]tag, error) {
-	out := make([]tag, 0, len(in))
+func tagsFromWire(in []wire.Tag) ([]flotilla.Tag, error) {
+	out := make([]flotilla.Tag, 0, len(in))
 	for _, t := range in {
-		k := deref(t.Key)
-		if slices.ContainsFunc(out, func(x tag) bool { return x.Key == k }) {
-			return nil, &wire.DuplicateTagKeysException{Message: ptr("Tag key '" + k + "' is duplicated")}
+		k := ptr.Deref(t.Key)
+		if slices.ContainsFunc(out, func(x flotilla.Tag) bool { return x.Key == k }) {
+			return nil, &wire.DuplicateTagKeysException{Message: ptr.To("Tag key '" + k + "' is duplicated")}
 		}
-		out = append(out, tag{Key: k, Value: deref(t.Value)})
+		out = append(out, flotilla.Tag{Key: k, Value: ptr.Deref(t.Value)})
 	}
-	if len(out) > maxTags {
-		return nil, &wire.TooManyTagsException{Message: ptr("A resource can have at most 50 tags")}
+	if len(out) > flotilla.MaxTags {
+		return nil, errTooManyTags()
 	}
 	return out, nil
 }
 
+// errTooManyTags is the error of a change that would leave a resource
+// more than flotilla.MaxTags tags.
+func errTooManyTags() error {
+	return &wire.TooManyTagsException{Message: ptr.To(fmt.Sprintf("A resource can have at most %d tags", flotilla.MaxTags))}
+}
+
 // putTags returns the ops that store the tags of a new resource, if any.
-func putTags(arn string, tags []tag) ([]store.Op, error) {
+func putTags(arn string, tags []flotilla.Tag) ([]store.Op, error) {
 	if len(tags) == 0 {
 		return nil, nil
 	}
@@ -75,7 +75,7 @@ func (s *Service) checkResource(ctx context.Context, arn string) error {
 }
 
 // updateTags changes the tags of each resource with fn.
-func (s *Service) updateTags(ctx context.Context, arns []string, fn func([]tag) ([]tag, error)) error {
+func (s *Service) updateTags(ctx context.Context, arns []string, fn func([]flotilla.Tag) ([]flotilla.Tag, error)) error {
 	return s.write(ctx, func() (store.Txn, error) {
 		var txn store.Txn
 		for _, arn := range arns {
@@ -83,11 +83,11 @@ func (s *Service) updateTags(ctx context.Context, arns []string, fn func([]tag) 
 				return store.Txn{}, err
 			}
 			key := elb.TagsKey(arn)
-			cur, rev, err := store.GetJSON[[]tag](ctx, s.store, key)
+			cur, rev, err := store.GetJSON[[]flotilla.Tag](ctx, s.store, key)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return store.Txn{}, err
 			}
-			var tags []tag
+			var tags []flotilla.Tag
 			if cur != nil {
 				tags = *cur
 			}
@@ -111,16 +111,10 @@ func (s *Service) AddTags(ctx context.Context, in *wire.AddTagsInput) (*wire.Add
 	if err != nil {
 		return nil, err
 	}
-	err = s.updateTags(ctx, in.ResourceArns, func(tags []tag) ([]tag, error) {
-		for _, t := range add {
-			if i := slices.IndexFunc(tags, func(x tag) bool { return x.Key == t.Key }); i >= 0 {
-				tags[i].Value = t.Value
-			} else {
-				tags = append(tags, t)
-			}
-		}
-		if len(tags) > maxTags {
-			return nil, &wire.TooManyTagsException{Message: ptr("A resource can have at most 50 tags")}
+	err = s.updateTags(ctx, in.ResourceArns, func(tags []flotilla.Tag) ([]flotilla.Tag, error) {
+		tags = flotilla.MergeTags(tags, add)
+		if len(tags) > flotilla.MaxTags {
+			return nil, errTooManyTags()
 		}
 		return tags, nil
 	})
@@ -132,8 +126,8 @@ func (s *Service) AddTags(ctx context.Context, in *wire.AddTagsInput) (*wire.Add
 
 // RemoveTags removes tags from resources by key.
 func (s *Service) RemoveTags(ctx context.Context, in *wire.RemoveTagsInput) (*wire.RemoveTagsOutput, error) {
-	err := s.updateTags(ctx, in.ResourceArns, func(tags []tag) ([]tag, error) {
-		return slices.DeleteFunc(tags, func(x tag) bool { return slices.Contains(in.TagKeys, x.Key) }), nil
+	err := s.updateTags(ctx, in.ResourceArns, func(tags []flotilla.Tag) ([]flotilla.Tag, error) {
+		return flotilla.RemoveTags(tags, in.TagKeys), nil
 	})
 	if err != nil {
 		return nil, err
@@ -148,14 +142,14 @@ func (s *Service) DescribeTags(ctx context.Context, in *wire.DescribeTagsInput) 
 		if err := s.checkResource(ctx, arn); err != nil {
 			return nil, err
 		}
-		cur, _, err := store.GetJSON[[]tag](ctx, s.store, elb.TagsKey(arn))
+		cur, _, err := store.GetJSON[[]flotilla.Tag](ctx, s.store, elb.TagsKey(arn))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		d := wire.TagDescription{ResourceArn: ptr(arn), Tags: []wire.Tag{}}
+		d := wire.TagDescription{ResourceArn: ptr.To(arn), Tags: []wire.Tag{}}
 		if cur != nil {
 			for _, t := range *cur {
-				d.Tags = append(d.Tags, wire.Tag{Key: ptr(t.Key), Value: ptr(t.Value)})
+				d.Tags = append(d.Tags, wire.Tag{Key: ptr.To(t.Key), Value: ptr.To(t.Value)})
 			}
 		}
 		out.TagDescriptions = append(out.TagDescriptions, d)

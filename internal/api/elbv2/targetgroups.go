@@ -14,6 +14,7 @@ import (
 	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 	"github.com/flotilla/flotilla/internal/store"
 )
 
@@ -26,7 +27,7 @@ const flotillaVPC = "vpc-flotilla"
 // second call with the same name and settings returns the same group; with
 // other settings it fails with DuplicateTargetGroupName.
 func (s *Service) CreateTargetGroup(ctx context.Context, in *wire.CreateTargetGroupInput) (*wire.CreateTargetGroupOutput, error) {
-	name := deref(in.Name)
+	name := ptr.Deref(in.Name)
 	if !elb.ValidName(name) {
 		return nil, errValidation("Target group name '%s' must have at most 32 alphanumeric characters or hyphens, and must not begin or end with a hyphen", name)
 	}
@@ -49,13 +50,13 @@ func (s *Service) CreateTargetGroup(ctx context.Context, in *wire.CreateTargetGr
 	}
 	// Flotilla's target groups are HTTP/1.1 over IPv4 in its one VPC, which
 	// is what it describes them with; other values are refused, not dropped.
-	if v := deref(in.ProtocolVersion); v != "" && !strings.EqualFold(v, "HTTP1") {
+	if v := ptr.Deref(in.ProtocolVersion); v != "" && !strings.EqualFold(v, "HTTP1") {
 		return nil, errValidation("ProtocolVersion '%s' is not supported by Flotilla yet; use HTTP1", v)
 	}
 	if t := in.IpAddressType; t != "" && t != wire.TargetGroupIpAddressTypeEnumIpv4 {
 		return nil, errValidation("IpAddressType '%s' is not supported by Flotilla yet; use ipv4", t)
 	}
-	if v := deref(in.VpcId); v != "" && v != flotillaVPC {
+	if v := ptr.Deref(in.VpcId); v != "" && v != flotillaVPC {
 		return nil, errValidation("VPC '%s' does not exist: Flotilla has one VPC, %s", v, flotillaVPC)
 	}
 	tags, err := tagsFromWire(in.Tags)
@@ -249,7 +250,7 @@ func (s *Service) DescribeTargetGroups(ctx context.Context, in *wire.DescribeTar
 // ModifyTargetGroup changes the health check of a target group.
 func (s *Service) ModifyTargetGroup(ctx context.Context, in *wire.ModifyTargetGroupInput) (*wire.ModifyTargetGroupOutput, error) {
 	var rec *elb.TargetGroupRecord
-	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
+	err := s.updateTargetGroup(ctx, ptr.Deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
 		rec = r
 		return applyHealthCheck(r, healthCheckInput{
 			enabled: in.HealthCheckEnabled, protocol: in.HealthCheckProtocol, port: in.HealthCheckPort, path: in.HealthCheckPath,
@@ -288,7 +289,7 @@ func (s *Service) updateTargetGroup(ctx context.Context, arn string, fn func(*el
 // forwards to (ResourceInUse otherwise). Deleting one that does not exist
 // succeeds, as in ELBv2.
 func (s *Service) DeleteTargetGroup(ctx context.Context, in *wire.DeleteTargetGroupInput) (*wire.DeleteTargetGroupOutput, error) {
-	arn := deref(in.TargetGroupArn)
+	arn := ptr.Deref(in.TargetGroupArn)
 	err := s.write(ctx, func() (store.Txn, error) {
 		_, rev, err := s.getTargetGroup(ctx, arn)
 		var nf *wire.TargetGroupNotFoundException
@@ -316,7 +317,7 @@ func (s *Service) DeleteTargetGroup(ctx context.Context, in *wire.DeleteTargetGr
 
 // DescribeTargetGroupAttributes returns the attributes of a target group.
 func (s *Service) DescribeTargetGroupAttributes(ctx context.Context, in *wire.DescribeTargetGroupAttributesInput) (*wire.DescribeTargetGroupAttributesOutput, error) {
-	rec, _, err := s.getTargetGroup(ctx, deref(in.TargetGroupArn))
+	rec, _, err := s.getTargetGroup(ctx, ptr.Deref(in.TargetGroupArn))
 	if err != nil {
 		return nil, err
 	}
@@ -327,12 +328,12 @@ func (s *Service) DescribeTargetGroupAttributes(ctx context.Context, in *wire.De
 // returns all of them.
 func (s *Service) ModifyTargetGroupAttributes(ctx context.Context, in *wire.ModifyTargetGroupAttributesInput) (*wire.ModifyTargetGroupAttributesOutput, error) {
 	var attrs map[string]string
-	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
+	err := s.updateTargetGroup(ctx, ptr.Deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
 		if r.Attributes == nil {
 			r.Attributes = elb.DefaultTargetGroupAttributes()
 		}
 		for _, a := range in.Attributes {
-			k, v := deref(a.Key), deref(a.Value)
+			k, v := ptr.Deref(a.Key), ptr.Deref(a.Value)
 			if err := checkAttribute(k, v); err != nil {
 				return err
 			}
@@ -361,7 +362,7 @@ func checkAttribute(k, v string) error {
 func attributesToWire(attrs map[string]string) []wire.TargetGroupAttribute {
 	out := []wire.TargetGroupAttribute{}
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
-		out = append(out, wire.TargetGroupAttribute{Key: ptr(k), Value: ptr(attrs[k])})
+		out = append(out, wire.TargetGroupAttribute{Key: ptr.To(k), Value: ptr.To(attrs[k])})
 	}
 	return out
 }
@@ -369,23 +370,23 @@ func attributesToWire(attrs map[string]string) []wire.TargetGroupAttribute {
 func targetGroupToWire(r *elb.TargetGroupRecord, lbs []string) wire.TargetGroup {
 	hc := r.HealthCheck
 	return wire.TargetGroup{
-		TargetGroupArn:             ptr(r.ARN),
-		TargetGroupName:            ptr(r.Name),
+		TargetGroupArn:             ptr.To(r.ARN),
+		TargetGroupName:            ptr.To(r.Name),
 		Protocol:                   wire.ProtocolEnum(r.Protocol),
-		ProtocolVersion:            ptr("HTTP1"),
-		Port:                       ptr(int32(r.Port)),
+		ProtocolVersion:            ptr.To("HTTP1"),
+		Port:                       ptr.To(int32(r.Port)),
 		TargetType:                 wire.TargetTypeEnum(r.TargetType),
 		IpAddressType:              wire.TargetGroupIpAddressTypeEnumIpv4,
-		VpcId:                      ptr(flotillaVPC),
-		HealthCheckEnabled:         ptr(r.HealthCheckEnabled),
+		VpcId:                      ptr.To(flotillaVPC),
+		HealthCheckEnabled:         ptr.To(r.HealthCheckEnabled),
 		HealthCheckProtocol:        wire.ProtocolEnum(hc.Protocol),
-		HealthCheckPort:            ptr(hc.Port),
-		HealthCheckPath:            ptr(hc.Path),
-		HealthCheckIntervalSeconds: ptr(int32(hc.IntervalSeconds)),
-		HealthCheckTimeoutSeconds:  ptr(int32(hc.TimeoutSeconds)),
-		HealthyThresholdCount:      ptr(int32(hc.HealthyThresholdCount)),
-		UnhealthyThresholdCount:    ptr(int32(hc.UnhealthyThresholdCount)),
-		Matcher:                    &wire.Matcher{HttpCode: ptr(hc.Matcher.HTTPCode)},
+		HealthCheckPort:            ptr.To(hc.Port),
+		HealthCheckPath:            ptr.To(hc.Path),
+		HealthCheckIntervalSeconds: ptr.To(int32(hc.IntervalSeconds)),
+		HealthCheckTimeoutSeconds:  ptr.To(int32(hc.TimeoutSeconds)),
+		HealthyThresholdCount:      ptr.To(int32(hc.HealthyThresholdCount)),
+		UnhealthyThresholdCount:    ptr.To(int32(hc.UnhealthyThresholdCount)),
+		Matcher:                    &wire.Matcher{HttpCode: ptr.To(hc.Matcher.HTTPCode)},
 		LoadBalancerArns:           lbs,
 	}
 }
@@ -393,15 +394,15 @@ func targetGroupToWire(r *elb.TargetGroupRecord, lbs []string) wire.TargetGroup 
 // RegisterTargets adds targets to a target group; registering a target
 // again changes nothing. The IDs of an ip group's targets are IP addresses.
 func (s *Service) RegisterTargets(ctx context.Context, in *wire.RegisterTargetsInput) (*wire.RegisterTargetsOutput, error) {
-	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
+	err := s.updateTargetGroup(ctx, ptr.Deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
 		for _, t := range in.Targets {
-			id := deref(t.Id)
+			id := ptr.Deref(t.Id)
 			if r.TargetType == lb.TargetTypeIP {
 				if _, err := netip.ParseAddr(id); err != nil {
 					return errInvalidTarget("The IP address '%s' is not a valid IPv4 address", id)
 				}
 			}
-			nt := lb.Target{ID: id, Port: int(deref(t.Port))}
+			nt := lb.Target{ID: id, Port: int(ptr.Deref(t.Port))}
 			if nt.Port == r.Port {
 				nt.Port = 0
 			}
@@ -421,9 +422,9 @@ func (s *Service) RegisterTargets(ctx context.Context, in *wire.RegisterTargetsI
 // DeregisterTargets removes targets from a target group; a target that is
 // not registered is ignored.
 func (s *Service) DeregisterTargets(ctx context.Context, in *wire.DeregisterTargetsInput) (*wire.DeregisterTargetsOutput, error) {
-	err := s.updateTargetGroup(ctx, deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
+	err := s.updateTargetGroup(ctx, ptr.Deref(in.TargetGroupArn), func(r *elb.TargetGroupRecord) error {
 		for _, t := range in.Targets {
-			gone := lb.Target{ID: deref(t.Id), Port: int(deref(t.Port))}
+			gone := lb.Target{ID: ptr.Deref(t.Id), Port: int(ptr.Deref(t.Port))}
 			if gone.Port == r.Port {
 				gone.Port = 0
 			}
@@ -454,7 +455,7 @@ const (
 // nodes say of it (listed with all targets, as ELBv2 lists them), unused
 // for a target that is not registered.
 func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTargetHealthInput) (*wire.DescribeTargetHealthOutput, error) {
-	rec, _, err := s.getTargetGroup(ctx, deref(in.TargetGroupArn))
+	rec, _, err := s.getTargetGroup(ctx, ptr.Deref(in.TargetGroupArn))
 	if err != nil {
 		return nil, err
 	}
@@ -484,23 +485,23 @@ func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTar
 		if hcPort == lb.HealthCheckTrafficPort || hcPort == "" {
 			hcPort = strconv.Itoa(port)
 		}
-		th := &wire.TargetHealth{State: wire.TargetHealthStateEnumInitial, Reason: wire.TargetHealthReasonEnumElbRegistrationInProgress, Description: ptr(descRegistration)}
+		th := &wire.TargetHealth{State: wire.TargetHealthStateEnumInitial, Reason: wire.TargetHealthReasonEnumElbRegistrationInProgress, Description: ptr.To(descRegistration)}
 		switch h, ok := observed[id+":"+strconv.Itoa(port)]; {
 		case !registered && ok:
-			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumDraining, Reason: wire.TargetHealthReasonEnumTargetDeregistrationInProgress, Description: ptr(descDeregistration)}
+			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumDraining, Reason: wire.TargetHealthReasonEnumTargetDeregistrationInProgress, Description: ptr.To(descDeregistration)}
 		case !registered:
-			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumUnused, Reason: wire.TargetHealthReasonEnumTargetNotRegistered, Description: ptr(descNotRegistered)}
+			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumUnused, Reason: wire.TargetHealthReasonEnumTargetNotRegistered, Description: ptr.To(descNotRegistered)}
 		case !rec.HealthCheckEnabled:
-			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumUnavailable, Reason: wire.TargetHealthReasonEnumTargetHealthCheckDisabled, Description: ptr(descCheckDisabled)}
+			th = &wire.TargetHealth{State: wire.TargetHealthStateEnumUnavailable, Reason: wire.TargetHealthReasonEnumTargetHealthCheckDisabled, Description: ptr.To(descCheckDisabled)}
 		case ok:
 			th = &wire.TargetHealth{State: wire.TargetHealthStateEnum(h.State), Reason: wire.TargetHealthReasonEnum(h.Reason)}
 			if h.Description != "" {
-				th.Description = ptr(h.Description)
+				th.Description = ptr.To(h.Description)
 			}
 		}
 		return wire.TargetHealthDescription{
-			Target:          &wire.TargetDescription{Id: ptr(id), Port: ptr(int32(port))},
-			HealthCheckPort: ptr(hcPort),
+			Target:          &wire.TargetDescription{Id: ptr.To(id), Port: ptr.To(int32(port))},
+			HealthCheckPort: ptr.To(hcPort),
 			TargetHealth:    th,
 		}
 	}
@@ -515,8 +516,8 @@ func (s *Service) DescribeTargetHealth(ctx context.Context, in *wire.DescribeTar
 		return out, nil
 	}
 	for _, t := range in.Targets {
-		id := deref(t.Id)
-		port := int(deref(t.Port))
+		id := ptr.Deref(t.Id)
+		port := int(ptr.Deref(t.Port))
 		if t.Port == nil {
 			// The first registration of the target, or the group's port.
 			port = rec.Port

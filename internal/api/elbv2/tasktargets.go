@@ -8,6 +8,7 @@ import (
 	"github.com/flotilla/flotilla/internal/elb"
 	"github.com/flotilla/flotilla/internal/lb"
 	wire "github.com/flotilla/flotilla/internal/model/elbv2"
+	"github.com/flotilla/flotilla/internal/ptr"
 )
 
 // The methods the other services use (the service controller's
@@ -67,7 +68,7 @@ func (s *Service) DeregisterTaskTargets(ctx context.Context, arn string, targets
 func targetDescriptions(targets []lb.Target) []wire.TargetDescription {
 	out := make([]wire.TargetDescription, 0, len(targets))
 	for _, t := range targets {
-		out = append(out, wire.TargetDescription{Id: ptr(t.ID), Port: ptr(int32(t.Port))})
+		out = append(out, wire.TargetDescription{Id: ptr.To(t.ID), Port: ptr.To(int32(t.Port))})
 	}
 	return out
 }
