@@ -292,3 +292,38 @@ func Coverage(inputs []reflect.Type, handled []string, refused Refusals) (missin
 	slices.Sort(both)
 	return missing, stale, both
 }
+
+// CoverageProblems is Coverage as sentences naming the service, one a
+// problem, for a service's test of its fields.go to report.
+func CoverageProblems(service string, inputs []reflect.Type, handled []string, refused Refusals) []string {
+	missing, stale, both := Coverage(inputs, handled, refused)
+	var out []string
+	for _, m := range missing {
+		out = append(out, m+" is neither handled nor refused: honour it and add it to handled, or refuse it, in fields.go")
+	}
+	for _, m := range stale {
+		out = append(out, "fields.go lists "+m+", which is no member of an "+service+" input")
+	}
+	for _, m := range both {
+		out = append(out, "fields.go lists "+m+" as both handled and refused")
+	}
+	return out
+}
+
+// InputTypes returns the input structures of the service's operations.
+func (svc JSONService) InputTypes() []reflect.Type {
+	var out []reflect.Type
+	for _, op := range svc.Operations {
+		out = append(out, op.InputType())
+	}
+	return out
+}
+
+// InputTypes returns the input structures of the service's operations.
+func (svc QueryService) InputTypes() []reflect.Type {
+	var out []reflect.Type
+	for _, op := range svc.Operations {
+		out = append(out, op.InputType())
+	}
+	return out
+}

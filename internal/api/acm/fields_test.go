@@ -1,7 +1,6 @@
 package acm
 
 import (
-	"reflect"
 	"testing"
 
 	"github.com/flotilla/flotilla/internal/api"
@@ -13,18 +12,7 @@ import (
 // silently dropped.
 func TestFieldCoverage(t *testing.T) {
 	svc := (&Service{}).JSONService()
-	var inputs []reflect.Type
-	for _, op := range svc.Operations {
-		inputs = append(inputs, op.InputType())
-	}
-	missing, stale, both := api.Coverage(inputs, handled, svc.Refused)
-	for _, m := range missing {
-		t.Errorf("%s is neither handled nor refused: honour it and add it to handled, or refuse it, in fields.go", m)
-	}
-	for _, m := range stale {
-		t.Errorf("fields.go lists %s, which is no member of an ACM input", m)
-	}
-	for _, m := range both {
-		t.Errorf("fields.go lists %s as both handled and refused", m)
+	for _, p := range api.CoverageProblems("ACM", svc.InputTypes(), handled, svc.Refused) {
+		t.Error(p)
 	}
 }
