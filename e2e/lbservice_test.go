@@ -290,21 +290,7 @@ func TestZeroDowntimeDeployment(t *testing.T) {
 			aws.ToString(svc.Deployments[0].TaskDefinition) == v2 && len(serviceTasks(t, c, cluster, "web", types.DesiredStatusRunning)) == 2
 	})
 	t.Logf("deployment completed in %v under load", time.Since(started).Round(100*time.Millisecond))
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("wrk: %v\n%s", err, out.String())
-	}
-	report := out.String()
-	t.Logf("wrk:\n%s", report)
-	requests := wrkCount(t, report, `(\d+) requests in`)
-	if requests < 1000 {
-		t.Fatalf("wrk made %d requests, want a constant load", requests)
-	}
-	if n := wrkCount(t, report, `Non-2xx or 3xx responses: (\d+)`); n != 0 {
-		t.Errorf("%d of %d responses were not 2xx during the deployment", n, requests)
-	}
-	if m := regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`).FindStringSubmatch(report); m != nil {
-		t.Errorf("connection errors during the deployment: %s", m[0])
-	}
+	wrkClean(t, cmd, &out, "during the deployment")
 	for range 10 {
 		if code, body := f.get(t, "/"); code != 200 || !strings.Contains(body, "greeting=v2\n") {
 			t.Fatalf("GET / after the deployment: %d %q, want v2", code, body)
@@ -318,6 +304,28 @@ func TestZeroDowntimeDeployment(t *testing.T) {
 
 // wrkCount returns the number the pattern captures in wrk's report, 0 when
 // it does not occur (wrk prints error lines only when there are errors).
+// wrkClean waits for wrk's cmd, writing to out, and fails the test unless
+// it made a constant load with no response but 2xx and no socket error
+// (when: "during the deployment", ...).
+func wrkClean(t *testing.T, cmd *exec.Cmd, out *strings.Builder, when string) {
+	t.Helper()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("wrk: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	t.Logf("wrk:\n%s", report)
+	requests := wrkCount(t, report, `(\d+) requests in`)
+	if requests < 1000 {
+		t.Fatalf("wrk made %d requests, want a constant load", requests)
+	}
+	if n := wrkCount(t, report, `Non-2xx or 3xx responses: (\d+)`); n != 0 {
+		t.Errorf("%d of %d responses were not 2xx %s", n, requests, when)
+	}
+	if m := regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`).FindStringSubmatch(report); m != nil {
+		t.Errorf("connection errors %s: %s", when, m[0])
+	}
+}
+
 func wrkCount(t testing.TB, report, pattern string) int {
 	m := regexp.MustCompile(pattern).FindStringSubmatch(report)
 	if m == nil {
