@@ -254,13 +254,7 @@ func TestZeroDowntimeDeployment(t *testing.T) {
 	f := newFrontDoor(t, s.ELB(), "front")
 	tg := f.targetGroup(t, "web", elbtypes.TargetTypeEnumInstance, 10, "/*")
 	v1 := webTD(t, c, "web", "v1")
-	if _, err := c.CreateService(bg, &ecs.CreateServiceInput{Cluster: aws.String(cluster), ServiceName: aws.String("web"),
-		TaskDefinition: aws.String(v1), DesiredCount: aws.Int32(2),
-		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(100), MaximumPercent: aws.Int32(200)},
-		LoadBalancers:           []types.LoadBalancer{{TargetGroupArn: aws.String(tg), ContainerName: aws.String("web"), ContainerPort: aws.Int32(8080)}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createWebBehind(t, c, cluster, v1, tg)
 	waitSteady(t, c, cluster, "web", 2*time.Minute)
 	if code, body := f.get(t, "/"); code != 200 || !strings.Contains(body, "greeting=v1\n") {
 		t.Fatalf("GET / before the deployment: %d %q", code, body)
@@ -304,6 +298,19 @@ func TestZeroDowntimeDeployment(t *testing.T) {
 
 // wrkCount returns the number the pattern captures in wrk's report, 0 when
 // it does not occur (wrk prints error lines only when there are errors).
+// createWebBehind creates the service "web" of two tasks of td behind
+// target group tg, deploying without going under its two tasks.
+func createWebBehind(t *testing.T, c *ecs.Client, cluster, td, tg string) {
+	t.Helper()
+	if _, err := c.CreateService(bg, &ecs.CreateServiceInput{Cluster: aws.String(cluster), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String(td), DesiredCount: aws.Int32(2),
+		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(100), MaximumPercent: aws.Int32(200)},
+		LoadBalancers:           []types.LoadBalancer{{TargetGroupArn: aws.String(tg), ContainerName: aws.String("web"), ContainerPort: aws.Int32(8080)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // wrkClean waits for wrk's cmd, writing to out, and fails the test unless
 // it made a constant load with no response but 2xx and no socket error
 // (when: "during the deployment", ...).

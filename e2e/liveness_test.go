@@ -148,13 +148,7 @@ func TestAgentsAwayPastGracePeriod(t *testing.T) {
 	f := newFrontDoor(t, s.ELB(), "away")
 	tg := f.targetGroup(t, "away", elbtypes.TargetTypeEnumInstance, 10, "/*")
 	td := webTD(t, c, "away", "v1")
-	if _, err := c.CreateService(bg, &ecs.CreateServiceInput{Cluster: aws.String(cluster), ServiceName: aws.String("web"),
-		TaskDefinition: aws.String(td), DesiredCount: aws.Int32(2),
-		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(100), MaximumPercent: aws.Int32(200)},
-		LoadBalancers:           []types.LoadBalancer{{TargetGroupArn: aws.String(tg), ContainerName: aws.String("web"), ContainerPort: aws.Int32(8080)}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createWebBehind(t, c, cluster, td, tg)
 	waitSteady(t, c, cluster, "web", 2*time.Minute)
 	waitHealthy(t, s.ELB(), aws.String(tg), 2)
 	before := runningContainers(t, c, cluster, "web")
